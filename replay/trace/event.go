@@ -98,7 +98,7 @@ func (m *RunMeta) Merge(o *RunMeta) {
 			m.Blockers = append(m.Blockers, s)
 		}
 	}
-	m.Refs.merge(o.Refs)
+	m.Refs.Merge(o.Refs)
 	set(&m.Instr.System, o.Instr.System)
 	set(&m.Instr.SystemRef, o.Instr.SystemRef)
 	set(&m.Instr.PromptName, o.Instr.PromptName)
@@ -121,7 +121,8 @@ func (m *RunMeta) Merge(o *RunMeta) {
 	}
 }
 
-func (r *Refs) merge(o Refs) {
+// Merge sets every ref of o that is set.
+func (r *Refs) Merge(o Refs) {
 	for i, p := range r.fields() {
 		if q := o.fields()[i]; *q != nil {
 			*p = *q

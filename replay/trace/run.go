@@ -252,7 +252,7 @@ type Outcome struct {
 type Decision struct {
 	Kind   string          `json:"kind,omitempty"`   // e.g. "review"
 	Source string          `json:"source,omitempty"` // where it was found: final message, file path, tool call
-	Value  json.RawMessage `json:"value"`
+	Value  json.RawMessage `json:"value,omitempty"`
 }
 
 // Totals as a source recorded them for a whole run (sub-agents included where
