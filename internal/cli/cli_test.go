@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var update = flag.Bool("update", false, "rewrite the testscript files' golden sections with the actual output")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"replay": func() { os.Exit(Main()) },
+	})
+}
+
+// TestScripts runs the CLI scenarios in testdata/script/*.txtar. Each runs in
+// its own directory with REPLAY_HOME=$WORK/home and TZ=UTC.
+//
+// Besides testscript's builtins: "exitcode N command args..." runs a command
+// and fails unless it exits with code N.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:           "testdata/script",
+		UpdateScripts: *update,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("REPLAY_HOME", filepath.Join(env.WorkDir, "home"))
+			env.Setenv("TZ", "UTC")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: exitcode N command [args...]")
+				}
+				want, err := strconv.Atoi(args[0])
+				if err != nil {
+					ts.Fatalf("exitcode: %v", err)
+				}
+				got := 0
+				if err := ts.Exec(args[1], args[2:]...); err != nil {
+					var ee *exec.ExitError
+					if !errors.As(err, &ee) {
+						ts.Fatalf("exitcode: %v", err)
+					}
+					got = ee.ExitCode()
+				}
+				if got != want {
+					ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+				}
+			},
+		},
+	})
+}
+
+func TestInterruptedExits130(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := Run(ctx, []string{"--home", t.TempDir(), "import", "../../replay/store/testdata/review.jsonl"},
+		Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }})
+	if code != ExitInterrupted || !strings.Contains(errb.String(), "interrupted") || out.Len() > 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
+
+func TestHomeResolution(t *testing.T) {
+	tests := []struct {
+		flag string
+		env  map[string]string
+		want string
+	}{
+		{"/flag", map[string]string{"REPLAY_HOME": "/rh", "XDG_DATA_HOME": "/xdg", "HOME": "/h"}, "/flag"},
+		{"", map[string]string{"REPLAY_HOME": "/rh", "XDG_DATA_HOME": "/xdg", "HOME": "/h"}, "/rh"},
+		{"", map[string]string{"XDG_DATA_HOME": "/xdg", "HOME": "/h"}, "/xdg/replay"},
+		{"", map[string]string{"HOME": "/h"}, "/h/.local/share/replay"},
+	}
+	for _, tt := range tests {
+		g := &globals{home: tt.flag, env: Env{Getenv: func(k string) string { return tt.env[k] }}}
+		if got, err := g.homeDir(); err != nil || got != tt.want {
+			t.Errorf("homeDir with flag %q env %v = %q, %v; want %q", tt.flag, tt.env, got, err, tt.want)
+		}
+	}
+	g := &globals{env: Env{Getenv: func(string) string { return "" }}}
+	if _, err := g.homeDir(); err == nil {
+		t.Error("no flag and no environment: want an error")
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+	}{
+		{"7d", now.Add(-7 * 24 * time.Hour)},
+		{"1.5d", now.Add(-36 * time.Hour)},
+		{"2w", now.Add(-14 * 24 * time.Hour)},
+		{"12h", now.Add(-12 * time.Hour)},
+		{"90m", now.Add(-90 * time.Minute)},
+		{"2026-11-01", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)},
+		{"2026-11-01T09:30:00+01:00", time.Date(2026, 11, 1, 8, 30, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		got, err := parseSince(tt.in, now)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "d", "-3d", "yesterday", "2026-13-01", "7x", "-1h", "NaNd", "1e400d", "200000w"} {
+		if _, err := parseSince(bad, now); err == nil || !strings.Contains(err.Error(), "want a duration back from now") {
+			t.Errorf("parseSince(%q): %v", bad, err)
+		}
+	}
+}
+
+func TestUSD(t *testing.T) {
+	for v, want := range map[float64]string{
+		0: "$0", 0.54: "$0.54", 0.0123: "$0.0123", 0.000489: "$0.000489", 0.020176: "$0.02018",
+		12.3456: "$12.35", 0.00001: "<$0.0001", 1: "$1.00",
+	} {
+		if got := usd(v); got != want {
+			t.Errorf("usd(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// FuzzParseSince: --since never panics, and what it accepts as a duration
+// is never in the future.
+func FuzzParseSince(f *testing.F) {
+	for _, s := range []string{"7d", "1.5w", "90m", "2026-11-01", "2026-11-01T09:30:00+01:00", "1e400d", "NaNd", "-0d"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseSince(s, now)
+		if err != nil {
+			return
+		}
+		if last := s[len(s)-1]; (last == 'd' || last == 'w' || last == 'h' || last == 's') && got.After(now) {
+			t.Fatalf("parseSince(%q) = %v: a duration back from now is in the future", s, got)
+		}
+	})
+}

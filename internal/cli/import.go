@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/replay/trace/importers"
+)
+
+type importOptions struct {
+	*globals
+	Paths   []string
+	Format  string
+	Lenient bool
+	JSON    bool
+}
+
+func newImportCmd(g *globals) *cobra.Command {
+	opts := &importOptions{globals: g}
+	cmd := &cobra.Command{
+		Use:   "import <path>...",
+		Short: "Add traces to the store and print their ids",
+		Long: `Import reads each trace (a file, or a run directory), stores it in replay's
+native format under an id derived from its content, and indexes it.
+
+One line per input goes to stdout:
+
+  <id>  <format>  <path>  (<n> llm calls, <m> tool calls)
+
+Importing the same content again prints "(already in the store)" and reads
+nothing. Warnings (skipped records, a truncated last line) go to stderr. An
+input that fails is reported on stderr and the others are still imported; the
+exit code is then 2.
+
+The format is detected from the content; --format forces one (valid names:
+` + strings.Join(importers.Names(), ", ") + `).`,
+		Example: `  # Import every Claude Code session of a project
+  replay import ~/.claude/projects/-home-me-widgets/*.jsonl
+
+  # A file whose first line is damaged: skip invalid lines instead of failing
+  replay import --lenient session.jsonl
+
+  # Machine-readable results
+  replay import --json runs/*.jsonl | jq -r '.results[].id'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			return runImport(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Format, "format", "", "read the inputs as `FORMAT` instead of detecting it: "+strings.Join(importers.Names(), ", "))
+	cmd.Flags().BoolVar(&opts.Lenient, "lenient", false, "skip lines that are not valid JSON (counted in one warning) instead of failing")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the results as JSON")
+	return cmd
+}
+
+// importResult is one input in `replay import --json`.
+type importResult struct {
+	Path      string   `json:"path"`
+	ID        string   `json:"id,omitempty"`
+	Format    string   `json:"format,omitempty"`
+	Existing  bool     `json:"existing"`
+	LLMCalls  int      `json:"llm_calls"`
+	ToolCalls int      `json:"tool_calls"`
+	Warnings  []string `json:"warnings"`
+	Error     string   `json:"error,omitempty"`
+}
+
+func runImport(ctx context.Context, opts *importOptions) error {
+	if opts.Format != "" {
+		if _, err := importers.Lookup(opts.Format); err != nil {
+			return &usageError{err: fmt.Errorf("--format: %w", err), help: "replay import"}
+		}
+	}
+	pricing, err := opts.pricing()
+	if err != nil {
+		return err
+	}
+	st, err := opts.openStore(ctx, pricing)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	out, errw := opts.env.Stdout, opts.env.Stderr
+	var results []importResult
+	failed := 0
+	for _, path := range opts.Paths {
+		r, err := st.Import(ctx, path, opts.Format, trace.Options{Lenient: opts.Lenient})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		res := importResult{Path: path, Warnings: []string{}}
+		if err != nil {
+			failed++
+			res.Error = err.Error()
+			fmt.Fprintln(errw, "replay: "+indent(err.Error(), "  "))
+			results = append(results, res)
+			continue
+		}
+		res.ID, res.Format, res.Existing = r.ID, r.Format, r.Existing
+		res.LLMCalls, res.ToolCalls = r.Summary.LLMCalls, r.Summary.ToolCalls
+		if !r.Existing {
+			res.Warnings = append(res.Warnings, r.Summary.Warnings...)
+			for _, w := range r.Summary.Warnings {
+				fmt.Fprintln(errw, "warning: "+w)
+			}
+		}
+		results = append(results, res)
+		if opts.JSON {
+			continue
+		}
+		if r.Existing {
+			fmt.Fprintf(out, "%s  %s  %s  (already in the store)\n", r.ID, r.Format, path)
+		} else {
+			fmt.Fprintf(out, "%s  %s  %s  (%s, %s)\n", r.ID, r.Format, path,
+				plural(r.Summary.LLMCalls, "llm call", "llm calls"), plural(r.Summary.ToolCalls, "tool call", "tool calls"))
+		}
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(struct {
+			Version int            `json:"version"`
+			Results []importResult `json:"results"`
+		}{1, results}); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("%d of %d inputs failed to import", failed, len(opts.Paths))}
+	}
+	return nil
+}

@@ -1,0 +1,300 @@
+package cli
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentreplay/replay/replay/store"
+	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/replay/trace/importers"
+)
+
+type inspectOptions struct {
+	*globals
+	Target  string
+	Format  string
+	Lenient bool
+	JSON    bool
+}
+
+func newInspectCmd(g *globals) *cobra.Command {
+	opts := &inspectOptions{globals: g}
+	cmd := &cobra.Command{
+		Use:   "inspect <path|id>",
+		Short: "Summarize a trace: models, steps, tools, tokens, cost, refs, decision",
+		Long: `Inspect summarizes one trace: its format, agent, models, LLM calls and tool
+calls (sub-agents included), tokens, cost (recorded by the trace and priced
+from the pricing table, never mixed), the git/GitHub refs it points to with
+where each came from, the decision it reached, and whether it can be replayed
+and if not why.
+
+The argument is a path (a trace file or run directory, read without storing
+it) or the id of a stored trace, or any unique prefix of 4 or more characters
+of one. A path that exists wins over an id. A stored trace's summary is read
+from the store's index, as computed at import (its priced cost uses the
+pricing table of that time); a path is priced with the current table.
+
+--json prints the summary as a versioned JSON object (fields: version, id,
+format, agent, models, llm_calls, tool_calls, tools, tokens, cost_usd, refs,
+started_at, ended_at, status, decision, replayable, warnings, sub_agents, …).`,
+		Example: `  # A stored trace, by id prefix
+  replay inspect 3f2a91c0
+
+  # A file, without storing it
+  replay inspect ~/.claude/projects/-home-me-widgets/5d1c9e2a.jsonl
+
+  # Why is this trace not replayable?
+  replay inspect 3f2a91c0 --json | jq .replayable`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Target = args[0]
+			return runInspect(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.JSON, "json", false, "print the summary as JSON")
+	f.StringVar(&opts.Format, "format", "", "read a path as `FORMAT` instead of detecting it: "+strings.Join(importers.Names(), ", "))
+	f.BoolVar(&opts.Lenient, "lenient", false, "skip lines of a path that are not valid JSON instead of failing")
+	return cmd
+}
+
+func runInspect(ctx context.Context, opts *inspectOptions) error {
+	var (
+		sum trace.Summary
+		err error
+	)
+	_, statErr := os.Stat(opts.Target)
+	switch {
+	case statErr == nil:
+		sum, err = inspectPath(ctx, opts)
+	case errors.Is(statErr, fs.ErrNotExist) && store.LooksLikeID(opts.Target):
+		sum, err = inspectStored(ctx, opts)
+	case errors.Is(statErr, fs.ErrNotExist):
+		return fmt.Errorf("inspect %q: no such file or directory, and not a trace id (ids are hex; give at least %d characters)", opts.Target, store.MinPrefix)
+	default:
+		return fmt.Errorf("inspect %q: %w", opts.Target, errors.Unwrap(statErr))
+	}
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.env.Stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(sum)
+	}
+	return writeSummary(opts.env.Stdout, sum)
+}
+
+// inspectPath imports a path into a Summarizer, storing nothing. The id shown
+// is the one the trace has (or would have) in the store.
+func inspectPath(ctx context.Context, opts *inspectOptions) (trace.Summary, error) {
+	if opts.Format != "" {
+		if _, err := importers.Lookup(opts.Format); err != nil {
+			return trace.Summary{}, &usageError{err: fmt.Errorf("--format: %w", err), help: "replay inspect"}
+		}
+	}
+	pricing, err := opts.pricing()
+	if err != nil {
+		return trace.Summary{}, err
+	}
+	src, err := importers.Open(opts.Target)
+	if err != nil {
+		return trace.Summary{}, err
+	}
+	f, err := importers.Detect(src, opts.Format)
+	if err != nil {
+		return trace.Summary{}, err
+	}
+	id, err := store.ContentID(ctx, opts.Target)
+	if err != nil {
+		return trace.Summary{}, err
+	}
+	z := &trace.Summarizer{Pricer: pricing}
+	e := trace.EmitterFunc(func(ev *trace.Event) error {
+		if ev.Type == trace.EvRun && ev.Run == "" && ev.Meta != nil {
+			ev.Meta.ID = id
+		}
+		return z.Emit(ev)
+	})
+	if err := importers.ImportSource(ctx, f, src, trace.Options{Lenient: opts.Lenient}, e); err != nil {
+		return trace.Summary{}, err
+	}
+	return z.Summary(), nil
+}
+
+// inspectStored reads the summary of a stored trace from the index.
+func inspectStored(ctx context.Context, opts *inspectOptions) (trace.Summary, error) {
+	home, exists, err := opts.storeExists()
+	if err != nil {
+		return trace.Summary{}, err
+	}
+	if !exists {
+		return trace.Summary{}, fmt.Errorf("inspect %q: no such file, and the store (%s) is empty", opts.Target, home)
+	}
+	st, err := opts.openStore(ctx, nil)
+	if err != nil {
+		return trace.Summary{}, err
+	}
+	defer st.Close()
+	e, err := st.Lookup(ctx, opts.Target)
+	if errors.Is(err, store.ErrNotFound) {
+		return trace.Summary{}, fmt.Errorf("inspect %q: no such file, and no stored trace has this id or id prefix (see replay ls)", opts.Target)
+	}
+	if err != nil {
+		return trace.Summary{}, err
+	}
+	return st.Summary(ctx, e.ID)
+}
+
+// writeSummary renders the text form of inspect.
+func writeSummary(w io.Writer, s trace.Summary) error {
+	var b bytes.Buffer
+	row := func(label, format string, args ...any) {
+		fmt.Fprintf(&b, "%-11s %s\n", label, indent(fmt.Sprintf(format, args...), strings.Repeat(" ", 12)))
+	}
+	row("trace", "%s", dash(s.ID))
+	row("format", "%s", dash(s.Format))
+	if s.Source != "" {
+		row("source", "%s", s.Source)
+	}
+	row("agent", "%s", dash(s.Agent))
+	if s.Session != "" {
+		row("session", "%s", s.Session)
+	}
+	if s.StartedAt != nil {
+		when := s.StartedAt.Local().Format("2006-01-02 15:04:05 MST")
+		if s.EndedAt != nil {
+			when += fmt.Sprintf("  (took %s)", s.EndedAt.Sub(*s.StartedAt).Round(time.Second))
+		}
+		row("started", "%s", when)
+	}
+	row("status", "%s", s.Status)
+	row("models", "%s", dash(strings.Join(s.Models, ", ")))
+	runs := "1"
+	if len(s.Children) > 0 {
+		runs = fmt.Sprintf("%d (main + %s)", s.Runs, plural(len(s.Children), "sub-agent", "sub-agents"))
+	}
+	row("runs", "%s", runs)
+	row("steps", "%d: %s, %s", s.Steps, plural(s.LLMCalls, "llm call", "llm calls"), plural(s.ToolCalls, "tool call", "tool calls"))
+	if len(s.Tools) > 0 {
+		type tc struct {
+			name string
+			n    int
+		}
+		var tools []tc
+		for k, v := range s.Tools {
+			tools = append(tools, tc{k, v})
+		}
+		slices.SortFunc(tools, func(a, b tc) int { return cmp.Or(b.n-a.n, strings.Compare(a.name, b.name)) })
+		var parts []string
+		for _, t := range tools {
+			parts = append(parts, fmt.Sprintf("%s %d", t.name, t.n))
+		}
+		row("tools", "%s", strings.Join(parts, ", "))
+	}
+	tok := s.Tokens
+	row("tokens", "input %s, output %s, cache read %s, cache write %s  (from %s)",
+		thousands(tok.Input), thousands(tok.Output), thousands(tok.CacheRead), thousands(tok.CacheWrite), s.TokensOf)
+	cost := "recorded " + costOrUnknown(s.Cost.Recorded) + ", priced " + costOrUnknown(s.Cost.Priced)
+	if len(s.Cost.Unpriced) > 0 {
+		cost += "  (not priced: " + strings.Join(s.Cost.Unpriced, ", ") + ")"
+	}
+	row("cost", "%s", cost)
+	if len(s.Refs) == 0 {
+		row("refs", "-")
+	} else {
+		var names []string
+		for k := range s.Refs {
+			names = append(names, k)
+		}
+		slices.SortFunc(names, func(a, b string) int { return cmp.Compare(refOrder(a), refOrder(b)) })
+		var lines []string
+		for _, n := range names {
+			r := s.Refs[n]
+			from := r.Provenance
+			if r.From != "" {
+				from += ": " + r.From
+			}
+			lines = append(lines, fmt.Sprintf("%-11s %s  (%s)", n, r.Value, from))
+		}
+		row("refs", "%s", strings.Join(lines, "\n"))
+	}
+	if len(s.Decision) > 0 && string(s.Decision) != "null" {
+		var c bytes.Buffer
+		d := string(s.Decision)
+		if json.Compact(&c, s.Decision) == nil {
+			d = c.String()
+		}
+		if r := []rune(d); len(r) > 300 {
+			d = string(r[:300]) + "…  (--json shows all)"
+		}
+		row("decision", "%s", d)
+	} else {
+		row("decision", "-")
+	}
+	if s.Replay.OK {
+		row("replayable", "yes")
+	} else {
+		row("replayable", "no: %s", strings.Join(s.Replay.Reasons, "; "))
+	}
+	if len(s.Children) > 0 {
+		var lines []string
+		for _, c := range s.Children {
+			lines = append(lines, fmt.Sprintf("%s  %s  %s, %s", c.Key, dash(c.Agent),
+				plural(c.LLMCalls, "llm call", "llm calls"), plural(c.Tools, "tool call", "tool calls")))
+		}
+		row("sub-agents", "%s", strings.Join(lines, "\n"))
+	}
+	if len(s.Warnings) > 0 {
+		row("warnings", "%s", strings.Join(s.Warnings, "\n"))
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func refOrder(name string) int {
+	for i, n := range []string{"repo", "work_item", "pr", "issue", "commit", "base_commit", "branch", "cwd"} {
+		if n == name {
+			return i
+		}
+	}
+	return 100
+}
+
+func costOrUnknown(v *float64) string {
+	if v == nil {
+		return "unknown"
+	}
+	return usd(*v)
+}
+
+// thousands formats n with comma separators.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,575 @@
+// Package store is replay's local store of traces: every imported trace is
+// kept in the native format under a content-addressed id, and indexed in a
+// SQLite database for listing and id-prefix lookup.
+//
+// Layout under the root:
+//
+//	index.db                      SQLite (WAL), the index: one row per trace
+//	traces/<id[:2]>/<id>.jsonl    the trace in the native format
+//
+// Several processes may use one root at once: SQLite serializes the writers,
+// and a trace file only appears under its final name once it is complete.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+	_ "modernc.org/sqlite"
+
+	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/replay/trace/importers"
+)
+
+// ErrNotFound is returned (wrapped) when no stored trace has the id or id
+// prefix asked for.
+var ErrNotFound = errors.New("no trace in the store has this id or id prefix")
+
+// Options configure a Store.
+type Options struct {
+	// Pricer prices the model calls of imported traces (the priced cost kept
+	// in the index). Nil leaves priced cost unknown.
+	Pricer trace.Pricer
+	// Now returns the current time (the import time). Nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is an open store. It is safe for concurrent use.
+type Store struct {
+	root   string
+	db     *sql.DB
+	pricer trace.Pricer
+	now    func() time.Time
+}
+
+// Open opens the store at root, creating it (and migrating an older index)
+// as needed.
+func Open(ctx context.Context, root string, opts Options) (*Store, error) {
+	if root == "" {
+		return nil, errors.New("open store: no root directory given")
+	}
+	root, err := filepath.Abs(root) // the index is opened by URI, which wants an absolute path
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", root, err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "traces"), 0o755); err != nil {
+		return nil, fmt.Errorf("open store %q: %w", root, err)
+	}
+	dsn := (&url.URL{Scheme: "file", Path: filepath.Join(root, "index.db")}).String() +
+		"?_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store index %q: %w", filepath.Join(root, "index.db"), err)
+	}
+	s := &Store{root: root, db: db, pricer: opts.Pricer, now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store index %q: %w", filepath.Join(root, "index.db"), err)
+	}
+	return s, nil
+}
+
+// Close closes the index.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Root returns the store's root directory.
+func (s *Store) Root() string { return s.root }
+
+// Path returns where the native file of trace id is (or would be) stored.
+func (s *Store) Path(id string) string {
+	return filepath.Join(s.root, "traces", id[:2], id+".jsonl")
+}
+
+// Result is the outcome of importing one input.
+type Result struct {
+	ID string
+	// Format is the trace's format as recorded in the run (the format of the
+	// original trace, also when the input was a native file).
+	Format string
+	// Importer is the format that read the input ("native" for a native file);
+	// empty when Existing.
+	Importer string
+	Summary  trace.Summary
+	// Existing is true when the same content was already in the store: the
+	// input was not parsed and Summary is the stored one.
+	Existing bool
+}
+
+// Import adds the trace at path to the store, reading it as format (empty:
+// detect it). The input is hashed first; content already in the store is not
+// parsed again. The import streams: events go to the native file (a temporary
+// file renamed into place once complete and synced) and to a Summarizer,
+// whose summary is then indexed. On any error nothing is indexed and no file
+// is left behind.
+func (s *Store) Import(ctx context.Context, path, format string, opts trace.Options) (Result, error) {
+	src, err := importers.Open(path)
+	if err != nil {
+		return Result{}, err
+	}
+	f, err := importers.Detect(src, format)
+	if err != nil {
+		return Result{}, err
+	}
+	id, err := ContentID(ctx, path)
+	if err != nil {
+		return Result{}, err
+	}
+	if r, ok, err := s.existing(ctx, id); err != nil || ok {
+		return r, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Result{}, fmt.Errorf("import %q: %w", path, err)
+	}
+
+	final := s.Path(id)
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return Result{}, fmt.Errorf("import %q: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(final), ".import-"+id+"-*.tmp")
+	if err != nil {
+		return Result{}, fmt.Errorf("import %q: %w", path, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+
+	w := trace.NewWriter(tmp)
+	z := &trace.Summarizer{Pricer: s.pricer}
+	e := &stamp{id: id, given: path, abs: abs, next: trace.Tee(w, z)}
+	if err := importers.ImportSource(ctx, f, src, opts, e); err != nil {
+		return Result{}, err
+	}
+	if err := w.Flush(); err != nil {
+		return Result{}, fmt.Errorf("import %q: write %s: %w", path, tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return Result{}, fmt.Errorf("import %q: sync %s: %w", path, tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return Result{}, fmt.Errorf("import %q: write %s: %w", path, tmp.Name(), err)
+	}
+	sum := z.Summary()
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return Result{}, fmt.Errorf("import %q: %w", path, err)
+	}
+	committed = true
+	syncDir(filepath.Dir(final))
+
+	row := entryOf(sum, abs, s.now())
+	inserted, err := s.insert(ctx, row, sum)
+	if err != nil {
+		os.Remove(final)
+		return Result{}, fmt.Errorf("import %q: index: %w", path, err)
+	}
+	if !inserted {
+		// Another process imported the same content meanwhile: its row stands
+		// (the file it renamed into place holds the same events).
+		if r, ok, err := s.existing(ctx, id); err != nil || ok {
+			return r, err
+		}
+	}
+	return Result{ID: id, Format: sum.Format, Importer: f.Name(), Summary: sum}, nil
+}
+
+// existing returns the stored result for id when the index has it and its
+// file is in place. A row whose file was deleted is dropped so that the
+// import restores both.
+func (s *Store) existing(ctx context.Context, id string) (Result, bool, error) {
+	e, sum, err := s.get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, err
+	}
+	if _, err := os.Stat(s.Path(id)); errors.Is(err, os.ErrNotExist) {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM traces WHERE id = ?`, id); err != nil {
+			return Result{}, false, fmt.Errorf("drop index row of missing file %s: %w", s.Path(id), err)
+		}
+		return Result{}, false, nil
+	}
+	return Result{ID: id, Format: e.Format, Summary: sum, Existing: true}, true, nil
+}
+
+// stamp sets the store id on the main run's declarations and makes its
+// source path absolute, so that the stored file says where it came from.
+type stamp struct {
+	id, given, abs string
+	next           trace.Emitter
+}
+
+func (s *stamp) Emit(ev *trace.Event) error {
+	if ev.Type == trace.EvRun && ev.Run == "" && ev.Meta != nil {
+		ev.Meta.ID = s.id
+		if ev.Meta.Source == s.given {
+			ev.Meta.Source = s.abs
+		}
+	}
+	return s.next.Emit(ev)
+}
+
+// syncDir makes a rename durable. Errors are ignored: not every file system
+// can sync a directory, and the rename itself succeeded.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// OpenRun opens the native file of the stored trace id (a full id).
+func (s *Store) OpenRun(ctx context.Context, id string) (io.ReadCloser, error) {
+	if len(id) != IDLen || !validID(id) {
+		return nil, fmt.Errorf("open trace %q: %w", id, ErrNotFound)
+	}
+	f, err := os.Open(s.Path(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("open trace %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open trace %q: %w", id, err)
+	}
+	return f, nil
+}
+
+// Summary returns the summary of the stored trace id (a full id) from the
+// index, without reading the trace file.
+func (s *Store) Summary(ctx context.Context, id string) (trace.Summary, error) {
+	_, sum, err := s.get(ctx, id)
+	return sum, err
+}
+
+// Entry is one row of the index.
+type Entry struct {
+	ID         string
+	Format     string
+	Agent      string
+	Repo       string // repo ref as recorded (owner/name or URL)
+	WorkItem   string
+	PR         string
+	Commit     string
+	Source     string // absolute path the trace was imported from
+	StartedAt  time.Time
+	EndedAt    time.Time
+	ImportedAt time.Time
+	LLMCalls   int
+	ToolCalls  int
+	Tokens     int64 // input + output + cache read + cache write
+	// Cost in USD, nil when unknown: as the trace recorded it, and as priced
+	// at import time from the pricing table.
+	CostRecorded *float64
+	CostPriced   *float64
+	Status       string
+	Replayable   bool
+}
+
+func entryOf(sum trace.Summary, source string, now time.Time) Entry {
+	e := Entry{
+		ID:           sum.ID,
+		Format:       sum.Format,
+		Agent:        sum.Agent,
+		Source:       source,
+		ImportedAt:   now,
+		LLMCalls:     sum.LLMCalls,
+		ToolCalls:    sum.ToolCalls,
+		Tokens:       sum.Tokens.Input + sum.Tokens.Output + sum.Tokens.CacheRead + sum.Tokens.CacheWrite,
+		CostRecorded: sum.Cost.Recorded,
+		CostPriced:   sum.Cost.Priced,
+		Status:       sum.Status,
+		Replayable:   sum.Replay.OK,
+	}
+	ref := func(name string) string { return sum.Refs[name].Value }
+	e.Repo, e.WorkItem, e.PR, e.Commit = ref("repo"), ref("work_item"), ref("pr"), ref("commit")
+	if sum.StartedAt != nil {
+		e.StartedAt = *sum.StartedAt
+	}
+	if sum.EndedAt != nil {
+		e.EndedAt = *sum.EndedAt
+	}
+	return e
+}
+
+// RepoKey normalizes a repository reference to the lowercase "owner/name"
+// used to filter by repo: "acme/widgets", "https://github.com/acme/widgets.git",
+// "git@github.com:acme/widgets" and the work item "acme/widgets#42" all give
+// "acme/widgets".
+func RepoKey(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if i := strings.IndexByte(s, '#'); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	} else if at := strings.IndexByte(s, '@'); at >= 0 {
+		if colon := strings.IndexByte(s[at:], ':'); colon >= 0 {
+			s = s[at+colon+1:] // scp-like: git@host:owner/name
+		}
+	}
+	s = strings.TrimSuffix(strings.Trim(s, "/"), ".git")
+	parts := strings.Split(s, "/")
+	if len(parts) >= 2 {
+		return parts[len(parts)-2] + "/" + parts[len(parts)-1]
+	}
+	return s
+}
+
+// Filter selects rows in List. Zero fields do not filter.
+type Filter struct {
+	Agent string    // agent name, case-insensitive
+	Repo  string    // repository, any form RepoKey accepts; matches repo and work item refs
+	Since time.Time // started at or after (the import time for traces without a start)
+	Limit int       // at most this many rows; 0 means all
+}
+
+// List returns the traces that match f, newest first (by start time, else
+// import time).
+func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
+	q := `SELECT ` + entryCols + ` FROM traces WHERE 1=1`
+	var args []any
+	if f.Agent != "" {
+		q += ` AND agent = ? COLLATE NOCASE`
+		args = append(args, f.Agent)
+	}
+	if f.Repo != "" {
+		q += ` AND repo_key = ?`
+		args = append(args, RepoKey(f.Repo))
+	}
+	if !f.Since.IsZero() {
+		q += ` AND sort_at >= ?`
+		args = append(args, f.Since.UnixNano())
+	}
+	q += ` ORDER BY sort_at DESC, id`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list traces: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list traces: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list traces: %w", err)
+	}
+	return out, nil
+}
+
+// Count returns how many traces match f (its Limit is ignored).
+func (s *Store) Count(ctx context.Context, f Filter) (int, error) {
+	q := `SELECT count(*) FROM traces WHERE 1=1`
+	var args []any
+	if f.Agent != "" {
+		q += ` AND agent = ? COLLATE NOCASE`
+		args = append(args, f.Agent)
+	}
+	if f.Repo != "" {
+		q += ` AND repo_key = ?`
+		args = append(args, RepoKey(f.Repo))
+	}
+	if !f.Since.IsZero() {
+		q += ` AND sort_at >= ?`
+		args = append(args, f.Since.UnixNano())
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count traces: %w", err)
+	}
+	return n, nil
+}
+
+// AmbiguousError is returned by Lookup when several traces share the prefix.
+type AmbiguousError struct {
+	Prefix     string
+	Candidates []Entry // the first few matches, by id
+	More       bool    // there are more matches than Candidates
+}
+
+func (e *AmbiguousError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "find trace %q: ambiguous id prefix, it matches ", e.Prefix)
+	if e.More {
+		fmt.Fprintf(&b, "more than %d traces:", len(e.Candidates))
+	} else {
+		fmt.Fprintf(&b, "%d traces:", len(e.Candidates))
+	}
+	for _, c := range e.Candidates {
+		started := "-"
+		if !c.StartedAt.IsZero() {
+			started = c.StartedAt.UTC().Format(time.RFC3339)
+		}
+		agent := c.Agent
+		if agent == "" {
+			agent = "-"
+		}
+		fmt.Fprintf(&b, "\n  %s  %s  %s  %s", c.ID, c.Format, agent, started)
+	}
+	b.WriteString("\ngive more characters of the id")
+	return b.String()
+}
+
+// maxCandidates bounds the candidates an AmbiguousError lists.
+const maxCandidates = 10
+
+// Lookup finds the trace whose id is idOrPrefix, or the only one whose id
+// starts with it (at least MinPrefix hex characters, case-insensitive).
+// Several matches give an *AmbiguousError; none an error wrapping ErrNotFound.
+func (s *Store) Lookup(ctx context.Context, idOrPrefix string) (Entry, error) {
+	p := lower(strings.TrimSpace(idOrPrefix))
+	if !validID(p) {
+		return Entry{}, fmt.Errorf("find trace %q: not an id: ids are %d hex characters", idOrPrefix, IDLen)
+	}
+	if len(p) < MinPrefix {
+		return Entry{}, fmt.Errorf("find trace %q: id prefix too short: give at least %d characters", idOrPrefix, MinPrefix)
+	}
+	// Ids are lowercase hex, so every id starting with p sorts in [p, p+"g").
+	rows, err := s.db.QueryContext(ctx, `SELECT `+entryCols+` FROM traces WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`,
+		p, p+"g", maxCandidates+1)
+	if err != nil {
+		return Entry{}, fmt.Errorf("find trace %q: %w", idOrPrefix, err)
+	}
+	defer rows.Close()
+	var found []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return Entry{}, fmt.Errorf("find trace %q: %w", idOrPrefix, err)
+		}
+		found = append(found, e)
+	}
+	if err := rows.Err(); err != nil {
+		return Entry{}, fmt.Errorf("find trace %q: %w", idOrPrefix, err)
+	}
+	switch {
+	case len(found) == 0:
+		return Entry{}, fmt.Errorf("find trace %q: %w", idOrPrefix, ErrNotFound)
+	case len(found) == 1:
+		return found[0], nil
+	}
+	amb := &AmbiguousError{Prefix: idOrPrefix, Candidates: found}
+	if len(found) > maxCandidates {
+		amb.Candidates, amb.More = found[:maxCandidates], true
+	}
+	return Entry{}, amb
+}
+
+// get reads the row and summary of a full id.
+func (s *Store) get(ctx context.Context, id string) (Entry, trace.Summary, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+entryCols+`, summary FROM traces WHERE id = ?`, id)
+	var sumJSON []byte
+	e, err := scanEntry(row, &sumJSON)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, trace.Summary{}, fmt.Errorf("find trace %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Entry{}, trace.Summary{}, fmt.Errorf("find trace %q: %w", id, err)
+	}
+	var sum trace.Summary
+	if err := json.Unmarshal(sumJSON, &sum); err != nil {
+		return Entry{}, trace.Summary{}, fmt.Errorf("read summary of trace %q: %w", id, err)
+	}
+	return e, sum, nil
+}
+
+const entryCols = `id, format, agent, repo, work_item, pr, commit_sha, source, started_at, ended_at, imported_at,
+	llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEntry(sc scanner, extra ...any) (Entry, error) {
+	var (
+		e                 Entry
+		started, ended    sql.NullInt64
+		imported          int64
+		costRec, costPric sql.NullFloat64
+	)
+	dest := append([]any{&e.ID, &e.Format, &e.Agent, &e.Repo, &e.WorkItem, &e.PR, &e.Commit, &e.Source,
+		&started, &ended, &imported, &e.LLMCalls, &e.ToolCalls, &e.Tokens, &costRec, &costPric, &e.Status, &e.Replayable}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return Entry{}, err
+	}
+	if started.Valid {
+		e.StartedAt = time.Unix(0, started.Int64).UTC()
+	}
+	if ended.Valid {
+		e.EndedAt = time.Unix(0, ended.Int64).UTC()
+	}
+	e.ImportedAt = time.Unix(0, imported).UTC()
+	if costRec.Valid {
+		e.CostRecorded = &costRec.Float64
+	}
+	if costPric.Valid {
+		e.CostPriced = &costPric.Float64
+	}
+	return e, nil
+}
+
+// insert adds the index row of a trace whose file is in place. It reports
+// false when a row with that id exists already.
+func (s *Store) insert(ctx context.Context, e Entry, sum trace.Summary) (bool, error) {
+	sumJSON, err := json.Marshal(sum)
+	if err != nil {
+		return false, fmt.Errorf("encode summary: %w", err)
+	}
+	nullTime := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return t.UnixNano()
+	}
+	nullFloat := func(f *float64) any {
+		if f == nil {
+			return nil
+		}
+		return *f
+	}
+	sortAt := e.StartedAt
+	if sortAt.IsZero() {
+		sortAt = e.ImportedAt
+	}
+	repoKey := RepoKey(e.Repo)
+	if repoKey == "" {
+		repoKey = RepoKey(e.WorkItem)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO traces (id, format, agent, repo, repo_key, work_item, pr, commit_sha, source,
+		started_at, ended_at, imported_at, sort_at, llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable, summary)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+		e.ID, e.Format, e.Agent, e.Repo, repoKey, e.WorkItem, e.PR, e.Commit, e.Source,
+		nullTime(e.StartedAt), nullTime(e.EndedAt), e.ImportedAt.UnixNano(), sortAt.UnixNano(),
+		e.LLMCalls, e.ToolCalls, e.Tokens, nullFloat(e.CostRecorded), nullFloat(e.CostPriced), e.Status, e.Replayable, string(sumJSON))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}

@@ -1,0 +1,94 @@
+package importers_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/replay/trace/importers"
+)
+
+// TestCorpusDetection runs detection over every real trace in shared/corpus.
+// Detection must never fail on them other than with "not a trace", the
+// native format must never claim a foreign file, and where the format a
+// corpus folder holds is registered, it must be the one detected.
+func TestCorpusDetection(t *testing.T) {
+	root := findCorpus(t)
+	// Corpus folder -> the format that must read it, once registered.
+	want := map[string]string{
+		"claude-code": "claude-code",
+		"codex":       "codex",
+		"langfuse":    "langfuse",
+		"otel-genai":  "otel-spans",
+		"fullsend":    "otlp-json",
+	}
+	registered := importers.Names()
+	dirs, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(root, d.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				continue
+			}
+			files++
+			path := filepath.Join(root, d.Name(), e.Name())
+			src, err := importers.Open(path)
+			if err != nil {
+				t.Errorf("%s: %v", path, err)
+				continue
+			}
+			f, err := importers.Detect(src, "")
+			got := ""
+			switch {
+			case err == nil:
+				got = f.Name()
+			case !errors.Is(err, trace.ErrNotTrace):
+				t.Errorf("%s: detection failed: %v", path, err)
+			}
+			if got == trace.NativeName {
+				t.Errorf("%s: a foreign trace detected as native", path)
+			}
+			if w, ok := want[d.Name()]; ok && slices.Contains(registered, w) && got != w {
+				t.Errorf("%s: detected as %q, want %q", path, got, w)
+			}
+			if got == "" {
+				t.Logf("%s/%s: no registered format reads it yet", d.Name(), e.Name())
+			}
+		}
+	}
+	if files == 0 {
+		t.Fatalf("no corpus files under %s", root)
+	}
+}
+
+func findCorpus(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		c := filepath.Join(dir, "shared", "corpus")
+		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
+			return c
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("shared/corpus not found beside the repository: corpus checks skipped")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,198 @@
+// Package importers is the registry of trace formats: which formats replay
+// reads, in which order they are tried, and how an input path is opened,
+// recognized and imported.
+package importers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/agentreplay/replay/replay/trace"
+)
+
+// All returns every format replay reads, in detection order: the first whose
+// Detect accepts an input imports it, so a format with a stricter Detect comes
+// before a looser one.
+func All() []trace.Format {
+	return []trace.Format{
+		trace.Native{},
+		// Add a format here, one line each, as its package is wired in (the
+		// packages exist; names as of this writing):
+		//   fullsend.Format{},       // replay/trace/fullsend: the factory's run directory ("fullsend-run")
+		//   claudecode.Transcript{}, // replay/trace/claudecode: session transcripts ("claude-code")
+		//   claudecode.Stream{},     // replay/trace/claudecode: claude -p stream-json ("claude-stream-json")
+		//   codex.Format{},          // replay/trace/codex: Codex CLI rollouts
+		//   langfuse.Format{},       // replay/trace/langfuse: Langfuse trace exports ("langfuse")
+		//   otel.OTLP{},             // replay/trace/otel: OTLP/JSON lines ("otlp-json")
+		//   otel.Spans{},            // replay/trace/otel: OTel SDK span dumps ("otel-spans")
+	}
+}
+
+// Names returns the names of All, in order.
+func Names() []string {
+	var names []string
+	for _, f := range All() {
+		names = append(names, f.Name())
+	}
+	return names
+}
+
+// Lookup returns the format called name.
+func Lookup(name string) (trace.Format, error) {
+	for _, f := range All() {
+		if f.Name() == name {
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown format %q: valid formats are %s", name, strings.Join(Names(), ", "))
+}
+
+// Open stats path and, for a file, reads its first trace.HeadSize bytes.
+func Open(path string) (*trace.Source, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %q: %w", path, errors.Unwrap(err))
+	}
+	src := &trace.Source{Path: path, IsDir: fi.IsDir()}
+	if src.IsDir {
+		return src, nil
+	}
+	if !fi.Mode().IsRegular() && fi.Mode()&os.ModeNamedPipe == 0 {
+		return nil, fmt.Errorf("open %q: not a regular file or directory", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %q: %w", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	head := make([]byte, trace.HeadSize)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read %q: %w", path, err)
+	}
+	src.Head = head[:n]
+	return src, nil
+}
+
+// Detect picks the format of src: the one named force when force is set,
+// else the first of All whose Detect accepts src. Inputs that hold no trace at
+// all (an empty or whitespace-only file, a binary file, a directory no format
+// recognizes) are errors wrapping trace.ErrNotTrace, forced or not.
+func Detect(src *trace.Source, force string) (trace.Format, error) {
+	if !src.IsDir {
+		if err := checkText(src); err != nil {
+			return nil, err
+		}
+	}
+	if force != "" {
+		f, err := Lookup(force)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
+	for _, f := range All() {
+		if f.Detect(src) {
+			return f, nil
+		}
+	}
+	what := "file"
+	if src.IsDir {
+		what = "directory"
+	}
+	return nil, fmt.Errorf("detect format of %q: no known trace format in this %s (tried %s; force one with --format): %w",
+		src.Path, what, strings.Join(Names(), ", "), trace.ErrNotTrace)
+}
+
+// checkText rejects files that cannot be a trace whatever the format.
+func checkText(src *trace.Source) error {
+	h := src.Head
+	switch {
+	case len(bytes.TrimSpace(h)) == 0:
+		if len(h) == 0 {
+			return fmt.Errorf("detect format of %q: empty file: %w", src.Path, trace.ErrNotTrace)
+		}
+		if len(h) < trace.HeadSize {
+			return fmt.Errorf("detect format of %q: the file holds only whitespace: %w", src.Path, trace.ErrNotTrace)
+		}
+	case bytes.HasPrefix(h, []byte{0x1f, 0x8b}):
+		return fmt.Errorf("detect format of %q: gzip-compressed file (decompress it first, e.g. gunzip -k): %w", src.Path, trace.ErrNotTrace)
+	case bytes.HasPrefix(h, []byte("PK\x03\x04")):
+		return fmt.Errorf("detect format of %q: zip archive (unpack it and import the files or the directory): %w", src.Path, trace.ErrNotTrace)
+	case bytes.HasPrefix(h, []byte{0xff, 0xfe}) || bytes.HasPrefix(h, []byte{0xfe, 0xff}):
+		return fmt.Errorf("detect format of %q: UTF-16 text (convert it to UTF-8 first, e.g. iconv -f UTF-16 -t UTF-8): %w", src.Path, trace.ErrNotTrace)
+	case bytes.IndexByte(h, 0) >= 0:
+		return fmt.Errorf("detect format of %q: binary file (NUL bytes in its first %d KB): %w", src.Path, len(h)>>10, trace.ErrNotTrace)
+	}
+	return nil
+}
+
+// Import opens path, detects (or, with force, takes) its format and imports
+// it into e. It returns the format used.
+//
+// Import fills in what the format contract asks of every importer when one
+// forgot: the main run's Format (the format's name) and Source (path). An
+// import that ends without error but declared no main run is an error
+// wrapping trace.ErrNotTrace, never a silent empty run.
+func Import(ctx context.Context, path, force string, opts trace.Options, e trace.Emitter) (trace.Format, error) {
+	src, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Detect(src, force)
+	if err != nil {
+		return nil, err
+	}
+	if err := ImportSource(ctx, f, src, opts, e); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// ImportSource imports src, already opened and detected, with format f (see
+// Import).
+func ImportSource(ctx context.Context, f trace.Format, src *trace.Source, opts trace.Options, e trace.Emitter) error {
+	g := &guard{format: f.Name(), source: src.Path, next: e}
+	if err := f.Import(ctx, src, opts, g); err != nil {
+		var le *trace.LineError
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &le) {
+			return err // a LineError already names the file and line
+		}
+		return fmt.Errorf("import %q as %s: %w", src.Path, f.Name(), err)
+	}
+	if !g.sawMain {
+		return fmt.Errorf("import %q as %s: no run found in it: %w", src.Path, f.Name(), trace.ErrNotTrace)
+	}
+	return nil
+}
+
+// guard passes events on, filling the main run's Format and Source in the
+// first declaration when the importer left them empty.
+type guard struct {
+	format, source string
+	next           trace.Emitter
+	sawMain        bool
+}
+
+func (g *guard) Emit(ev *trace.Event) error {
+	if ev.Type == trace.EvRun && ev.Run == "" {
+		if !g.sawMain {
+			if ev.Meta == nil {
+				ev.Meta = &trace.RunMeta{}
+			}
+			if ev.Meta.Format == "" {
+				ev.Meta.Format = g.format
+			}
+			if ev.Meta.Source == "" {
+				ev.Meta.Source = g.source
+			}
+		}
+		g.sawMain = true
+	}
+	return g.next.Emit(ev)
+}
