@@ -1,0 +1,186 @@
+package claudecode
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agentreplay/replay/replay/trace"
+)
+
+// benchSources returns the transcripts a benchmark input is built from: the
+// corpus session files when the corpus is there, else our fixtures.
+func benchSources(tb testing.TB) [][]byte {
+	var files []string
+	if dir := corpusDir(tb, "claude-code"); dir != "" {
+		files, _ = filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	}
+	if len(files) == 0 {
+		files, _ = filepath.Glob(filepath.Join("testdata", "*.jsonl"))
+	}
+	var out [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		tb.Fatal("no transcripts to build a benchmark input from")
+	}
+	return out
+}
+
+// writeBenchInput writes at least size bytes of transcript made of copies of
+// the sources, each copy with its own session, message, tool call and line
+// ids, so that every copy stays a distinct conversation.
+func writeBenchInput(tb testing.TB, path string, size int64) int64 {
+	srcs := benchSources(tb)
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var n int64
+	for k := 0; n < size; k++ {
+		tag := fmt.Sprintf("k%d-", k)
+		for _, src := range srcs {
+			b := src
+			for _, field := range []string{`"sessionId":"`, `"uuid":"`, `"parentUuid":"`, `"leafUuid":"`, `"msg_`, `"toolu_`} {
+				b = bytes.ReplaceAll(b, []byte(field), []byte(field+tag))
+			}
+			if len(b) > 0 && b[len(b)-1] != '\n' {
+				b = append(b, '\n')
+			}
+			m, err := w.Write(b)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			n += int64(m)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// importForBench imports path the way `replay import` does: into the native
+// writer (here to io.Discard) and a Summarizer.
+func importForBench(tb testing.TB, path string) trace.Summary {
+	nw := trace.NewWriter(io.Discard)
+	var z trace.Summarizer
+	if err := ImportTranscript(context.Background(), path, trace.Options{}, trace.Tee(nw, &z), RunAs{NoDiscovery: true}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := nw.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	return z.Summary()
+}
+
+// BenchmarkImportTranscript measures `replay import` of >= 100 MB of Claude
+// Code transcripts (native writer + summary), against jq extracting only the
+// usage of the assistant lines of the same file.
+func BenchmarkImportTranscript(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "big.jsonl")
+	size := writeBenchInput(b, path, 100<<20)
+	b.SetBytes(size)
+	b.ResetTimer()
+	start, cpu0 := time.Now(), processCPU()
+	n := 0
+	for b.Loop() {
+		importForBench(b, path)
+		n++
+	}
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
+	b.StopTimer()
+	mbs := float64(size) * float64(n) / 1e6 / elapsed.Seconds()
+	b.ReportMetric(mbs, "MB/s")
+	if cpu > 0 {
+		// The throughput per CPU second (both stages of the pipeline and
+		// the garbage collector): what one core would do.
+		b.ReportMetric(float64(size)*float64(n)/1e6/cpu.Seconds(), "MB/cpu-s")
+	}
+
+	jq, err := exec.LookPath("jq")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			b.Fatalf("jq is needed for the baseline: %v", err)
+		}
+		b.Log("jq not found: no baseline")
+		return
+	}
+	t0 := time.Now()
+	cmd := exec.Command(jq, "-c", `select(.type=="assistant") | .message.usage`, path)
+	cmd.Stdout = io.Discard
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("jq: %v", err)
+	}
+	jqMBs := float64(size) / 1e6 / time.Since(t0).Seconds()
+	b.ReportMetric(jqMBs, "jq_MB/s")
+	b.ReportMetric(mbs/jqMBs, "ratio_vs_jq")
+}
+
+// BenchmarkImportMemory imports a generated 500 MB transcript and reports
+// the peak heap seen while importing ("peak-heap-MB"), sampled every
+// 5 ms with runtime/metrics, and the peak RSS of the process
+// ("peak-rss-MB", Linux only; it includes the generation of the input).
+func BenchmarkImportMemory(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "huge.jsonl")
+	size := writeBenchInput(b, path, 500<<20)
+	b.SetBytes(size)
+	b.ResetTimer()
+	var peak float64
+	for b.Loop() {
+		peak = max(peak, peakHeapMB(func() { importForBench(b, path) }))
+	}
+	b.ReportMetric(peak, "peak-heap-MB")
+	if rss := peakRSSMB(); rss > 0 {
+		b.ReportMetric(rss, "peak-rss-MB")
+	}
+}
+
+// peakHeapMB runs fn and returns the highest live heap (objects in use)
+// sampled meanwhile, in MB.
+func peakHeapMB(fn func()) float64 {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	fn()
+	close(done)
+	<-stopped
+	return float64(peak.Load()) / 1e6
+}
