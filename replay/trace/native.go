@@ -37,13 +37,16 @@ type Header struct {
 // before the first event. Writer buffers: call Flush at the end.
 type Writer struct {
 	w       *bufio.Writer
+	enc     *json.Encoder
 	started bool
-	buf     []byte
 }
 
 // NewWriter returns a Writer on w.
 func NewWriter(w io.Writer) *Writer {
-	return &Writer{w: bufio.NewWriterSize(w, 256<<10)}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	return &Writer{w: bw, enc: enc}
 }
 
 // Emit implements Emitter.
@@ -66,13 +69,11 @@ func (w *Writer) Emit(ev *Event) error {
 }
 
 func (w *Writer) write(ev *Event) error {
-	b, err := json.MarshalNoEscape(ev)
-	if err != nil {
+	// The encoder writes the line and its newline, reusing its buffers.
+	if err := w.enc.Encode(ev); err != nil {
 		return fmt.Errorf("encode %s event: %w", ev.Type, err)
 	}
-	w.buf = append(append(w.buf[:0], b...), '\n')
-	_, err = w.w.Write(w.buf)
-	return err
+	return nil
 }
 
 // Flush writes buffered data. It writes the header if nothing else was

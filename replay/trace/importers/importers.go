@@ -13,6 +13,11 @@ import (
 	"strings"
 
 	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/replay/trace/claudecode"
+	"github.com/agentreplay/replay/replay/trace/codex"
+	"github.com/agentreplay/replay/replay/trace/fullsend"
+	"github.com/agentreplay/replay/replay/trace/langfuse"
+	"github.com/agentreplay/replay/replay/trace/otel"
 )
 
 // All returns every format replay reads, in detection order: the first whose
@@ -21,15 +26,13 @@ import (
 func All() []trace.Format {
 	return []trace.Format{
 		trace.Native{},
-		// Add a format here, one line each, as its package is wired in (the
-		// packages exist; names as of this writing):
-		//   fullsend.Format{},       // replay/trace/fullsend: the factory's run directory ("fullsend-run")
-		//   claudecode.Transcript{}, // replay/trace/claudecode: session transcripts ("claude-code")
-		//   claudecode.Stream{},     // replay/trace/claudecode: claude -p stream-json ("claude-stream-json")
-		//   codex.Format{},          // replay/trace/codex: Codex CLI rollouts
-		//   langfuse.Format{},       // replay/trace/langfuse: Langfuse trace exports ("langfuse")
-		//   otel.OTLP{},             // replay/trace/otel: OTLP/JSON lines ("otlp-json")
-		//   otel.Spans{},            // replay/trace/otel: OTel SDK span dumps ("otel-spans")
+		fullsend.Format{},       // the factory's run directory ("fullsend-run")
+		claudecode.Transcript{}, // Claude Code session transcripts ("claude-code")
+		claudecode.Stream{},     // claude -p --output-format stream-json ("claude-stream-json")
+		codex.Format{},          // Codex CLI rollouts ("codex")
+		langfuse.Format{},       // Langfuse trace exports ("langfuse")
+		otel.OTLP{},             // OTLP/JSON lines ("otlp-json")
+		otel.Spans{},            // OTel SDK span dumps and attribute maps ("otel-spans")
 	}
 }
 
