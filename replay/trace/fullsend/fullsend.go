@@ -258,4 +258,3 @@ func keyOr(k, def string) string {
 	}
 	return k
 }
-
