@@ -108,8 +108,8 @@ type Result struct {
 }
 
 // Import adds the trace at path to the store, reading it as format (empty:
-// detect it). The input is hashed first; content already in the store is not
-// parsed again. The import streams: events go to the native file (a temporary
+// detect it). The input is hashed while it is imported; content already in
+// the store is recognized by its hash and its import cancelled. The import streams: events go to the native file (a temporary
 // file renamed into place once complete and synced) and to a Summarizer,
 // whose summary is then indexed. On any error nothing is indexed and no file
 // is left behind.
@@ -122,23 +122,27 @@ func (s *Store) Import(ctx context.Context, path, format string, opts trace.Opti
 	if err != nil {
 		return Result{}, err
 	}
-	id, err := ContentID(ctx, path)
-	if err != nil {
-		return Result{}, err
-	}
-	if r, ok, err := s.existing(ctx, id); err != nil || ok {
-		return r, err
-	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return Result{}, fmt.Errorf("import %q: %w", path, err)
 	}
 
-	final := s.Path(id)
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return Result{}, fmt.Errorf("import %q: %w", path, err)
+	// Hashing and importing run at once: the id is known long before the
+	// import ends, and when the content is already stored the import is
+	// cancelled and its temporary file dropped.
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type hashed struct {
+		id  string
+		err error
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(final), ".import-"+id+"-*.tmp")
+	hc := make(chan hashed, 1)
+	go func() {
+		id, err := ContentID(ictx, path)
+		hc <- hashed{id, err}
+	}()
+
+	tmp, err := os.CreateTemp(filepath.Join(s.root, "traces"), ".import-*.tmp")
 	if err != nil {
 		return Result{}, fmt.Errorf("import %q: %w", path, err)
 	}
@@ -149,11 +153,39 @@ func (s *Store) Import(ctx context.Context, path, format string, opts trace.Opti
 			os.Remove(tmp.Name())
 		}
 	}()
-
 	w := trace.NewWriter(tmp)
 	z := &trace.Summarizer{Pricer: s.pricer}
-	e := &stamp{id: id, given: path, abs: abs, next: trace.Tee(w, z)}
-	if err := importers.ImportSource(ctx, f, src, opts, e); err != nil {
+	e := &stamp{given: path, abs: abs, next: trace.Tee(w, z)}
+	done := make(chan error, 1)
+	go func() { done <- importers.ImportSource(ictx, f, src, opts, e) }()
+
+	var h hashed
+	select {
+	case h = <-hc:
+		if h.err == nil {
+			if r, ok, err := s.existing(ctx, h.id); err != nil || ok {
+				cancel()
+				<-done
+				return r, err
+			}
+		}
+		err = <-done
+	case err = <-done:
+		h = <-hc
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if h.err != nil {
+		return Result{}, h.err
+	}
+	id := h.id
+	if r, ok, err := s.existing(ctx, id); err != nil || ok {
+		return r, err
+	}
+	// The id is declared last: a later declaration of a run fills in what
+	// the earlier ones lacked.
+	if err := e.next.Emit(&trace.Event{Type: trace.EvRun, Meta: &trace.RunMeta{ID: id}}); err != nil {
 		return Result{}, err
 	}
 	if err := w.Flush(); err != nil {
@@ -168,6 +200,10 @@ func (s *Store) Import(ctx context.Context, path, format string, opts trace.Opti
 	sum := z.Summary()
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
+	}
+	final := s.Path(id)
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return Result{}, fmt.Errorf("import %q: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return Result{}, fmt.Errorf("import %q: %w", path, err)
@@ -211,16 +247,17 @@ func (s *Store) existing(ctx context.Context, id string) (Result, bool, error) {
 	return Result{ID: id, Format: e.Format, Summary: sum, Existing: true}, true, nil
 }
 
-// stamp sets the store id on the main run's declarations and makes its
-// source path absolute, so that the stored file says where it came from.
+// stamp makes the main run's source path absolute, so that the stored file
+// says where it came from, and drops an id a native input carried (the store
+// declares the run's id at the end).
 type stamp struct {
-	id, given, abs string
-	next           trace.Emitter
+	given, abs string
+	next       trace.Emitter
 }
 
 func (s *stamp) Emit(ev *trace.Event) error {
 	if ev.Type == trace.EvRun && ev.Run == "" && ev.Meta != nil {
-		ev.Meta.ID = s.id
+		ev.Meta.ID = ""
 		if ev.Meta.Source == s.given {
 			ev.Meta.Source = s.abs
 		}

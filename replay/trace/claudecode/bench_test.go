@@ -1,10 +1,7 @@
 package claudecode
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -15,68 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
 
-// benchSources returns the transcripts a benchmark input is built from: the
-// corpus session files when the corpus is there, else our fixtures.
-func benchSources(tb testing.TB) [][]byte {
-	var files []string
-	if dir := corpusDir(tb, "claude-code"); dir != "" {
-		files, _ = filepath.Glob(filepath.Join(dir, "*.jsonl"))
-	}
-	if len(files) == 0 {
-		files, _ = filepath.Glob(filepath.Join("testdata", "*.jsonl"))
-	}
-	var out [][]byte
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	if len(out) == 0 {
-		tb.Fatal("no transcripts to build a benchmark input from")
-	}
-	return out
-}
-
-// writeBenchInput writes at least size bytes of transcript made of copies of
-// the sources, each copy with its own session, message, tool call and line
-// ids, so that every copy stays a distinct conversation.
+// writeBenchInput writes at least size bytes of distinct transcripts built
+// from the corpus sessions (else our fixtures).
 func writeBenchInput(tb testing.TB, path string, size int64) int64 {
-	srcs := benchSources(tb)
-	f, err := os.Create(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	var n int64
-	for k := 0; n < size; k++ {
-		tag := fmt.Sprintf("k%d-", k)
-		for _, src := range srcs {
-			b := src
-			for _, field := range []string{`"sessionId":"`, `"uuid":"`, `"parentUuid":"`, `"leafUuid":"`, `"msg_`, `"toolu_`} {
-				b = bytes.ReplaceAll(b, []byte(field), []byte(field+tag))
-			}
-			if len(b) > 0 && b[len(b)-1] != '\n' {
-				b = append(b, '\n')
-			}
-			m, err := w.Write(b)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			n += int64(m)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return n
+	return testutil.WriteClaudeTranscript(tb, path, testutil.ClaudeSources(tb, filepath.Join("testdata", "*.jsonl")), size)
 }
 
 // importForBench imports path the way `replay import` does: into the native
