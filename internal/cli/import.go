@@ -4,20 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/replay/trace/importers"
+	"github.com/agentreplay/replay/replay/trace/langfuse"
 )
 
 type importOptions struct {
 	*globals
-	Paths   []string
-	Format  string
-	Lenient bool
-	JSON    bool
+	Paths        []string
+	Format       string
+	Lenient      bool
+	JSON         bool
+	LangfuseHost string
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -46,7 +51,11 @@ The format is detected from the content; --format forces one (valid names:
   replay import --lenient session.jsonl
 
   # Machine-readable results
-  replay import --json runs/*.jsonl | jq -r '.results[].id'`,
+  replay import --json runs/*.jsonl | jq -r '.results[].id'
+
+  # Fetch traces by id from a Langfuse server (keys from LANGFUSE_PUBLIC_KEY
+  # and LANGFUSE_SECRET_KEY)
+  replay import --langfuse-host https://cloud.langfuse.com 8f0e2c7d-trace-id`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
@@ -56,7 +65,47 @@ The format is detected from the content; --format forces one (valid names:
 	cmd.Flags().StringVar(&opts.Format, "format", "", "read the inputs as `FORMAT` instead of detecting it: "+strings.Join(importers.Names(), ", "))
 	cmd.Flags().BoolVar(&opts.Lenient, "lenient", false, "skip lines that are not valid JSON (counted in one warning) instead of failing")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the results as JSON")
+	cmd.Flags().StringVar(&opts.LangfuseHost, "langfuse-host", "", "fetch the arguments as trace ids from the Langfuse server at `URL` (default $LANGFUSE_HOST when set and an argument is not a file)")
 	return cmd
+}
+
+// importOne imports a path, or fetches a Langfuse trace by id first.
+func (opts *importOptions) importOne(ctx context.Context, st *store.Store, arg string) (store.Result, error) {
+	host := opts.LangfuseHost
+	if host == "" {
+		if _, err := os.Stat(arg); err == nil {
+			return st.Import(ctx, arg, opts.Format, trace.Options{Lenient: opts.Lenient})
+		}
+		host = opts.env.Getenv("LANGFUSE_HOST")
+		if host == "" {
+			return st.Import(ctx, arg, opts.Format, trace.Options{Lenient: opts.Lenient})
+		}
+	}
+	c := &langfuse.Client{Host: host, PublicKey: opts.env.Getenv("LANGFUSE_PUBLIC_KEY"), SecretKey: opts.env.Getenv("LANGFUSE_SECRET_KEY")}
+	if c.PublicKey == "" || c.SecretKey == "" {
+		return store.Result{}, fmt.Errorf("fetch Langfuse trace %q from %s: set LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (the project's API keys)", arg, host)
+	}
+	dir := filepath.Join(st.Root(), "tmp")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return store.Result{}, err
+	}
+	f, err := os.CreateTemp(dir, "langfuse-*.json")
+	if err != nil {
+		return store.Result{}, err
+	}
+	defer os.Remove(f.Name())
+	err = c.Fetch(ctx, arg, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return store.Result{}, err
+	}
+	source := strings.TrimSuffix(host, "/") + "/api/public/traces/" + arg
+	if !strings.Contains(host, "://") {
+		source = "https://" + source
+	}
+	return st.ImportAs(ctx, f.Name(), source, langfuse.Name, trace.Options{Lenient: opts.Lenient})
 }
 
 // importResult is one input in `replay import --json`.
@@ -91,7 +140,7 @@ func runImport(ctx context.Context, opts *importOptions) error {
 	var results []importResult
 	failed := 0
 	for _, path := range opts.Paths {
-		r, err := st.Import(ctx, path, opts.Format, trace.Options{Lenient: opts.Lenient})
+		r, err := opts.importOne(ctx, st, path)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

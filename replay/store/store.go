@@ -114,6 +114,12 @@ type Result struct {
 // whose summary is then indexed. On any error nothing is indexed and no file
 // is left behind.
 func (s *Store) Import(ctx context.Context, path, format string, opts trace.Options) (Result, error) {
+	return s.ImportAs(ctx, path, "", format, opts)
+}
+
+// ImportAs is Import for an input that was fetched into a local file: source
+// (a URL, say) is recorded as where the trace came from instead of path.
+func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts trace.Options) (Result, error) {
 	src, err := importers.Open(path)
 	if err != nil {
 		return Result{}, err
@@ -125,6 +131,9 @@ func (s *Store) Import(ctx context.Context, path, format string, opts trace.Opti
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return Result{}, fmt.Errorf("import %q: %w", path, err)
+	}
+	if source != "" {
+		abs = source
 	}
 
 	// Hashing and importing run at once: the id is known long before the
