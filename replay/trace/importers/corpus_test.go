@@ -1,6 +1,7 @@
 package importers_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -19,11 +20,12 @@ func TestCorpusDetection(t *testing.T) {
 	root := findCorpus(t)
 	// Corpus folder -> the format that must read it, once registered.
 	want := map[string]string{
-		"claude-code": "claude-code",
-		"codex":       "codex",
-		"langfuse":    "langfuse",
-		"otel-genai":  "otel-spans",
-		"fullsend":    "otlp-json",
+		"claude-code":   "claude-code",
+		"codex":         "codex",
+		"langfuse":      "langfuse",
+		"otel-genai":    "otel-spans",
+		"openinference": "otel-spans",
+		"fullsend":      "otlp-json",
 	}
 	registered := importers.Names()
 	dirs, err := os.ReadDir(root)
@@ -65,7 +67,18 @@ func TestCorpusDetection(t *testing.T) {
 				t.Errorf("%s: detected as %q, want %q", path, got, w)
 			}
 			if got == "" {
-				t.Logf("%s/%s: no registered format reads it yet", d.Name(), e.Name())
+				t.Logf("%s/%s: no registered format reads it", d.Name(), e.Name())
+				continue
+			}
+			// Every file a format claims imports: never an error, never a
+			// silent empty run.
+			z := &trace.Summarizer{}
+			if _, err := importers.Import(context.Background(), path, "", trace.Options{}, z); err != nil {
+				t.Errorf("%s: import as %s: %v", path, got, err)
+				continue
+			}
+			if s := z.Summary(); s.Steps == 0 && s.Replay.OK {
+				t.Errorf("%s: imported as %s with no steps, yet said to be replayable", path, got)
 			}
 		}
 	}
