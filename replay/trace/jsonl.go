@@ -56,13 +56,19 @@ func ScanLines(ctx context.Context, r io.Reader, file string, opts Options, warn
 	for {
 		b, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line: gather it.
+			// A long line: gather it, doubling the buffer (append's gentler
+			// growth for large slices copies a 100 MB line many times over).
 			long = append(long[:0], b...)
 			for errors.Is(err, bufio.ErrBufferFull) {
 				if len(long) > maxLine {
 					return &LineError{File: file, Line: n + 1, Err: fmt.Errorf("line longer than %d MB: not a JSON Lines trace", maxLine>>20)}
 				}
 				b, err = br.ReadSlice('\n')
+				if len(long)+len(b) > cap(long) {
+					grown := make([]byte, len(long), 2*cap(long)+len(b))
+					copy(grown, long)
+					long = grown
+				}
 				long = append(long, b...)
 			}
 			b = long
