@@ -1,0 +1,91 @@
+// Package sandbox re-executes an agent's tool calls in a hardened Docker
+// container, through a fast in-container executor.
+//
+// # Use
+//
+//	cli, err := sandbox.NewClient(ctx, sandbox.ClientOptionsFromEnv(os.Getenv))
+//	sb, err := sandbox.New(ctx, cli, sandbox.Options{
+//		WorkDir:   "/home/runner/work/widgets/widgets", // the recorded cwd
+//		Workspace: tarOfTheRepo,                        // an io.Reader of a tar
+//	})
+//	defer sb.Close(ctx)
+//	res, err := sb.Exec(ctx, sandbox.ToolCall{Name: "Bash", Arguments: args})
+//	changes, err := sb.Changes(ctx) // the files touched
+//
+// New's ctx bounds the sandbox's life: when it is cancelled (SIGINT and
+// SIGTERM cancel cmd/replay's root context) the container is removed on a
+// context that outlives it, even if Close is never reached. A panic that
+// unwinds through a deferred Close removes it too. A process killed with
+// SIGKILL cannot clean up: its container's stdin closes, the executor
+// exits and the stopped container waits for Prune (`replay sandbox prune`),
+// which removes containers and volumes by the label io.replay.managed=true.
+//
+// The replay engine consumes the Sandbox interface; *Container is the
+// Docker backend, and sandboxtest.Run is the conformance suite any other
+// backend must pass.
+//
+// # The executor and how replay gets it
+//
+// replay-executor (cmd/replay-executor, package sandbox/executor) is a
+// static Go program (CGO_ENABLED=0) that runs as the container's main
+// process under Docker's init. It speaks length-prefixed JSON frames over
+// the container's attach stream (stdin, and stdout demultiplexed from
+// Docker's stream framing), many calls in flight at once, so a tool call
+// costs one process spawn inside the container (Bash) or none (Read,
+// Write, Edit, Glob, Grep, LS are implemented in Go), never a `docker exec`.
+// It imitates Claude Code's tools and their result texts (per Claude Code
+// version, Options.ToolVersion) and a generic set (GenericTools).
+//
+// The executor is copied into every container before it starts, into a
+// volume at /.replay owned by root and read-only to the sandbox user, so it
+// works in any image (--image), even one without a shell. FindExecutor
+// locates it, in order: an explicit path (Options.ExecutorPath, a flag);
+// the binaries embedded in replay at build time (package
+// sandbox/executorbin: `go generate ./sandbox/executorbin`, run by `make`,
+// builds linux/amd64 and linux/arm64 into its bin directory, whose README
+// placeholder is what a fresh clone embeds); a replay-executor file beside
+// the running program. Each candidate must be a static Linux ELF for the
+// image's architecture; otherwise New fails with an error saying how to
+// build one. Tests build it with `go build` into a temporary directory
+// (sandboxtest.BuildExecutor), so `go test ./...` works on a fresh clone.
+//
+// # Images
+//
+// No registry is assumed. BuildImage (`replay sandbox build`) makes
+// DefaultImage locally from a static busybox found on the host (Debian:
+// busybox-static) plus /etc/passwd with the sandbox user 1000, written as a
+// root filesystem tar and imported through the Engine API (what `docker
+// import` does). Any local image works as well (Options.Image).
+//
+// # Hardening (defaults)
+//
+// No network (network mode none: only a loopback interface); all
+// capabilities dropped; no-new-privileges; read-only root filesystem with a
+// writable workspace volume and a tmpfs /tmp (nosuid, nodev, but programs
+// may run from it, as `go test` needs); a non-root user (1000:1000);
+// pids, memory (no swap) and CPU limits; per-call time limits (enforced in
+// the container, backed by a host-side watchdog) and a per-run limit; no
+// host environment or secrets passed in; logging off (the protocol is not a
+// log); labels io.replay.managed=true and io.replay.run=<id>; no bind
+// mounts. File tools refuse paths outside the workspace, lexically or
+// through symlinks. Command output beyond the output limit is dropped
+// inside the container, so a command printing a gigabyte costs the runner
+// nothing. A fork bomb hits the pids limit (the executor keeps spare
+// threads so it survives it); a memory hog is reported as Result.Fault
+// "oom", or a FaultError when the executor itself was killed.
+//
+// # Workspace
+//
+// The workspace enters as a tar stream through the Engine API's copy
+// (modes, times and symlinks kept; entries owned by the sandbox user; names
+// climbing out and device files refused). Docker cannot copy into a
+// read-only root filesystem, only into a volume, and keeps a volume's root
+// owned by root; so the volume is mounted on the work directory's parent
+// and the work directory comes from the tar. A top-level work directory
+// (/work) gets its own volume, handed to the sandbox user by a one-shot
+// helper container (root with only CAP_CHOWN and CAP_FOWNER, no network).
+//
+// Changes compares the workspace with a metadata snapshot the executor
+// takes at start (a file is modified when its size, mode, mtime, inode or
+// link target changed). CopyOut streams a tar of chosen paths back.
+package sandbox

@@ -1,0 +1,752 @@
+package sandbox
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentreplay/replay/sandbox/executor"
+	"github.com/agentreplay/replay/sandbox/internal/workspace"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/strslice"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+	"github.com/docker/docker/pkg/stdcopy"
+	json "github.com/goccy/go-json"
+)
+
+// Labels every sandbox container (and its volumes) carries.
+const (
+	LabelManaged = "io.replay.managed" // "true"
+	LabelRun     = "io.replay.run"     // the run id
+	LabelCreated = "io.replay.created" // unix seconds
+)
+
+// Defaults of Options.
+const (
+	DefaultWorkDir     = "/sandbox/workspace"
+	DefaultUser        = "1000:1000"
+	DefaultMemory      = 2 << 30 // bytes
+	DefaultPids        = 512
+	DefaultCPUs        = 1.0
+	DefaultTmpSize     = 512 << 20 // bytes
+	DefaultCallTimeout = 2 * time.Minute
+	DefaultRunTimeout  = time.Hour
+	DefaultOutputLimit = executor.DefaultOutputLimit
+
+	executorDir  = "/.replay"
+	executorPath = executorDir + "/" + executorName
+)
+
+// Options configure one sandbox. The zero value is a hardened sandbox of
+// the default image with an empty workspace at DefaultWorkDir.
+type Options struct {
+	// Image is any local image (the agent's own, say); default DefaultImage
+	// (build it with BuildImage / `replay sandbox build`). It needs no
+	// shell for the file tools; Bash needs /bin/sh or /bin/bash.
+	Image string
+	// RunID labels the container io.replay.run=<RunID> (default: random).
+	RunID string
+	// Labels are added to the container's labels.
+	Labels map[string]string
+	// WorkDir is the absolute workspace directory inside the container,
+	// e.g. the agent's recorded cwd, so that recorded absolute paths work.
+	WorkDir string
+	// Workspace is a tar stream copied into WorkDir before start (modes,
+	// times and symlinks kept; entries are owned by the sandbox user). Nil
+	// means an empty workspace.
+	Workspace io.Reader
+	// User runs the executor and every command, as numeric "uid:gid"
+	// (default DefaultUser; root is refused).
+	User string
+	// Env adds KEY=VALUE pairs to the container's environment. Nothing of
+	// the host's environment is ever passed in.
+	Env []string
+	// Network attaches the default bridge network. Off by default: the
+	// container then has only a loopback interface.
+	Network bool
+	// Limits; zero means the default.
+	MemoryBytes int64   // DefaultMemory; swap is disabled
+	PidsLimit   int64   // DefaultPids
+	CPUs        float64 // DefaultCPUs
+	TmpSize     int64   // size of the tmpfs at /tmp, DefaultTmpSize
+	// CallTimeout caps every tool call (a Bash timeout argument may only
+	// lower it); RunTimeout caps the sandbox's whole life, after which it
+	// is killed and every call fails with a FaultError.
+	CallTimeout time.Duration
+	RunTimeout  time.Duration
+	// OutputLimit is how many characters of a command's output are kept
+	// (default 30000, Claude Code's limit); the rest is counted and dropped
+	// inside the container.
+	OutputLimit int
+	// ToolVersion is the Claude Code version whose result texts the tools
+	// imitate (a recorded transcript's version); empty means the newest.
+	ToolVersion string
+	// ReadBeforeWrite makes Write and Edit refuse a file that was not Read
+	// first, as Claude Code does.
+	ReadBeforeWrite bool
+	// Shell runs Bash commands (default /bin/bash when present, else /bin/sh).
+	Shell string
+	// Executor is the executor binary to copy in; nil finds one with
+	// FindExecutor(image architecture, ExecutorPath).
+	Executor     *Executor
+	ExecutorPath string
+}
+
+// Container is a running Docker sandbox. It implements Sandbox.
+type Container struct {
+	cli     *client.Client
+	id      string
+	name    string
+	workDir string
+	opts    Options
+
+	hijack io.Closer
+	conn   *conn
+	stderr *tailBuffer
+
+	mu       sync.Mutex
+	fault    *FaultError
+	closed   bool
+	runTimer *time.Timer
+	stopCtx  func() bool
+	closeErr error
+	once     sync.Once
+}
+
+var _ Sandbox = (*Container)(nil)
+
+var runIDRe = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (o *Options) defaults() error {
+	if o.Image == "" {
+		o.Image = DefaultImage
+	}
+	if o.RunID == "" {
+		o.RunID = randomHex(8)
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = DefaultWorkDir
+	}
+	if !path.IsAbs(o.WorkDir) || strings.ContainsAny(o.WorkDir, "\x00:") {
+		return fmt.Errorf("work dir %q is not an absolute path", o.WorkDir)
+	}
+	o.WorkDir = path.Clean(o.WorkDir)
+	if o.WorkDir == "/" || o.WorkDir == executorDir || strings.HasPrefix(o.WorkDir, executorDir+"/") ||
+		o.WorkDir == "/tmp" || strings.HasPrefix(o.WorkDir, "/tmp/") ||
+		o.WorkDir == "/proc" || strings.HasPrefix(o.WorkDir, "/proc/") ||
+		o.WorkDir == "/dev" || strings.HasPrefix(o.WorkDir, "/dev/") ||
+		o.WorkDir == "/sys" || strings.HasPrefix(o.WorkDir, "/sys/") {
+		return fmt.Errorf("work dir %q is reserved; choose another directory", o.WorkDir)
+	}
+	if o.User == "" {
+		o.User = DefaultUser
+	}
+	if _, _, err := parseUser(o.User); err != nil {
+		return err
+	}
+	if o.MemoryBytes <= 0 {
+		o.MemoryBytes = DefaultMemory
+	}
+	if o.PidsLimit <= 0 {
+		o.PidsLimit = DefaultPids
+	}
+	if o.CPUs <= 0 {
+		o.CPUs = DefaultCPUs
+	}
+	if o.TmpSize <= 0 {
+		o.TmpSize = DefaultTmpSize
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.RunTimeout <= 0 {
+		o.RunTimeout = DefaultRunTimeout
+	}
+	if o.OutputLimit <= 0 {
+		o.OutputLimit = DefaultOutputLimit
+	}
+	for _, kv := range o.Env {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("env %q is not KEY=VALUE", kv)
+		}
+	}
+	return nil
+}
+
+func parseUser(u string) (int, int, error) {
+	us, gs, ok := strings.Cut(u, ":")
+	uid, err1 := strconv.Atoi(us)
+	gid, err2 := strconv.Atoi(gs)
+	if !ok || err1 != nil || err2 != nil || uid < 0 || gid < 0 {
+		return 0, 0, fmt.Errorf("user %q is not a numeric uid:gid", u)
+	}
+	if uid == 0 {
+		return 0, 0, fmt.Errorf("user %q is root; the sandbox runs as a non-root user", u)
+	}
+	return uid, gid, nil
+}
+
+// New creates, fills and starts a sandbox container. ctx bounds the
+// sandbox's whole life, as with exec.CommandContext: pass the run's context
+// (cancelled by SIGINT/SIGTERM), not a creation timeout. The container is
+// removed when New fails, when Close is called, and when ctx is done
+// (cleanup then runs on a context that outlives ctx), so Ctrl-C never
+// leaves one behind; `replay sandbox prune` removes those of a process that
+// was killed outright.
+func New(ctx context.Context, cli *client.Client, opts Options) (_ *Container, err error) {
+	if err := opts.defaults(); err != nil {
+		return nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	img, err := cli.ImageInspect(ctx, opts.Image)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			hint := "pull or build it first"
+			if opts.Image == DefaultImage {
+				hint = "build it with `replay sandbox build`"
+			}
+			return nil, fmt.Errorf("create sandbox: %w: %q is not present locally; %s", ErrImageNotFound, opts.Image, hint)
+		}
+		if isConnErr(err) {
+			return nil, fmt.Errorf("create sandbox: %w", unavailable(cli.DaemonHost(), err))
+		}
+		return nil, fmt.Errorf("create sandbox: inspect image %q: %w", opts.Image, err)
+	}
+	if img.Os != "" && img.Os != "linux" {
+		return nil, fmt.Errorf("create sandbox: image %q is for %s; only linux images are supported", opts.Image, img.Os)
+	}
+	ex := opts.Executor
+	if ex == nil {
+		if ex, err = FindExecutor(goArch(img.Architecture), opts.ExecutorPath); err != nil {
+			return nil, fmt.Errorf("create sandbox: %w", err)
+		}
+	}
+	uid, gid, _ := parseUser(opts.User)
+
+	labels := map[string]string{}
+	for k, v := range opts.Labels {
+		labels[k] = v
+	}
+	labels[LabelManaged] = "true"
+	labels[LabelRun] = opts.RunID
+	labels[LabelCreated] = strconv.FormatInt(time.Now().Unix(), 10)
+
+	// The workspace is a volume: the root filesystem is read-only, and
+	// Docker can copy into a volume of a created container. Its root is
+	// owned by root, so the volume is mounted on the work directory's
+	// parent and the work directory itself comes from the tar, owned by the
+	// sandbox user. A top-level work directory (/work) has no parent to
+	// mount on: it gets its own volume, whose root a one-shot helper hands
+	// to the sandbox user.
+	volTarget, prefix := path.Dir(opts.WorkDir), path.Base(opts.WorkDir)
+	if volTarget == "/" {
+		volTarget, prefix = opts.WorkDir, ""
+	}
+	volOpts := &mount.VolumeOptions{Labels: map[string]string{LabelManaged: "true", LabelRun: opts.RunID}}
+	pids := opts.PidsLimit
+	init := true
+	env := append([]string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/tmp",
+		"LANG=C.UTF-8",
+		"TMPDIR=/tmp",
+	}, opts.Env...)
+	cfg := &container.Config{
+		Image:           opts.Image,
+		User:            opts.User,
+		Entrypoint:      strslice.StrSlice{executorPath},
+		Cmd:             strslice.StrSlice{"serve"},
+		WorkingDir:      opts.WorkDir,
+		Env:             env,
+		Labels:          labels,
+		Hostname:        "sandbox",
+		AttachStdin:     true,
+		AttachStdout:    true,
+		AttachStderr:    true,
+		OpenStdin:       true,
+		StdinOnce:       true, // stdin closes when replay goes away: the executor then exits
+		Tty:             false,
+		NetworkDisabled: !opts.Network,
+	}
+	network := container.NetworkMode("none")
+	if opts.Network {
+		network = "bridge"
+	}
+	hc := &container.HostConfig{
+		NetworkMode:    network,
+		CapDrop:        strslice.StrSlice{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges"},
+		ReadonlyRootfs: true,
+		Init:           &init,
+		LogConfig:      container.LogConfig{Type: "none"}, // the protocol is not a log
+		Tmpfs: map[string]string{
+			"/tmp": fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,mode=1777", opts.TmpSize), // exec: agents build and run programs in /tmp (go test does)
+		},
+		Mounts: []mount.Mount{
+			{Type: mount.TypeVolume, Target: volTarget, VolumeOptions: volOpts},
+			{Type: mount.TypeVolume, Target: executorDir, VolumeOptions: volOpts},
+		},
+		Resources: container.Resources{
+			Memory:     opts.MemoryBytes,
+			MemorySwap: opts.MemoryBytes,
+			NanoCPUs:   int64(opts.CPUs * 1e9),
+			PidsLimit:  &pids,
+		},
+	}
+	name := "replay-" + strings.Trim(runIDRe.ReplaceAllString(opts.RunID, "-"), "-.")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	name += "-" + randomHex(4)
+
+	// From here on a container exists: remove it on any failure, on a
+	// context that outlives ctx.
+	created, err := cli.ContainerCreate(ctx, cfg, hc, nil, nil, name)
+	if err != nil {
+		if isConnErr(err) {
+			return nil, fmt.Errorf("create sandbox: %w", unavailable(cli.DaemonHost(), err))
+		}
+		return nil, fmt.Errorf("create sandbox: create container: %w", err)
+	}
+	c := &Container{cli: cli, id: created.ID, name: name, workDir: opts.WorkDir, opts: opts, stderr: &tailBuffer{}}
+	defer func() {
+		if err != nil {
+			c.Close(ctx)
+		}
+	}()
+	// Ctrl-C (a cancelled ctx) removes the container even if the caller
+	// never reaches Close.
+	c.stopCtx = context.AfterFunc(ctx, func() { c.Close(context.WithoutCancel(ctx)) })
+
+	if err := cli.CopyToContainer(ctx, c.id, executorDir, executorTar(ex.Bin), container.CopyToContainerOptions{}); err != nil {
+		return nil, fmt.Errorf("create sandbox: copy executor: %w", err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(workspace.Rewrite(opts.Workspace, pw, prefix, uid, gid)) }()
+	err = cli.CopyToContainer(ctx, c.id, volTarget, pr, container.CopyToContainerOptions{})
+	pr.CloseWithError(err)
+	if err != nil {
+		if errors.Is(err, ErrBadWorkspace) {
+			return nil, fmt.Errorf("create sandbox: copy workspace: %w", err)
+		}
+		return nil, fmt.Errorf("create sandbox: copy workspace into %q: %w", opts.WorkDir, err)
+	}
+	if prefix == "" {
+		if err := c.chownRoot(ctx, uid, gid); err != nil {
+			return nil, fmt.Errorf("create sandbox: %w", err)
+		}
+	}
+
+	att, err := cli.ContainerAttach(ctx, c.id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, fmt.Errorf("create sandbox: attach: %w", err)
+	}
+	c.hijack = att.Conn
+	stdoutR, stdoutW := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(stdoutW, c.stderr, att.Reader)
+		if err == nil {
+			err = io.EOF
+		}
+		stdoutW.CloseWithError(err)
+	}()
+	c.conn = newConn(att.Conn, stdoutR)
+
+	if err := cli.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
+		return nil, fmt.Errorf("create sandbox: start: %w", err)
+	}
+
+	xcfg := executor.Config{
+		Root:             opts.WorkDir,
+		Shell:            opts.Shell,
+		DefaultTimeoutMS: min(executor.DefaultTimeoutMS, opts.CallTimeout.Milliseconds()),
+		MaxTimeoutMS:     opts.CallTimeout.Milliseconds(),
+		RunDeadlineMS:    (opts.RunTimeout + 5*time.Second).Milliseconds(),
+		OutputLimit:      opts.OutputLimit,
+		Version:          opts.ToolVersion,
+		ReadBeforeWrite:  opts.ReadBeforeWrite,
+	}
+	args, _ := json.Marshal(xcfg)
+	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	resp, err := c.roundTrip(ictx, executor.Request{Op: executor.OpInit, Args: args})
+	if err != nil {
+		return nil, fmt.Errorf("create sandbox: start executor: %w", err)
+	}
+	if resp.Err != "" {
+		return nil, fmt.Errorf("create sandbox: start executor: %s", resp.Err)
+	}
+	if resp.Ready == nil || resp.Ready.Protocol != executor.ProtocolVersion {
+		got := 0
+		if resp.Ready != nil {
+			got = resp.Ready.Protocol
+		}
+		return nil, fmt.Errorf("create sandbox: executor from %s speaks protocol %d, want %d: rebuild it (make executor)", ex.Source, got, executor.ProtocolVersion)
+	}
+	c.runTimer = time.AfterFunc(opts.RunTimeout, func() {
+		c.setFault(&FaultError{Kind: FaultKindRunTimeout, Container: c.id, Detail: "after " + opts.RunTimeout.String()})
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		c.cli.ContainerKill(kctx, c.id, "KILL")
+	})
+	return c, nil
+}
+
+// executorTar is a tar holding the executor, owned by root and read-only,
+// so the sandbox user can run it but not change it.
+func executorTar(bin []byte) io.Reader {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: executorName, Mode: 0o555, Size: int64(len(bin)), Typeflag: tar.TypeReg, ModTime: time.Now()})
+	tw.Write(bin)
+	tw.Close()
+	return &buf
+}
+
+// chownRoot hands the root of a top-level work directory's volume to the
+// sandbox user. Docker keeps a volume's root owned by root and the
+// sandbox user has no capabilities, so a one-shot helper container (root
+// with only CAP_CHOWN and CAP_FOWNER, no network, the executor's own chown
+// command) does it.
+func (c *Container) chownRoot(ctx context.Context, uid, gid int) error {
+	info, err := c.cli.ContainerInspect(ctx, c.id)
+	if err != nil {
+		return fmt.Errorf("inspect container: %w", err)
+	}
+	var ws, ex string
+	for _, m := range info.Mounts {
+		switch m.Destination {
+		case c.workDir:
+			ws = m.Name
+		case executorDir:
+			ex = m.Name
+		}
+	}
+	if ws == "" || ex == "" {
+		return fmt.Errorf("chown workspace: volumes not found")
+	}
+	init := false
+	cfg := &container.Config{
+		Image: c.opts.Image, User: "0:0",
+		Entrypoint: strslice.StrSlice{executorPath}, Cmd: strslice.StrSlice{"chown", fmt.Sprintf("%d:%d", uid, gid), "/w"},
+		Labels:          map[string]string{LabelManaged: "true", LabelRun: c.opts.RunID},
+		NetworkDisabled: true,
+	}
+	for k, v := range c.opts.Labels {
+		cfg.Labels[k] = v
+	}
+	hc := &container.HostConfig{
+		NetworkMode: "none", CapDrop: strslice.StrSlice{"ALL"}, CapAdd: strslice.StrSlice{"CHOWN", "FOWNER"},
+		SecurityOpt: []string{"no-new-privileges"}, ReadonlyRootfs: true, Init: &init,
+		LogConfig: container.LogConfig{Type: "none"},
+		Mounts: []mount.Mount{
+			{Type: mount.TypeVolume, Source: ws, Target: "/w"},
+			{Type: mount.TypeVolume, Source: ex, Target: executorDir, ReadOnly: true},
+		},
+	}
+	h, err := c.cli.ContainerCreate(ctx, cfg, hc, nil, nil, c.name+"-chown")
+	if err != nil {
+		return fmt.Errorf("chown workspace: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		c.cli.ContainerRemove(rctx, h.ID, container.RemoveOptions{Force: true})
+	}()
+	waitC, errC := c.cli.ContainerWait(ctx, h.ID, container.WaitConditionNextExit)
+	if err := c.cli.ContainerStart(ctx, h.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("chown workspace: %w", err)
+	}
+	select {
+	case w := <-waitC:
+		if w.StatusCode != 0 {
+			return fmt.Errorf("chown workspace: helper exited with %d", w.StatusCode)
+		}
+	case err := <-errC:
+		return fmt.Errorf("chown workspace: %w", err)
+	}
+	return nil
+}
+
+// ID is the container id.
+func (c *Container) ID() string { return c.id }
+
+// Name is the container name.
+func (c *Container) Name() string { return c.name }
+
+// WorkDir is the workspace directory inside the container.
+func (c *Container) WorkDir() string { return c.workDir }
+
+func (c *Container) setFault(f *FaultError) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fault == nil {
+		c.fault = f
+	}
+}
+
+func (c *Container) usable() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fault != nil {
+		return c.fault
+	}
+	if c.closed {
+		return fmt.Errorf("sandbox %.12s: %w", c.id, ErrClosed)
+	}
+	return nil
+}
+
+// diagnose finds out why the executor's stream ended: the container was
+// OOM-killed, exited, was removed, or the run timed out.
+func (c *Container) diagnose(ctx context.Context) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	f := &FaultError{Kind: FaultKindExited, Container: c.id}
+	// The stream can end a moment before Docker records why.
+	for i := 0; i < 20; i++ {
+		info, err := c.cli.ContainerInspect(ictx, c.id)
+		if err != nil {
+			if errdefs.IsNotFound(err) {
+				f.Kind = FaultKindRemoved
+			} else {
+				f.Detail = err.Error()
+			}
+			break
+		}
+		st := info.State
+		if st.Running && i < 19 {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if st.OOMKilled {
+			f.Kind = FaultKindOOM
+		}
+		f.Detail = fmt.Sprintf("exit code %d", st.ExitCode)
+		if st.Error != "" {
+			f.Detail += ": " + st.Error
+		}
+		break
+	}
+	if tail := strings.TrimSpace(c.stderr.String()); tail != "" && f.Kind == FaultKindExited {
+		if len(tail) > 2000 {
+			tail = tail[len(tail)-2000:]
+		}
+		f.Detail += "; executor said: " + tail
+	}
+	c.setFault(f)
+	return c.usable()
+}
+
+// roundTrip sends one request and waits for its single response.
+func (c *Container) roundTrip(ctx context.Context, req executor.Request) (executor.Response, error) {
+	id, ch, err := c.conn.start(req)
+	if err != nil {
+		return executor.Response{}, c.diagnose(ctx)
+	}
+	resp, err := c.conn.recv(ctx, id, ch)
+	switch {
+	case errors.Is(err, errConnDone):
+		return resp, c.diagnose(ctx)
+	case err != nil:
+		if req.Op == executor.OpTool {
+			c.conn.send(executor.Request{Op: executor.OpCancel, Target: id})
+		}
+		return resp, err
+	}
+	return resp, nil
+}
+
+// Exec runs one tool call in the sandbox.
+func (c *Container) Exec(ctx context.Context, call ToolCall) (Result, error) {
+	if err := c.usable(); err != nil {
+		return Result{}, err
+	}
+	if len(call.Arguments) > 0 && !json.Valid(call.Arguments) {
+		// A model can send broken JSON: that is the call's error, not the sandbox's.
+		return Result{Output: "<tool_use_error>InputValidationError: " + call.Name + " failed: the arguments are not valid JSON</tool_use_error>", IsError: true}, nil
+	}
+	limit := c.opts.CallTimeout
+	if call.Timeout > 0 && call.Timeout < limit {
+		limit = call.Timeout
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < limit {
+			limit = max(left, time.Millisecond)
+		}
+	}
+	// The executor enforces the limit; the host waits a little longer
+	// before it declares the executor hung and kills the sandbox.
+	wctx, cancel := context.WithTimeout(ctx, limit+15*time.Second)
+	defer cancel()
+	resp, err := c.roundTrip(wctx, executor.Request{Op: executor.OpTool, Tool: call.Name, Args: call.Arguments, TimeoutMS: limit.Milliseconds()})
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			c.setFault(&FaultError{Kind: FaultKindUnresponsive, Container: c.id, Detail: fmt.Sprintf("no answer %s after the call's time limit", 15*time.Second)})
+			kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer kcancel()
+			c.cli.ContainerKill(kctx, c.id, "KILL")
+			return Result{}, c.usable()
+		}
+		return Result{}, err
+	}
+	if resp.Result == nil {
+		return Result{}, fmt.Errorf("exec %q: %s", call.Name, resp.Err)
+	}
+	return *resp.Result, nil
+}
+
+func opError(op, p string, resp executor.Response) error {
+	var base error
+	switch resp.ErrKind {
+	case executor.ErrKindOutside:
+		base = ErrOutside
+	case executor.ErrKindNotFound:
+		base = ErrNotFound
+	default:
+		return fmt.Errorf("%s %q: %s", op, p, resp.Err)
+	}
+	return fmt.Errorf("%s %q: %w: %s", op, p, base, resp.Err)
+}
+
+// ReadFile returns a workspace file (at most 32 MiB; use CopyOut for more).
+func (c *Container) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
+	resp, err := c.roundTrip(ctx, executor.Request{Op: executor.OpRead, Path: p})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Err != "" {
+		return nil, opError("read", p, resp)
+	}
+	if resp.Data == nil {
+		resp.Data = []byte{}
+	}
+	return resp.Data, nil
+}
+
+// WriteFile writes a workspace file, creating parent directories.
+func (c *Container) WriteFile(ctx context.Context, p string, data []byte, mode fs.FileMode) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
+	if len(data) > executor.MaxFrame/2 {
+		return fmt.Errorf("write %q: %d bytes is too large (at most %d)", p, len(data), executor.MaxFrame/2)
+	}
+	resp, err := c.roundTrip(ctx, executor.Request{Op: executor.OpWrite, Path: p, Data: data, Mode: uint32(mode.Perm())})
+	if err != nil {
+		return err
+	}
+	if resp.Err != "" {
+		return opError("write", p, resp)
+	}
+	return nil
+}
+
+// Changes lists the workspace entries added, modified or deleted since the
+// sandbox started.
+func (c *Container) Changes(ctx context.Context) ([]Change, error) {
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
+	resp, err := c.roundTrip(ctx, executor.Request{Op: executor.OpChanges})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Err != "" {
+		return nil, fmt.Errorf("list changes: %s", resp.Err)
+	}
+	return resp.Changes, nil
+}
+
+// CopyOut writes a tar of workspace paths (all of it when none) to w.
+func (c *Container) CopyOut(ctx context.Context, w io.Writer, paths ...string) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
+	id, ch, err := c.conn.start(executor.Request{Op: executor.OpTar, Paths: paths})
+	if err != nil {
+		return c.diagnose(ctx)
+	}
+	for {
+		resp, err := c.conn.recv(ctx, id, ch)
+		if errors.Is(err, errConnDone) {
+			return c.diagnose(ctx)
+		}
+		if err != nil {
+			c.conn.send(executor.Request{Op: executor.OpCancel, Target: id})
+			return err
+		}
+		if resp.Err != "" {
+			c.conn.forget(id)
+			return opError("copy out", strings.Join(paths, " "), resp)
+		}
+		if len(resp.Data) > 0 {
+			if _, err := w.Write(resp.Data); err != nil {
+				c.conn.forget(id)
+				c.conn.send(executor.Request{Op: executor.OpCancel, Target: id})
+				return fmt.Errorf("copy out: %w", err)
+			}
+		}
+		if !resp.More {
+			return nil
+		}
+	}
+}
+
+// Close stops the executor and removes the container and its volumes. It
+// uses a context that outlives ctx (so it works after Ctrl-C) with its own
+// time limit, treats "not found" as removed, and is idempotent.
+func (c *Container) Close(ctx context.Context) error {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		if c.runTimer != nil {
+			c.runTimer.Stop()
+		}
+		c.mu.Unlock()
+		if c.stopCtx != nil {
+			c.stopCtx()
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if c.conn != nil && c.conn.failed() == nil {
+			c.conn.send(executor.Request{Op: executor.OpShutdown})
+		}
+		if c.hijack != nil {
+			c.hijack.Close()
+		}
+		if c.conn != nil {
+			c.conn.fail(ErrClosed)
+		}
+		err := c.cli.ContainerRemove(cctx, c.id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		if err != nil && !errdefs.IsNotFound(err) {
+			c.closeErr = fmt.Errorf("remove sandbox %.12s: %w", c.id, err)
+		}
+	})
+	return c.closeErr
+}
