@@ -2,10 +2,18 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: build test bench fuzz image clean
+.PHONY: build executor test bench image clean
 
-build:
+# replay embeds the static in-container tool executor for linux/amd64 and arm64.
+build: executor
 	CGO_ENABLED=0 $(GO) build -o bin/replay ./cmd/replay
+
+executor:
+	$(GO) generate ./sandbox/executorbin
+
+# The default sandbox image, built locally from a static busybox (no registry).
+image:
+	$(GO) run ./cmd/replay sandbox build
 
 test:
 	$(GO) test ./...
@@ -15,4 +23,4 @@ bench:
 	set -o pipefail; $(GO) test -run='^$$' -bench=. -timeout=60m ./... 2>&1 | $(GO) run ./bench/report -o bench/results.json
 
 clean:
-	rm -rf bin
+	rm -rf bin sandbox/executorbin/bin/replay-executor-*

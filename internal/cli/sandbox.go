@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentreplay/replay/sandbox"
+)
+
+func newSandboxCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Build the sandbox image, remove leftover sandboxes",
+		Long: `Tool calls are re-executed in a hardened Docker container: no network, all
+capabilities dropped, a read-only root filesystem, a non-root user, pids,
+memory and CPU limits. These commands manage what that needs.
+
+Docker is found through DOCKER_HOST (unix, tcp with DOCKER_TLS_VERIFY and
+DOCKER_CERT_PATH, or ssh), else the local socket.`,
+	}
+	cmd.AddCommand(newSandboxBuildCmd(g), newSandboxPruneCmd(g))
+	return cmd
+}
+
+type sandboxBuildOptions struct {
+	*globals
+	Tag, Busybox string
+	Force, JSON  bool
+}
+
+func newSandboxBuildCmd(g *globals) *cobra.Command {
+	opts := &sandboxBuildOptions{globals: g}
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build the default sandbox image locally (no registry needed)",
+		Long: `Build makes the default sandbox image (` + sandbox.DefaultImage + `) from a static busybox
+found on this machine (Debian and Ubuntu: apt-get install busybox-static) and
+imports it into Docker. No registry is used. An identical image is reused.
+
+Any image you already have works too: pass it with --image to the commands
+that start sandboxes (your agent's own image, say). replay copies its static
+tool executor into the container, so the image needs nothing of replay's.`,
+		Example: `  replay sandbox build
+  replay sandbox build --busybox /opt/busybox-static --tag my/sandbox:1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSandboxBuild(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Tag, "tag", sandbox.DefaultImage, "name the image `TAG`")
+	cmd.Flags().StringVar(&opts.Busybox, "busybox", "", "use the static busybox at `PATH` (default: /bin/busybox, /usr/bin/busybox, or busybox on PATH)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "rebuild even when an identical image exists")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func runSandboxBuild(ctx context.Context, opts *sandboxBuildOptions) error {
+	cli, err := sandbox.NewClient(ctx, sandbox.ClientOptionsFromEnv(opts.env.Getenv))
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	res, err := sandbox.BuildImage(ctx, cli, sandbox.BuildOptions{Tag: opts.Tag, Busybox: opts.Busybox, Force: opts.Force})
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return writeJSON(opts.env.Stdout, res)
+	}
+	what := "built"
+	if res.Reused {
+		what = "up to date"
+	}
+	fmt.Fprintf(opts.env.Stdout, "%s  %s  (%s, from %s)\n", res.Tag, shortID(res.ID), what, res.Busybox)
+	return nil
+}
+
+type sandboxPruneOptions struct {
+	*globals
+	Run                  string
+	Images, DryRun, JSON bool
+}
+
+func newSandboxPruneCmd(g *globals) *cobra.Command {
+	opts := &sandboxPruneOptions{globals: g}
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove leftover sandbox containers and volumes",
+		Long: `Prune removes the containers and volumes replay created (label
+io.replay.managed=true), running or not, including those of a replay process
+that was killed outright (kill -9) and could not clean up.
+
+Without --run it also removes the sandboxes of replay processes that are
+still running: use --dry-run first when replays may be in progress.`,
+		Example: `  replay sandbox prune --dry-run
+  replay sandbox prune
+  replay sandbox prune --run 5ef49dd6     # one run's sandboxes only
+  replay sandbox prune --images           # the sandbox images too`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSandboxPrune(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Run, "run", "", "only the sandboxes of run `ID` (label io.replay.run)")
+	cmd.Flags().BoolVar(&opts.Images, "images", false, "also remove the images replay built")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be removed, remove nothing")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what was removed as JSON")
+	return cmd
+}
+
+func runSandboxPrune(ctx context.Context, opts *sandboxPruneOptions) error {
+	cli, err := sandbox.NewClient(ctx, sandbox.ClientOptionsFromEnv(opts.env.Getenv))
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	rep, err := sandbox.Prune(ctx, cli, sandbox.PruneOptions{RunID: opts.Run, Images: opts.Images, DryRun: opts.DryRun})
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return writeJSON(opts.env.Stdout, struct {
+			Version int  `json:"version"`
+			DryRun  bool `json:"dry_run"`
+			sandbox.PruneReport
+		}{1, opts.DryRun, rep})
+	}
+	verb := "removed"
+	if opts.DryRun {
+		verb = "would remove"
+	}
+	w := opts.env.Stdout
+	fmt.Fprintf(w, "%s %d container(s), %d volume(s), %d image(s)\n", verb, len(rep.Containers), len(rep.Volumes), len(rep.Images))
+	for _, list := range [][]string{rep.Containers, rep.Volumes, rep.Images} {
+		if len(list) > 0 {
+			fmt.Fprintln(w, "  "+strings.Join(list, "\n  "))
+		}
+	}
+	return nil
+}
+
+func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
