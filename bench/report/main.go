@@ -92,7 +92,11 @@ func parse(r io.Reader) ([]Result, bool, error) {
 			continue
 		}
 		n, _ := strconv.ParseInt(m[2], 10, 64)
-		res := Result{Name: m[1], Package: pkg, Iterations: n, Metrics: map[string]float64{}}
+		name := m[1]
+		if pkg != "" {
+			name = pkg[strings.LastIndex(pkg, "/")+1:] + "." + name
+		}
+		res := Result{Name: name, Package: pkg, Iterations: n, Metrics: map[string]float64{}}
 		f := strings.Fields(m[3])
 		var order []string
 		for i := 0; i+1 < len(f); i += 2 {
@@ -111,7 +115,9 @@ func parse(r io.Reader) ([]Result, bool, error) {
 
 // pick chooses the value, unit and baseline of a result from its metrics.
 func pick(r *Result, order []string) {
-	std := map[string]bool{"ns/op": true, "B/op": true, "allocs/op": true, "MB/s": false}
+	// MB/s comes with b.SetBytes; a benchmark that reports a metric of its
+	// own means that one.
+	std := map[string]bool{"ns/op": true, "B/op": true, "allocs/op": true, "MB/s": true}
 	for _, name := range order {
 		base, ok := strings.CutPrefix(name, "ratio_vs_")
 		if !ok {
@@ -133,6 +139,10 @@ func pick(r *Result, order []string) {
 			r.Value, r.Unit = r.Metrics[name], name
 			return
 		}
+	}
+	if v, ok := r.Metrics["MB/s"]; ok {
+		r.Value, r.Unit = v, "MB/s"
+		return
 	}
 	r.Value, r.Unit = r.Metrics["ns/op"], "ns/op"
 }
