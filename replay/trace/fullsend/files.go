@@ -192,11 +192,9 @@ func readResult(path string) (*trace.Decision, trace.Refs, error) {
 		refs.Issue = rec(n, "issue_number")
 	}
 	d := &trace.Decision{Source: "iteration output " + filepath.Join(filepath.Base(filepath.Dir(filepath.Dir(path))), "output", from), Value: json.RawMessage(compact(b))}
-	if r.Action != "" {
+	switch r.Action {
+	case "approve", "request-changes", "comment", "reject", "failure": // the review schema's actions
 		d.Kind = "review"
-		if r.Findings == nil && r.Action != "failure" {
-			d.Kind = "result"
-		}
 	}
 	return d, refs, nil
 }

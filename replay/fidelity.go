@@ -1,0 +1,171 @@
+package replay
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Fidelity verdicts of a re-executed tool call.
+const (
+	Match         = "match"          // the re-executed result is the recorded one (after the normalizations listed)
+	Differs       = "differs"        // it is not
+	NotReexecuted = "not-reexecuted" // the call was answered another way (recorded, denied, failed to run), with the reason
+)
+
+// Normalization names, as reported.
+const (
+	NormTrailingSpace = "trailing-whitespace"
+	NormLineNumbers   = "line-number-format"
+	NormReminders     = "system-reminders"
+	NormEmptyOutput   = "empty-output-note"
+	NormErrorTags     = "tool-use-error-tags"
+	NormOrder         = "result-order"
+)
+
+// Comparison is the verdict on one tool call.
+type Comparison struct {
+	Status         string   `json:"status"`
+	Normalizations []string `json:"normalizations,omitempty"` // applied to reach a match
+	Diff           string   `json:"diff,omitempty"`           // short, for differs
+	Reason         string   `json:"reason,omitempty"`         // for not-reexecuted
+}
+
+// CompareResults compares a recorded tool result with a re-executed one.
+// Differences that carry no meaning are normalized away, each named in the
+// result: trailing whitespace, a tool's own line-number format, harness
+// reminders appended to results, the "(… completed with no output)" note,
+// <tool_use_error> tags, and the order of Glob and file-list results (which
+// follow file modification times, and a checkout sets new ones).
+func CompareResults(tool, recorded string, recErr bool, got string, gotErr bool) Comparison {
+	if recorded == got && recErr == gotErr {
+		return Comparison{Status: Match}
+	}
+	a, b := recorded, got
+	var applied []string
+	// Each normalization is applied only while the texts still differ, and
+	// named when it changed something.
+	apply := func(name string, f func(string) string) {
+		if a == b {
+			return
+		}
+		na, nb := f(a), f(b)
+		if na != a || nb != b {
+			a, b = na, nb
+			applied = append(applied, name)
+		}
+	}
+	apply(NormReminders, stripReminders)
+	apply(NormErrorTags, stripErrorTags)
+	apply(NormEmptyOutput, stripEmptyNote)
+	if numbered(a) || numbered(b) {
+		apply(NormLineNumbers, stripLineNumbers)
+	}
+	apply(NormTrailingSpace, trimTrailing)
+	if unorderedTool(tool, a) {
+		apply(NormOrder, sortLines)
+	}
+	if a == b && recErr == gotErr {
+		return Comparison{Status: Match, Normalizations: applied}
+	}
+	d := shortDiff(a, b, 6)
+	if recErr != gotErr {
+		d = fmt.Sprintf("recorded is_error=%t, replayed is_error=%t\n", recErr, gotErr) + d
+	}
+	return Comparison{Status: Differs, Normalizations: applied, Diff: d}
+}
+
+var reminderRE = regexp.MustCompile(`(?s)\s*<system-reminder>.*?</system-reminder>\s*`)
+
+func stripReminders(s string) string {
+	if !strings.Contains(s, "<system-reminder>") {
+		return s
+	}
+	return strings.TrimLeft(strings.TrimRight(reminderRE.ReplaceAllString(s, "\n"), " \t\r\n"), "\r\n")
+}
+
+func stripErrorTags(s string) string {
+	t := strings.TrimSpace(s)
+	if strings.HasPrefix(t, "<tool_use_error>") && strings.HasSuffix(t, "</tool_use_error>") {
+		return strings.TrimSuffix(strings.TrimPrefix(t, "<tool_use_error>"), "</tool_use_error>")
+	}
+	return s
+}
+
+var emptyNoteRE = regexp.MustCompile(`^\(\w+ completed with no output\)$`)
+
+func stripEmptyNote(s string) string {
+	if emptyNoteRE.MatchString(strings.TrimSpace(s)) {
+		return ""
+	}
+	return s
+}
+
+func trimTrailing(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t\r")
+	}
+	return strings.TrimRight(strings.Join(lines, "\n"), "\n")
+}
+
+// Read's line prefixes across Claude Code versions: "     1\t" (early 1.0),
+// "     1→" (mid-2025 to 2.1.8x), "1\t" (2.1.88+).
+var lineNumRE = regexp.MustCompile(`(?m)^ *\d+(?:→|\t)`)
+
+func numbered(s string) bool {
+	first, _, _ := strings.Cut(s, "\n")
+	return lineNumRE.MatchString(first)
+}
+
+func stripLineNumbers(s string) string { return lineNumRE.ReplaceAllString(s, "") }
+
+// unorderedTool reports whether a result is a list whose order carries no
+// meaning: Glob's paths, and file lists of Grep and similar tools.
+func unorderedTool(tool, s string) bool {
+	switch tool {
+	case "Glob", "glob":
+		return true
+	case "Grep", "grep":
+		return strings.HasPrefix(s, "Found ") // files_with_matches
+	}
+	return false
+}
+
+func sortLines(s string) string {
+	lines := strings.Split(s, "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// shortDiff shows where two texts differ: the first differing lines of each
+// (up to max), after the common prefix and suffix, with line numbers.
+func shortDiff(a, b string, max int) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	p := 0
+	for p < len(al) && p < len(bl) && al[p] == bl[p] {
+		p++
+	}
+	s := 0
+	for s < len(al)-p && s < len(bl)-p && al[len(al)-1-s] == bl[len(bl)-1-s] {
+		s++
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "@@ line %d @@\n", p+1)
+	write := func(sign string, lines []string) {
+		for i, l := range lines {
+			if i == max {
+				fmt.Fprintf(&sb, "%s … %d more line(s)\n", sign, len(lines)-max)
+				break
+			}
+			if len(l) > 200 {
+				l = l[:200] + "…"
+			}
+			sb.WriteString(sign + " " + l + "\n")
+		}
+	}
+	write("-", al[p:len(al)-s])
+	write("+", bl[p:len(bl)-s])
+	return sb.String()
+}

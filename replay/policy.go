@@ -1,0 +1,230 @@
+package replay
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Policy says how a tool call of the new run is answered.
+type Policy string
+
+// Policies.
+const (
+	// Exec runs the call in the sandbox.
+	Exec Policy = "exec"
+	// Recorded answers with the recorded result of the identical call; a
+	// call never recorded is a divergence, answered by the fallback (deny).
+	Recorded Policy = "recorded"
+	// Deny answers with an error the model sees.
+	Deny Policy = "deny"
+	// Agent starts a nested agent loop (Task / Agent sub-agents).
+	Agent Policy = "agent"
+)
+
+// ParsePolicy reads a policy name.
+func ParsePolicy(s string) (Policy, error) {
+	switch p := Policy(strings.ToLower(strings.TrimSpace(s))); p {
+	case Exec, Recorded, Deny, Agent:
+		return p, nil
+	}
+	return "", fmt.Errorf("unknown tool policy %q: valid policies are exec, recorded, deny, agent", s)
+}
+
+// workspaceTools only read or change the workspace: they run in the sandbox.
+var workspaceTools = []string{
+	"Bash", "Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "LS", "NotebookEdit",
+	// the generic set
+	"shell", "read_file", "write_file", "edit_file", "glob", "grep", "list_directory",
+}
+
+// conversationTools have no effect outside the conversation: their recorded
+// answer is the answer.
+var conversationTools = []string{"TodoWrite", "TodoRead", "ExitPlanMode", "TaskOutput", "BashOutput"}
+
+// agentTools start a sub-agent.
+var agentTools = []string{"Task", "Agent"}
+
+// PolicySet holds the policy per tool name, with the defaults for the rest.
+type PolicySet struct {
+	byName map[string]Policy
+}
+
+// NewPolicySet returns the defaults overridden by the given NAME=POLICY pairs.
+func NewPolicySet(overrides map[string]Policy) PolicySet {
+	return PolicySet{byName: overrides}
+}
+
+// Decide returns the policy for a call and why it applies. Defaults: tools
+// that only read or change the workspace run in the sandbox; sub-agent tools
+// start a nested loop; tools that reach outside (network, GitHub writes,
+// posting comments, pushing, MCP tools) never run for real: they are
+// answered from the recording when the call is identical, else denied. A
+// shell command is judged by what it runs.
+func (ps PolicySet) Decide(name string, args json.RawMessage) (Policy, string) {
+	if p, ok := ps.byName[name]; ok {
+		return p, "--tool-policy " + name + "=" + string(p)
+	}
+	switch {
+	case slices.Contains(agentTools, name):
+		return Agent, "a sub-agent tool starts a nested agent"
+	case slices.Contains(conversationTools, name):
+		return Recorded, "no effect outside the conversation"
+	case name == "Bash" || name == "shell":
+		if why := reachesOutside(commandOf(args)); why != "" {
+			return Recorded, why
+		}
+		return Exec, "a workspace tool"
+	case slices.Contains(workspaceTools, name):
+		return Exec, "a workspace tool"
+	case strings.HasPrefix(name, "mcp__"):
+		return Recorded, "an MCP tool may change remote state"
+	case name == "WebFetch" || name == "WebSearch":
+		return Recorded, "reaches the network"
+	}
+	return Recorded, "an unknown tool may reach outside"
+}
+
+func commandOf(args json.RawMessage) string {
+	var a struct {
+		Command any `json:"command"`
+	}
+	if json.Unmarshal(args, &a) != nil {
+		return ""
+	}
+	switch c := a.Command.(type) {
+	case string:
+		return c
+	case []any: // Codex's argv form
+		var parts []string
+		for _, p := range c {
+			if s, ok := p.(string); ok {
+				parts = append(parts, s)
+			}
+		}
+		// bash -lc "script": the script is the command.
+		if len(parts) == 3 && slices.Contains([]string{"bash", "sh", "zsh"}, parts[0][strings.LastIndex(parts[0], "/")+1:]) && strings.HasPrefix(parts[1], "-") && strings.Contains(parts[1], "c") {
+			return parts[2]
+		}
+		return strings.Join(parts, " ")
+	}
+	return ""
+}
+
+// outsideCommands reach the network or remote state whatever their
+// arguments.
+var outsideCommands = []string{"gh", "curl", "wget", "ssh", "scp", "rsync", "nc", "ncat", "telnet", "ftp", "hub", "glab", "aws", "gcloud", "az", "kubectl", "docker", "npx", "pip", "pip3", "npm", "yarn", "pnpm"}
+
+// reachesOutside says why a shell command reaches outside the workspace, or
+// "" when it does not. It looks at every command of a pipeline or list.
+func reachesOutside(cmd string) string {
+	for _, seg := range splitCommands(cmd) {
+		words := strings.Fields(seg)
+		// Skip environment assignments and wrappers.
+		for len(words) > 0 && (strings.Contains(words[0], "=") || slices.Contains([]string{"sudo", "env", "time", "nohup", "exec", "command"}, words[0])) {
+			words = words[1:]
+		}
+		if len(words) == 0 {
+			continue
+		}
+		prog := words[0][strings.LastIndex(words[0], "/")+1:]
+		switch {
+		case slices.Contains(outsideCommands, prog):
+			if prog == "npm" || prog == "yarn" || prog == "pnpm" || prog == "pip" || prog == "pip3" {
+				if len(words) > 1 && slices.Contains([]string{"test", "run", "list", "ls", "show", "freeze"}, words[1]) {
+					continue
+				}
+			}
+			return fmt.Sprintf("%q reaches the network or remote state", prog)
+		case prog == "git" && len(words) > 1:
+			switch sub := gitSubcommand(words[1:]); sub {
+			case "push", "fetch", "pull", "clone", "ls-remote", "remote", "submodule", "send-email":
+				return fmt.Sprintf("\"git %s\" reaches a remote", sub)
+			}
+		}
+	}
+	return ""
+}
+
+// gitSubcommand skips git's global options (-C dir, -c k=v, --no-pager…).
+func gitSubcommand(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-C" || a == "-c" || a == "--git-dir" || a == "--work-tree":
+			i++
+		case strings.HasPrefix(a, "-"):
+		default:
+			return a
+		}
+	}
+	return ""
+}
+
+// splitCommands cuts a shell command line at ;, &&, ||, | and newlines,
+// outside quotes. It is a judgement aid, not a shell parser: $(…) and
+// backquoted commands are scanned as words of the command they are in, and
+// a command hidden in them is found by the word scan of the whole line.
+func splitCommands(s string) []string {
+	var (
+		out   []string
+		cur   strings.Builder
+		quote byte
+	)
+	flush := func() {
+		if t := strings.TrimSpace(cur.String()); t != "" {
+			out = append(out, t)
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+			cur.WriteByte(c)
+		case c == '\'' || c == '"':
+			quote = c
+			cur.WriteByte(c)
+		case c == ';' || c == '\n' || c == '|' || c == '&' || c == '(' || c == ')' || c == '`':
+			flush()
+		case c == '$' && i+1 < len(s) && s[i+1] == '(':
+			flush()
+			i++
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
+	return out
+}
+
+// callKey identifies a call for matching against the recording: the tool
+// name and its arguments in a canonical encoding (keys sorted, no spaces).
+func callKey(name string, args json.RawMessage) string {
+	return name + "\x00" + string(canonicalJSON(args))
+}
+
+// canonicalJSON re-encodes JSON with sorted keys and no insignificant
+// space; input that is not JSON is returned trimmed.
+func canonicalJSON(b json.RawMessage) []byte {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return []byte("{}")
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return b
+	}
+	out, err := json.Marshal(v) // maps marshal with sorted keys
+	if err != nil {
+		return b
+	}
+	return out
+}

@@ -1,0 +1,78 @@
+package replay
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestDefaultPolicies(t *testing.T) {
+	bash := func(cmd string) json.RawMessage {
+		b, _ := json.Marshal(map[string]string{"command": cmd})
+		return b
+	}
+	tests := []struct {
+		name string
+		args json.RawMessage
+		want Policy
+	}{
+		{"Read", json.RawMessage(`{"file_path":"/w/a.go"}`), Exec},
+		{"Edit", nil, Exec},
+		{"Grep", nil, Exec},
+		{"Bash", bash("go test ./... && ls -la | wc -l"), Exec},
+		{"Bash", bash("git diff main...HEAD"), Exec},
+		{"Bash", bash("git log --oneline -5"), Exec},
+		{"Bash", bash("gh pr diff 42"), Recorded},
+		{"Bash", bash(`gh pr comment 42 --body "LGTM"`), Recorded},
+		{"Bash", bash("cd /w && git push origin HEAD"), Recorded},
+		{"Bash", bash("git -C /w push"), Recorded},
+		{"Bash", bash("GH_TOKEN=x /usr/bin/gh api repos/a/b/pulls/1"), Recorded},
+		{"Bash", bash("echo $(curl -s https://example.com)"), Recorded},
+		{"Bash", bash("npm test"), Exec},
+		{"Bash", bash("npm install left-pad"), Recorded},
+		{"Bash", bash(`echo "gh is not run here; neither is curl"`), Exec},
+		{"Bash", json.RawMessage(`{"command":["bash","-lc","git push"]}`), Recorded},
+		{"Task", nil, Agent},
+		{"Agent", nil, Agent},
+		{"TodoWrite", nil, Recorded},
+		{"WebFetch", nil, Recorded},
+		{"mcp__github__create_review", nil, Recorded},
+		{"SomethingNew", nil, Recorded},
+	}
+	ps := NewPolicySet(nil)
+	for _, tt := range tests {
+		got, why := ps.Decide(tt.name, tt.args)
+		if got != tt.want || why == "" {
+			t.Errorf("%s %s: got %s (%s), want %s", tt.name, tt.args, got, why, tt.want)
+		}
+	}
+	ps = NewPolicySet(map[string]Policy{"Task": Recorded, "Bash": Deny})
+	if p, why := ps.Decide("Task", nil); p != Recorded || why != "--tool-policy Task=recorded" {
+		t.Errorf("override: %s %s", p, why)
+	}
+	if p, _ := ps.Decide("Bash", bash("ls")); p != Deny {
+		t.Errorf("override Bash: %s", p)
+	}
+}
+
+func TestParsePolicy(t *testing.T) {
+	if p, err := ParsePolicy(" Recorded "); err != nil || p != Recorded {
+		t.Errorf("got %s %v", p, err)
+	}
+	if _, err := ParsePolicy("run"); err == nil || err.Error() != `unknown tool policy "run": valid policies are exec, recorded, deny, agent` {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestCallKeyIgnoresKeyOrderAndSpace(t *testing.T) {
+	a := callKey("Read", json.RawMessage(`{"file_path":"/a","limit":10}`))
+	b := callKey("Read", json.RawMessage(` { "limit": 10, "file_path": "/a" } `))
+	if a != b {
+		t.Errorf("%q != %q", a, b)
+	}
+	if callKey("Read", json.RawMessage(`{"file_path":"/a"}`)) == callKey("Read", json.RawMessage(`{"file_path":"/b"}`)) {
+		t.Error("different arguments, same key")
+	}
+	if callKey("Read", nil) != callKey("Read", json.RawMessage(`{}`)) {
+		t.Error("no arguments and {} differ")
+	}
+}
