@@ -65,6 +65,12 @@ type Options struct {
 	// WorkDir is the absolute workspace directory inside the container,
 	// e.g. the agent's recorded cwd, so that recorded absolute paths work.
 	WorkDir string
+	// Cwd is where commands start and relative paths are resolved: WorkDir
+	// (the default) or a directory inside it. A run whose agent worked in a
+	// repository but also wrote beside it (/sandbox/workspace/widgets and
+	// /sandbox/workspace/output) gets the parent as WorkDir, the repository
+	// as Cwd.
+	Cwd string
 	// Workspace is a tar stream copied into WorkDir before start (modes,
 	// times and symlinks kept; entries are owned by the sandbox user). Nil
 	// means an empty workspace.
@@ -151,6 +157,12 @@ func (o *Options) defaults() error {
 		return fmt.Errorf("work dir %q is not an absolute path", o.WorkDir)
 	}
 	o.WorkDir = path.Clean(o.WorkDir)
+	if o.Cwd != "" {
+		o.Cwd = path.Clean(o.Cwd)
+		if !path.IsAbs(o.Cwd) || (o.Cwd != o.WorkDir && !strings.HasPrefix(o.Cwd, o.WorkDir+"/")) {
+			return fmt.Errorf("cwd %q is not inside the work dir %q", o.Cwd, o.WorkDir)
+		}
+	}
 	if o.WorkDir == "/" || o.WorkDir == executorDir || strings.HasPrefix(o.WorkDir, executorDir+"/") ||
 		o.WorkDir == "/tmp" || strings.HasPrefix(o.WorkDir, "/tmp/") ||
 		o.WorkDir == "/proc" || strings.HasPrefix(o.WorkDir, "/proc/") ||
@@ -377,6 +389,7 @@ func New(ctx context.Context, cli *client.Client, opts Options) (_ *Container, e
 
 	xcfg := executor.Config{
 		Root:             opts.WorkDir,
+		Cwd:              opts.Cwd,
 		Shell:            opts.Shell,
 		DefaultTimeoutMS: min(executor.DefaultTimeoutMS, opts.CallTimeout.Milliseconds()),
 		MaxTimeoutMS:     opts.CallTimeout.Milliseconds(),

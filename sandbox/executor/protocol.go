@@ -83,6 +83,9 @@ type Config struct {
 	// Root is the absolute workspace directory; file tools refuse paths
 	// outside it.
 	Root string `json:"root"`
+	// Cwd is where shell commands start and relative paths are taken from
+	// ("" = Root). It must be Root or inside it; it is created if missing.
+	Cwd string `json:"cwd,omitempty"`
 	// Shell runs Bash commands ("" = /bin/bash when present, else /bin/sh).
 	Shell string `json:"shell,omitempty"`
 	// DefaultTimeoutMS and MaxTimeoutMS bound a shell command (Claude Code:

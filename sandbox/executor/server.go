@@ -211,6 +211,16 @@ func (s *Server) init(cfg Config) (*Ready, error) {
 	s.cfg = cfg
 	s.root = root
 	s.cwd = filepath.Clean(cfg.Root)
+	if cfg.Cwd != "" {
+		cwd := filepath.Clean(cfg.Cwd)
+		if !filepath.IsAbs(cwd) || !within(filepath.Clean(cfg.Root), cwd) {
+			return nil, fmt.Errorf("init: working directory %q is not inside the workspace %q", cfg.Cwd, cfg.Root)
+		}
+		if err := os.MkdirAll(cwd, 0o755); err != nil {
+			return nil, fmt.Errorf("init: create working directory %q: %w", cwd, err)
+		}
+		s.cwd = cwd
+	}
 	s.shell = cfg.Shell
 	if s.shell == "" {
 		s.shell = "/bin/sh"
