@@ -133,9 +133,15 @@ func unorderedTool(tool, s string) bool {
 	return false
 }
 
+// sortLines sorts the lines of a list, keeping a "Found N files" header
+// first.
 func sortLines(s string) string {
 	lines := strings.Split(s, "\n")
-	slices.Sort(lines)
+	body := lines
+	if strings.HasPrefix(lines[0], "Found ") {
+		body = lines[1:]
+	}
+	slices.Sort(body)
 	return strings.Join(lines, "\n")
 }
 

@@ -113,6 +113,9 @@ func (m *RunMeta) Merge(o *RunMeta) {
 	if !o.EndedAt.IsZero() {
 		m.EndedAt = o.EndedAt
 	}
+	if o.Replay != nil {
+		m.Replay = o.Replay
+	}
 	if len(o.Attributes) > 0 {
 		if m.Attributes == nil {
 			m.Attributes = map[string]string{}
@@ -231,6 +234,9 @@ func (c *Collector) Emit(ev *Event) error {
 // missing, or whose parent chain loops, are attached to the main run.
 func (c *Collector) Run() *Run {
 	main := c.run("")
+	for _, key := range c.order {
+		c.runs[key].Children = nil // Run may be called again
+	}
 	for _, key := range c.order {
 		if key == "" {
 			continue

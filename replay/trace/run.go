@@ -14,6 +14,7 @@ package trace
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -72,6 +73,16 @@ type RunMeta struct {
 	EndedAt    time.Time         `json:"ended_at,omitzero"`
 	Blockers   []string          `json:"not_replayable,omitempty"` // reasons, from the importer, why the run cannot be replayed
 	Attributes map[string]string `json:"attributes,omitempty"`     // other recorded facts worth keeping (e.g. fullsend.* keys)
+	// Replay is set on a run that replay produced: what it replays and how.
+	Replay *Origin `json:"replay,omitempty"`
+}
+
+// Origin links a run produced by replay to the run it replays.
+type Origin struct {
+	Of      string            `json:"of"`                // id of the original run in the store
+	Mode    string            `json:"mode"`              // "verify" or "run"
+	Variant map[string]string `json:"variant,omitempty"` // what was changed: flag name -> value
+	Sample  int               `json:"sample,omitempty"`  // repetition number (--repeat), from 0
 }
 
 // Ref is one pointer to the world with its provenance.
@@ -140,6 +151,17 @@ type Message struct {
 	// Meta marks a message the agent harness injected rather than a human
 	// typed (Claude Code isMeta, slash-command expansions, summaries).
 	Meta bool `json:"meta,omitempty"`
+}
+
+// Text joins the non-empty text parts of m, one a line.
+func (m Message) Text() string {
+	var texts []string
+	for _, p := range m.Parts {
+		if p.Type == PartText && p.Text != "" {
+			texts = append(texts, p.Text)
+		}
+	}
+	return strings.Join(texts, "\n")
 }
 
 // Part types.
@@ -240,11 +262,16 @@ const (
 
 // Outcome is how a run ended.
 type Outcome struct {
-	Status   string    `json:"status"`
-	Error    string    `json:"error,omitempty"`
-	Final    string    `json:"final,omitempty"` // the final message text
-	Decision *Decision `json:"decision,omitempty"`
-	Recorded *Totals   `json:"recorded,omitempty"` // totals as the source recorded them
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// Stopped says why a replay ended before the agent finished: a limit
+	// (max-steps, max-cost, timeout), interrupted, model-error,
+	// sandbox-fault; StoppedAt is the step (1-based, in its run) where.
+	Stopped   string    `json:"stopped,omitempty"`
+	StoppedAt int       `json:"stopped_at,omitempty"`
+	Final     string    `json:"final,omitempty"` // the final message text
+	Decision  *Decision `json:"decision,omitempty"`
+	Recorded  *Totals   `json:"recorded,omitempty"` // totals as the source recorded them
 }
 
 // Decision is the structured result of a run (for a review: action and

@@ -268,8 +268,9 @@ def main():
     ls_out = "__init__.py\npaginate.py"
     m.assistant("msg_01Rev3", "req_01Rev3", [text("page_count uses floor division. Let me check where it is used."), tool("toolu_01Grep", "Grep", {"pattern": "page_count", "path": CWD})],
                 {"input_tokens": 6, "cache_creation_input_tokens": 611, "cache_read_input_tokens": 15676, "output_tokens": 104}, 14)
-    m.result("toolu_01Grep", "Found 3 files\nwidgets/paginate.py\nwidgets/__init__.py\ntests/test_paginate.py",
-             {"mode": "files_with_matches", "filenames": ["widgets/paginate.py", "widgets/__init__.py", "tests/test_paginate.py"], "numFiles": 3}, 15)
+    found = [f"{CWD}/widgets/paginate.py", f"{CWD}/widgets/__init__.py", f"{CWD}/tests/test_paginate.py"]
+    m.result("toolu_01Grep", "Found 3 files\n" + "\n".join(found),
+             {"mode": "files_with_matches", "filenames": found, "numFiles": 3}, 15)
     m.assistant("msg_01Rev4", "req_01Rev4", [tool("toolu_01Ls", "Bash", {"command": "ls widgets", "description": "List the package"})],
                 {"input_tokens": 6, "cache_creation_input_tokens": 188, "cache_read_input_tokens": 16287, "output_tokens": 66}, 20)
     m.result("toolu_01Ls", ls_out, {"stdout": ls_out, "stderr": "", "interrupted": False, "isImage": False}, 21)
