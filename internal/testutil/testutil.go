@@ -1,12 +1,18 @@
 // Package testutil holds helpers shared by the project's tests and
-// benchmarks: locating the shared corpus of real traces, and building large
-// benchmark inputs from it.
+// benchmarks: locating the shared corpus of real traces and building large
+// benchmark inputs (here), importing with a trace format, counting events,
+// bounding the heap and timing an import (trace.go), and the measures
+// benchmarks share: peak heap and the jq baseline (bench.go).
+//
+// It imports replay/trace, so only external test packages (package
+// trace_test) of replay/trace itself can use it.
 package testutil
 
 import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,12 +40,13 @@ func CorpusDir(sub string) string {
 }
 
 // RequireCorpus returns CorpusDir(sub), skipping the test with a clear
-// message when the corpus is not there.
+// message when the corpus is not there. With sub "" it returns the corpus
+// root, shared/corpus.
 func RequireCorpus(tb testing.TB, sub string) string {
 	tb.Helper()
 	dir := CorpusDir(sub)
 	if dir == "" {
-		tb.Skipf("no shared/corpus/%s beside the repository: conformance against real traces skipped", sub)
+		tb.Skipf("no %s beside the repository: conformance against real traces skipped", filepath.Join("shared", "corpus", sub))
 	}
 	return dir
 }
@@ -76,34 +83,51 @@ func ClaudeSources(tb testing.TB, fallbackGlob string) [][]byte {
 // It returns the number of bytes written.
 func WriteClaudeTranscript(tb testing.TB, path string, srcs [][]byte, size int64) int64 {
 	tb.Helper()
+	return WriteInput(tb, path, func(w io.Writer) error {
+		var n int64
+		for k := 0; n < size; k++ {
+			tag := fmt.Sprintf("k%d-", k)
+			for _, src := range srcs {
+				b := src
+				for _, field := range []string{`"sessionId":"`, `"uuid":"`, `"parentUuid":"`, `"leafUuid":"`, `"msg_`, `"toolu_`} {
+					b = bytes.ReplaceAll(b, []byte(field), []byte(field+tag))
+				}
+				if len(b) > 0 && b[len(b)-1] != '\n' {
+					b = append(b, '\n')
+				}
+				m, err := w.Write(b)
+				if err != nil {
+					return err
+				}
+				n += int64(m)
+			}
+		}
+		return nil
+	})
+}
+
+// WriteInput creates path, has write fill it through a 1 MiB buffer, and
+// returns the size of the file; any error fails tb.
+func WriteInput(tb testing.TB, path string, write func(w io.Writer) error) int64 {
+	tb.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	var n int64
-	for k := 0; n < size; k++ {
-		tag := fmt.Sprintf("k%d-", k)
-		for _, src := range srcs {
-			b := src
-			for _, field := range []string{`"sessionId":"`, `"uuid":"`, `"parentUuid":"`, `"leafUuid":"`, `"msg_`, `"toolu_`} {
-				b = bytes.ReplaceAll(b, []byte(field), []byte(field+tag))
-			}
-			if len(b) > 0 && b[len(b)-1] != '\n' {
-				b = append(b, '\n')
-			}
-			m, err := w.Write(b)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			n += int64(m)
-		}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err := w.Flush(); err != nil {
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := f.Close(); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		tb.Fatal(err)
 	}
-	return n
+	return fi.Size()
 }

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"testing"
@@ -56,27 +54,5 @@ func BenchmarkImportClaudeCode100MB(b *testing.B) {
 	mbs := float64(size) * float64(n) / 1e6 / elapsed.Seconds()
 	b.ReportMetric(mbs, "MB/s")
 
-	jq, err := exec.LookPath("jq")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			b.Fatalf("jq is needed for the baseline: %v", err)
-		}
-		b.Log("jq not found: no baseline")
-		return
-	}
-	var best time.Duration
-	for range 2 {
-		t0 := time.Now()
-		cmd := exec.Command(jq, "-c", `select(.type=="assistant") | .message.usage`, input)
-		cmd.Stdout = io.Discard
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("jq: %v", err)
-		}
-		if d := time.Since(t0); best == 0 || d < best {
-			best = d
-		}
-	}
-	jqMBs := float64(size) / 1e6 / best.Seconds()
-	b.ReportMetric(jqMBs, "jq_MB/s")
-	b.ReportMetric(mbs/jqMBs, "ratio_vs_jq")
+	testutil.ReportVsJQ(b, mbs, input, 2, "-c", `select(.type=="assistant") | .message.usage`)
 }

@@ -3,8 +3,6 @@ package claudecode
 import (
 	"context"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
@@ -60,23 +58,7 @@ func BenchmarkImportTranscript(b *testing.B) {
 		b.ReportMetric(float64(size)*float64(n)/1e6/cpu.Seconds(), "MB/cpu-s")
 	}
 
-	jq, err := exec.LookPath("jq")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			b.Fatalf("jq is needed for the baseline: %v", err)
-		}
-		b.Log("jq not found: no baseline")
-		return
-	}
-	t0 := time.Now()
-	cmd := exec.Command(jq, "-c", `select(.type=="assistant") | .message.usage`, path)
-	cmd.Stdout = io.Discard
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("jq: %v", err)
-	}
-	jqMBs := float64(size) / 1e6 / time.Since(t0).Seconds()
-	b.ReportMetric(jqMBs, "jq_MB/s")
-	b.ReportMetric(mbs/jqMBs, "ratio_vs_jq")
+	testutil.ReportVsJQ(b, mbs, path, 1, "-c", `select(.type=="assistant") | .message.usage`)
 }
 
 // BenchmarkImportMemory imports a generated 500 MB transcript and reports

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
 
@@ -104,10 +105,7 @@ var corpusFiles = map[string]corpusWant{
 // TestCorpus imports every Claude Code transcript of the shared corpus and
 // checks it against the counts derived by hand (see corpusWant).
 func TestCorpus(t *testing.T) {
-	dir := corpusDir(t, "claude-code")
-	if dir == "" {
-		t.Skip("shared/corpus/claude-code not found beside the repository: conformance test skipped")
-	}
+	dir := testutil.RequireCorpus(t, "claude-code")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	if len(files) == 0 {
 		t.Skip("no transcripts in " + dir)

@@ -2,30 +2,23 @@ package codex
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/internal/testutil"
 )
 
 // writeLargeRollout writes a rollout of n model responses in the "after"
 // ordering, each a reasoning item, a shell call and its output of about
 // outBytes.
-func writeLargeRollout(w io.Writer, n, outBytes int) (int64, error) {
+func writeLargeRollout(w io.Writer, n, outBytes int) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	var size int64
 	p := func(format string, args ...any) {
-		k, _ := fmt.Fprintf(bw, format+"\n", args...)
-		size += int64(k)
+		fmt.Fprintf(bw, format+"\n", args...)
 	}
 	out := strings.Repeat("ok  \\tacme/pkg\\t0.01s\\n", outBytes/22+1)[:outBytes]
 	out = strings.TrimRight(out, "\\") // not cut inside an escape
@@ -42,54 +35,7 @@ func writeLargeRollout(w io.Writer, n, outBytes int) (int64, error) {
 		p(`{"timestamp":%q,"type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":%d,"cached_input_tokens":%d,"output_tokens":%d,"reasoning_output_tokens":0,"total_tokens":%d},"last_token_usage":{"input_tokens":1000,"cached_input_tokens":800,"output_tokens":50,"reasoning_output_tokens":0,"total_tokens":1050}}}}`, ts, in, cached, outT, in+outT)
 		p(`{"timestamp":%q,"type":"response_item","payload":{"type":"function_call_output","call_id":"call_%d","output":"Exit code: 0\nWall time: 0.5 seconds\nOutput:\n%s"}}`, ts, i, out)
 	}
-	return size, bw.Flush()
-}
-
-type discard struct{ llm, tool int }
-
-func (d *discard) Emit(ev *trace.Event) error {
-	switch ev.Type {
-	case trace.EvLLM:
-		d.llm++
-	case trace.EvTool:
-		d.tool++
-	}
-	return nil
-}
-
-func peakHeap(fn func()) uint64 {
-	var (
-		mu   sync.Mutex
-		peak uint64
-		done = make(chan struct{})
-		wg   sync.WaitGroup
-	)
-	sample := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		mu.Lock()
-		peak = max(peak, ms.HeapInuse)
-		mu.Unlock()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				sample()
-			}
-		}
-	}()
-	fn()
-	close(done)
-	wg.Wait()
-	sample()
-	return peak
+	return bw.Flush()
 }
 
 // TestLargeRolloutBoundedMemory imports a 60 MB rollout and checks that the
@@ -99,31 +45,10 @@ func TestLargeRolloutBoundedMemory(t *testing.T) {
 		t.Skip("writes and imports a 60 MB rollout")
 	}
 	path := filepath.Join(t.TempDir(), "rollout-big.jsonl")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	size, err := writeLargeRollout(f, 5000, 10000)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	runtime.GC()
-	var got discard
-	var ierr error
-	peak := peakHeap(func() {
-		ierr = Format{}.Import(context.Background(), &trace.Source{Path: path}, trace.Options{}, &got)
-	})
-	if ierr != nil {
-		t.Fatal(ierr)
-	}
-	if got.llm != 5000 || got.tool != 5000 {
-		t.Fatalf("imported %d llm and %d tool steps, want 5000 each", got.llm, got.tool)
-	}
-	const limit = 40 << 20
-	t.Logf("file %d MB, peak heap in use %d MB", size>>20, peak>>20)
-	if peak > limit {
-		t.Errorf("peak heap %d MB for a %d MB file: over the %d MB bound", peak>>20, size>>20, limit>>20)
+	testutil.WriteInput(t, path, func(w io.Writer) error { return writeLargeRollout(w, 5000, 10000) })
+	got := testutil.ImportWithinHeap(t, Format{}, path, 40<<20)
+	if got.LLM != 5000 || got.Tool != 5000 {
+		t.Fatalf("imported %d llm and %d tool steps, want 5000 each", got.LLM, got.Tool)
 	}
 }
 
@@ -131,43 +56,7 @@ func TestLargeRolloutBoundedMemory(t *testing.T) {
 // `jq -c .type` over the same file as baseline.
 func BenchmarkImport(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "rollout-bench.jsonl")
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	size, err := writeLargeRollout(f, 2000, 10000)
-	f.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(size)
-	b.ResetTimer()
-	start := time.Now()
-	for range b.N {
-		if err := (Format{}).Import(context.Background(), &trace.Source{Path: path}, trace.Options{}, &discard{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	mbps := float64(size) * float64(b.N) / elapsed.Seconds() / 1e6
-	b.ReportMetric(mbps, "MB/s")
-
-	jq, err := exec.LookPath("jq")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			b.Fatal("jq not found: the baseline needs it")
-		}
-		b.Log("jq not found: no baseline")
-		return
-	}
-	js := time.Now()
-	cmd := exec.Command(jq, "-c", ".type", path)
-	cmd.Stdout = io.Discard
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("jq: %v", err)
-	}
-	jqMBps := float64(size) / time.Since(js).Seconds() / 1e6
-	b.ReportMetric(jqMBps, "jq_MB/s")
-	b.ReportMetric(mbps/jqMBps, "ratio_vs_jq")
+	testutil.WriteInput(b, path, func(w io.Writer) error { return writeLargeRollout(w, 2000, 10000) })
+	mbps := testutil.BenchImport(b, Format{}, path)
+	testutil.ReportVsJQ(b, mbps, path, 1, "-c", ".type")
 }

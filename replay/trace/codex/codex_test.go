@@ -13,28 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
-
-func importFile(t *testing.T, path string) (*trace.Run, trace.Summary) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := &trace.Source{Path: path, Head: b[:min(len(b), trace.HeadSize)]}
-	if !(Format{}).Detect(src) {
-		t.Fatalf("Detect(%s) = false, want true", path)
-	}
-	var z trace.Summarizer
-	run, err := trace.Collect(func(e trace.Emitter) error {
-		return Format{}.Import(context.Background(), src, trace.Options{}, trace.Tee(e, &z))
-	})
-	if err != nil {
-		t.Fatalf("import %s: %v", path, err)
-	}
-	return run, z.Summary()
-}
 
 func importString(t *testing.T, s string, opts trace.Options) (*trace.Run, trace.Summary, error) {
 	t.Helper()
@@ -68,7 +49,7 @@ var ignoreRaw = cmpopts.IgnoreFields(trace.Part{}, "Raw")
 // TestAfterOrdering imports a rollout of a recent Codex (items written as
 // they stream, the token_count after them, tool outputs after it).
 func TestAfterOrdering(t *testing.T) {
-	run, sum := importFile(t, "testdata/rollout-after.jsonl")
+	run, sum := testutil.ImportFile(t, Format{}, "testdata/rollout-after.jsonl")
 	wantMeta := trace.RunMeta{
 		Format: Name, Source: "testdata/rollout-after.jsonl", Session: "019c7a1e-5b2d-7c11-9a3e-2f6b8d0c4e71",
 		Generator: "codex 0.98.0",
@@ -181,7 +162,7 @@ func TestAfterOrdering(t *testing.T) {
 // when the request completes; the token_count repeated at the next request
 // is ignored.
 func TestBeforeOrdering(t *testing.T) {
-	run, sum := importFile(t, "testdata/rollout-before.jsonl")
+	run, sum := testutil.ImportFile(t, Format{}, "testdata/rollout-before.jsonl")
 	params := trace.Params{Model: "gpt-5.1-codex-max", Provider: "openai"}
 	plan := json.RawMessage(`{"plan":[{"status":"in_progress","step":"Lay out the board"}]}`)
 	ls := json.RawMessage(`{"command":["bash","-lc","ls"],"workdir":"/Users/dev/chess"}`)
@@ -234,7 +215,7 @@ func TestBeforeOrdering(t *testing.T) {
 // wrapper: no token_count, so responses are grouped at tool outputs and
 // user messages, and a warning says usage is unknown.
 func TestOldRollout(t *testing.T) {
-	run, sum := importFile(t, "testdata/rollout-legacy.jsonl")
+	run, sum := testutil.ImportFile(t, Format{}, "testdata/rollout-legacy.jsonl")
 	want := []trace.Step{
 		{Kind: trace.KindMessage, Message: &trace.Message{Role: "user", Meta: true, Parts: []trace.Part{text("<environment_context>\nCurrent working directory: /src/tools\n</environment_context>")}}},
 		{Kind: trace.KindMessage, Message: &trace.Message{Role: "user", Parts: []trace.Part{text("List the files")}}},

@@ -5,30 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
-
-// corpusDir finds shared/corpus/<name> beside the repository root (walking
-// up from the package directory), or skips the test.
-func corpusDir(t *testing.T, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		for _, c := range []string{filepath.Join(dir, "shared", "corpus", name), filepath.Join(dir, "..", "shared", "corpus", name)} {
-			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-				return c
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("no shared/corpus/%s beside the repository: conformance over real rollouts skipped", name)
-		}
-		dir = parent
-	}
-}
 
 // TestCorpus imports the real rollouts of the corpus. The one stored is the
 // head of a Codex 0.77.0 session (truncated by its author before any model
@@ -42,14 +21,14 @@ func corpusDir(t *testing.T, name string) string {
 // question, 6 turn_context (model gpt-5.2-codex), no response and no
 // token_count.
 func TestCorpus(t *testing.T) {
-	dir := corpusDir(t, "codex")
+	dir := testutil.RequireCorpus(t, "codex")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	if len(files) == 0 {
 		t.Skipf("no rollouts in %s", dir)
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			run, sum := importFile(t, f)
+			run, sum := testutil.ImportFile(t, Format{}, f)
 			if run.Meta.Format != Name || run.Meta.Session == "" {
 				t.Errorf("meta: format %q session %q", run.Meta.Format, run.Meta.Session)
 			}
@@ -62,7 +41,7 @@ func TestCorpus(t *testing.T) {
 	if _, err := os.Stat(f); err != nil {
 		return
 	}
-	run, sum := importFile(t, f)
+	run, sum := testutil.ImportFile(t, Format{}, f)
 	if sum.LLMCalls != 0 || sum.ToolCalls != 0 || len(run.Steps) != 3 {
 		t.Errorf("%d llm calls, %d tool calls, %d steps; want 0, 0, 3 (two injected user items and the question)", sum.LLMCalls, sum.ToolCalls, len(run.Steps))
 	}

@@ -6,22 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace/fullsend"
 )
-
-// corpusDir finds ../shared/corpus beside the repository, if it is there.
-func corpusDir(t *testing.T, sub string) string {
-	t.Helper()
-	dir, _ := filepath.Abs(".")
-	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-		p := filepath.Join(dir, "shared", "corpus", sub)
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			return p
-		}
-	}
-	t.Skipf("no shared/corpus/%s beside the repository: conformance against real files skipped", sub)
-	return ""
-}
 
 // TestCorpusTelemetry places each of the factory's own telemetry fixtures
 // (fullsend-ai/fullsend internal/evalmeasure/testdata) as the
@@ -35,7 +22,7 @@ func corpusDir(t *testing.T, sub string) string {
 // fullsend.cost_usd; prescript-skipped was skipped ("already handled");
 // review-unknown-workitem has work item "unknown" (no repo).
 func TestCorpusTelemetry(t *testing.T) {
-	corpus := corpusDir(t, "fullsend")
+	corpus := testutil.RequireCorpus(t, "fullsend")
 	files, _ := filepath.Glob(filepath.Join(corpus, "*.jsonl"))
 	if len(files) == 0 {
 		t.Fatal("no telemetry files in the corpus")

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/replay/trace/importers"
 )
@@ -17,7 +18,7 @@ import (
 // native format must never claim a foreign file, and where the format a
 // corpus folder holds is registered, it must be the one detected.
 func TestCorpusDetection(t *testing.T) {
-	root := findCorpus(t)
+	root := testutil.RequireCorpus(t, "")
 	// Corpus folder -> the format that must read it, once registered.
 	want := map[string]string{
 		"claude-code":   "claude-code",
@@ -84,24 +85,5 @@ func TestCorpusDetection(t *testing.T) {
 	}
 	if files == 0 {
 		t.Fatalf("no corpus files under %s", root)
-	}
-}
-
-func findCorpus(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus")
-		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/corpus not found beside the repository: corpus checks skipped")
-		}
-		dir = parent
 	}
 }

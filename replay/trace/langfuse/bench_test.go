@@ -2,30 +2,23 @@ package langfuse
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/internal/testutil"
 )
 
 // writeLargeTrace writes an export with n rounds of (generation, tool) under
 // one agent; each generation's input carries about inputBytes of chat
-// history. It returns the number of bytes written.
-func writeLargeTrace(w io.Writer, n, inputBytes int) (int64, error) {
+// history.
+func writeLargeTrace(w io.Writer, n, inputBytes int) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	var size int64
 	p := func(format string, args ...any) {
-		k, _ := fmt.Fprintf(bw, format, args...)
-		size += int64(k)
+		fmt.Fprintf(bw, format, args...)
 	}
 	filler := strings.Repeat("lorem ipsum dolor sit amet ", inputBytes/27+1)[:inputBytes]
 	p(`{"trace":{"id":"big","name":"load","timestamp":"2026-01-01T00:00:00.000Z","sessionId":"s"},"observations":[`)
@@ -43,56 +36,7 @@ func writeLargeTrace(w io.Writer, n, inputBytes int) (int64, error) {
 			i, te, te, i, i, i)
 	}
 	p("]}\n")
-	return size, bw.Flush()
-}
-
-// discard counts events.
-type discard struct{ llm, tool int }
-
-func (d *discard) Emit(ev *trace.Event) error {
-	switch ev.Type {
-	case trace.EvLLM:
-		d.llm++
-	case trace.EvTool:
-		d.tool++
-	}
-	return nil
-}
-
-// peakHeap samples the heap in use while fn runs.
-func peakHeap(fn func()) uint64 {
-	var (
-		mu   sync.Mutex
-		peak uint64
-		done = make(chan struct{})
-		wg   sync.WaitGroup
-	)
-	sample := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		mu.Lock()
-		peak = max(peak, ms.HeapInuse)
-		mu.Unlock()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				sample()
-			}
-		}
-	}()
-	fn()
-	close(done)
-	wg.Wait()
-	sample()
-	return peak
+	return bw.Flush()
 }
 
 // TestLargeTraceBoundedMemory imports a 60 MB export and checks that the
@@ -103,31 +47,10 @@ func TestLargeTraceBoundedMemory(t *testing.T) {
 		t.Skip("writes and imports a 60 MB trace")
 	}
 	path := filepath.Join(t.TempDir(), "big.json")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	size, err := writeLargeTrace(f, 2000, 30000)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	runtime.GC()
-	var got discard
-	var ierr error
-	peak := peakHeap(func() {
-		ierr = Format{}.Import(context.Background(), &trace.Source{Path: path}, trace.Options{}, &got)
-	})
-	if ierr != nil {
-		t.Fatal(ierr)
-	}
-	if got.llm != 2000 || got.tool != 2000 {
-		t.Fatalf("imported %d llm and %d tool steps, want 2000 each", got.llm, got.tool)
-	}
-	const limit = 40 << 20
-	t.Logf("file %d MB, peak heap in use %d MB", size>>20, peak>>20)
-	if peak > limit {
-		t.Errorf("peak heap %d MB for a %d MB file: over the %d MB bound", peak>>20, size>>20, limit>>20)
+	testutil.WriteInput(t, path, func(w io.Writer) error { return writeLargeTrace(w, 2000, 30000) })
+	got := testutil.ImportWithinHeap(t, Format{}, path, 40<<20)
+	if got.LLM != 2000 || got.Tool != 2000 {
+		t.Fatalf("imported %d llm and %d tool steps, want 2000 each", got.LLM, got.Tool)
 	}
 }
 
@@ -135,41 +58,7 @@ func TestLargeTraceBoundedMemory(t *testing.T) {
 // `jq '.observations|length'` over the same file as baseline.
 func BenchmarkImport(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.json")
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	size, err := writeLargeTrace(f, 800, 30000)
-	f.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(size)
-	b.ResetTimer()
-	start := time.Now()
-	for range b.N {
-		if err := (Format{}).Import(context.Background(), &trace.Source{Path: path}, trace.Options{}, &discard{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	mbps := float64(size) * float64(b.N) / elapsed.Seconds() / 1e6
-	b.ReportMetric(mbps, "MB/s")
-
-	jq, err := exec.LookPath("jq")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			b.Fatal("jq not found: the baseline needs it")
-		}
-		b.Log("jq not found: no baseline")
-		return
-	}
-	js := time.Now()
-	if out, err := exec.Command(jq, ".observations|length", path).CombinedOutput(); err != nil {
-		b.Fatalf("jq: %v: %s", err, out)
-	}
-	jqMBps := float64(size) / time.Since(js).Seconds() / 1e6
-	b.ReportMetric(jqMBps, "jq_MB/s")
-	b.ReportMetric(mbps/jqMBps, "ratio_vs_jq")
+	testutil.WriteInput(b, path, func(w io.Writer) error { return writeLargeTrace(w, 800, 30000) })
+	mbps := testutil.BenchImport(b, Format{}, path)
+	testutil.ReportVsJQ(b, mbps, path, 1, ".observations|length")
 }

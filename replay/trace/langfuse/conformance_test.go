@@ -1,50 +1,28 @@
 package langfuse
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
-
-// corpusDir finds shared/corpus/<name> beside the repository root (walking
-// up from the package directory), or skips the test.
-func corpusDir(t *testing.T, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		for _, c := range []string{filepath.Join(dir, "shared", "corpus", name), filepath.Join(dir, "..", "shared", "corpus", name)} {
-			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-				return c
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("no shared/corpus/%s beside the repository: conformance over real traces skipped", name)
-		}
-		dir = parent
-	}
-}
 
 // TestCorpus imports every real Langfuse export of the corpus: each must
 // import without error, with at least one model call, a model, a format and
 // a session of steps in time order.
 func TestCorpus(t *testing.T) {
-	dir := corpusDir(t, "langfuse")
+	dir := testutil.RequireCorpus(t, "langfuse")
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no corpus files in %s (%v)", dir, err)
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			run, sum := importFile(t, f)
+			run, sum := testutil.ImportFile(t, Format{}, f)
 			if sum.LLMCalls == 0 || len(sum.Models) == 0 {
 				t.Errorf("%d llm calls, models %v: every corpus trace has generations", sum.LLMCalls, sum.Models)
 			}
@@ -67,7 +45,7 @@ func TestCorpus(t *testing.T) {
 
 // TestCorpusCounts checks counts derived by hand from the files.
 func TestCorpusCounts(t *testing.T) {
-	dir := corpusDir(t, "langfuse")
+	dir := testutil.RequireCorpus(t, "langfuse")
 	tests := []struct {
 		file   string
 		llm    int
@@ -118,7 +96,7 @@ func TestCorpusCounts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			_, sum := importFile(t, filepath.Join(dir, tt.file))
+			_, sum := testutil.ImportFile(t, Format{}, filepath.Join(dir, tt.file))
 			if sum.LLMCalls != tt.llm {
 				t.Errorf("llm calls = %d, want %d", sum.LLMCalls, tt.llm)
 			}

@@ -520,7 +520,7 @@ func (d *decoder) traceInput() error {
 	for i := range msgs {
 		if msgs[i].Role == roleSystem {
 			if st := d.state(""); st.system == "" {
-				st.system = messageText(msgs[i])
+				st.system = msgs[i].Text()
 			}
 		}
 		if err := d.e.Emit(&trace.Event{Type: trace.EvMessage, Time: d.ix.trace.Timestamp, Message: &msgs[i]}); err != nil {
@@ -723,7 +723,7 @@ func (d *decoder) llm(i int) error {
 	if st.system == "" {
 		for _, m := range call.Input {
 			if m.Role == roleSystem {
-				st.system = messageText(m)
+				st.system = m.Text()
 				break
 			}
 		}
@@ -735,7 +735,7 @@ func (d *decoder) llm(i int) error {
 		}
 	}
 	st.lastLevel, st.lastError = o.Level, call.Error
-	if t := messageText(call.Output); t != "" {
+	if t := call.Output.Text(); t != "" {
 		st.lastText = t
 	}
 	for _, p := range call.Output.Parts {
@@ -973,7 +973,7 @@ func (d *decoder) mainOutcome(st *runState) *trace.Outcome {
 	default:
 		msgs := parseMessages(v, roleAssistant)
 		if n := len(msgs); n > 0 {
-			o.Final = messageText(msgs[n-1])
+			o.Final = msgs[n-1].Text()
 		}
 	}
 	if o.Final == "" {

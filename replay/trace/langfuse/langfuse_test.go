@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
 
@@ -24,26 +25,6 @@ func importBytes(t *testing.T, name string, b []byte, opts trace.Options) (*trac
 		return Decode(context.Background(), bytes.NewReader(b), int64(len(b)), name, opts, trace.Tee(e, &z))
 	})
 	return run, z.Summary(), err
-}
-
-func importFile(t *testing.T, path string) (*trace.Run, trace.Summary) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := &trace.Source{Path: path, Head: b[:min(len(b), trace.HeadSize)]}
-	if !(Format{}).Detect(src) {
-		t.Fatalf("Detect(%s) = false, want true", path)
-	}
-	var z trace.Summarizer
-	run, err := trace.Collect(func(e trace.Emitter) error {
-		return Format{}.Import(context.Background(), src, trace.Options{}, trace.Tee(e, &z))
-	})
-	if err != nil {
-		t.Fatalf("import %s: %v", path, err)
-	}
-	return run, z.Summary()
 }
 
 func at(s string) time.Time {
@@ -62,7 +43,7 @@ var ignoreRaw = cmpopts.IgnoreFields(trace.Part{}, "Raw")
 // wrapper generation, events, an unknown observation type and observations
 // listed out of order, and checks every step.
 func TestSubagents(t *testing.T) {
-	run, sum := importFile(t, "testdata/subagents.json")
+	run, sum := testutil.ImportFile(t, Format{}, "testdata/subagents.json")
 
 	wantMeta := trace.RunMeta{
 		Format: Name, Source: "testdata/subagents.json", Agent: "pr-review", Session: "sess-42",
@@ -201,7 +182,7 @@ func TestSubagents(t *testing.T) {
 // TestAPITrace imports the API's trace object (observations inside, model
 // as providedModelName) whose last generation failed.
 func TestAPITrace(t *testing.T) {
-	run, sum := importFile(t, "testdata/api-trace.json")
+	run, sum := testutil.ImportFile(t, Format{}, "testdata/api-trace.json")
 	want := []trace.Step{
 		{Kind: trace.KindMessage, Time: at("2026-03-03T10:00:00Z"), Message: &trace.Message{Role: "user", Parts: []trace.Part{text("Triage issue #7")}}},
 		{Kind: trace.KindLLM, Time: at("2026-03-03T10:00:00.1Z"), LLM: &trace.LLMCall{
@@ -364,7 +345,7 @@ func TestDuplicateObservations(t *testing.T) {
 	if sum.LLMCalls != 1 {
 		t.Fatalf("llm calls = %d, want 1", sum.LLMCalls)
 	}
-	if got := messageText(run.Steps[0].LLM.Output); got != "hello there" {
+	if got := run.Steps[0].LLM.Output.Text(); got != "hello there" {
 		t.Errorf("output %q, want the fuller copy's %q", got, "hello there")
 	}
 }

@@ -802,14 +802,3 @@ func stopReason(v any) string {
 	}
 	return ""
 }
-
-// messageText joins the text parts of m.
-func messageText(m trace.Message) string {
-	var b []string
-	for _, p := range m.Parts {
-		if p.Type == trace.PartText && p.Text != "" {
-			b = append(b, p.Text)
-		}
-	}
-	return strings.Join(b, "\n")
-}

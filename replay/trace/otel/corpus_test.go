@@ -9,33 +9,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
 
-// corpusDir finds shared/corpus beside the repository root, walking up from
-// the package directory.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus")
-		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/corpus not found beside the repository: conformance tests skipped")
-		}
-		dir = parent
-	}
-}
-
 func corpusFiles(t *testing.T, sub, pattern string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(corpusDir(t), sub, pattern))
+	files, err := filepath.Glob(filepath.Join(testutil.RequireCorpus(t, ""), sub, pattern))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +77,7 @@ func TestCorpusImports(t *testing.T) {
 // The model comes from gen_ai.request.model; any-agent records no cache
 // counts, so input stays as recorded.
 func TestCorpusAnyAgentCounts(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testutil.RequireCorpus(t, "")
 	tests := []struct {
 		file     string
 		llm      int
@@ -126,8 +106,8 @@ func TestCorpusAnyAgentCounts(t *testing.T) {
 			if tt.final != "" && r.Outcome.Final != tt.final {
 				t.Errorf("final %q", r.Outcome.Final)
 			}
-			if tt.firstTxt != "" && messageText(*r.Steps[0].Message) != tt.firstTxt {
-				t.Errorf("first message %q", messageText(*r.Steps[0].Message))
+			if tt.firstTxt != "" && r.Steps[0].Message.Text() != tt.firstTxt {
+				t.Errorf("first message %q", r.Steps[0].Message.Text())
 			}
 			if r.Meta.Instr.System == "" || len(r.Meta.Instr.Tools) == 0 {
 				t.Errorf("instructions %+v", r.Meta.Instr)
@@ -164,7 +144,7 @@ func TestCorpusAnyAgentCounts(t *testing.T) {
 // max tokens, three request messages) and the same get_weather tool call
 // taken from the request history.
 func TestCorpusOpenInferencePair(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testutil.RequireCorpus(t, "")
 	oi := mustLoad(t, filepath.Join(dir, "openinference", "openinference__openinference_client_span_tool_calls.json"))
 	ga := mustLoad(t, filepath.Join(dir, "openinference", "openinference__otel_genai_client_span_tool_calls.json"))
 
@@ -211,7 +191,7 @@ func TestCorpusOpenInferencePair(t *testing.T) {
 // the root "run" span's gen_ai.usage.*, fullsend.cost_usd, num_turns,
 // tool_calls, work item and times (1 s to 7 s).
 func TestCorpusFactoryTotals(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testutil.RequireCorpus(t, "")
 	ctx := context.Background()
 	tests := []struct {
 		file     string

@@ -160,7 +160,7 @@ func TestImportAgentTree(t *testing.T) {
 	if diff := cmp.Diff(want, kinds(r)); diff != "" {
 		t.Fatalf("main steps (-want +got):\n%s", diff)
 	}
-	if got := messageText(*r.Steps[0].Message); got != "Review PR 42" {
+	if got := r.Steps[0].Message.Text(); got != "Review PR 42" {
 		t.Errorf("first message %q", got)
 	}
 	if r.Meta.Instr.System != "You review pull requests." {
@@ -231,7 +231,7 @@ func TestImportLinksToolSpansToCalls(t *testing.T) {
 		t.Errorf("outcome %+v", r.Outcome)
 	}
 	// gen_ai.input.messages given as a structured (kvlist) value.
-	if in := r.Steps[1].LLM.Input; len(in) != 1 || messageText(in[0]) != "list files" {
+	if in := r.Steps[1].LLM.Input; len(in) != 1 || in[0].Text() != "list files" {
 		t.Errorf("structured input: %+v", in)
 	}
 }
@@ -246,7 +246,7 @@ func TestImportSynthesizesMissingToolSpans(t *testing.T) {
 	if tool.CallID != "call_a" || tool.Name != "calc" || string(tool.Arguments) != `{"expr":"2+2"}` || tool.Output != "4" || tool.Detail == nil {
 		t.Errorf("synthesized tool %+v", tool)
 	}
-	if got := messageText(*r.Steps[3].Message); got != "And 3+3?" {
+	if got := r.Steps[3].Message.Text(); got != "And 3+3?" {
 		t.Errorf("new user message %q", got)
 	}
 	if r.Meta.Instr.System != "You are terse." || r.Meta.Generator != "opentelemetry-python 1.27.0" {
@@ -264,12 +264,12 @@ func TestImportOlderEvents(t *testing.T) {
 		t.Fatalf("steps (-want +got):\n%s", diff)
 	}
 	first := r.Steps[1].LLM
-	if len(first.Input) != 2 || first.Input[0].Role != "system" || messageText(first.Output) != "Hi!" || first.StopReason != "stop" {
+	if len(first.Input) != 2 || first.Input[0].Role != "system" || first.Output.Text() != "Hi!" || first.StopReason != "stop" {
 		t.Errorf("events call: %+v", first)
 	}
 	second := r.Steps[3].LLM
-	if len(second.Input) != 4 || messageText(second.Output) != "Hi again!" {
-		t.Errorf("details-event call: %d inputs, output %q", len(second.Input), messageText(second.Output))
+	if len(second.Input) != 4 || second.Output.Text() != "Hi again!" {
+		t.Errorf("details-event call: %d inputs, output %q", len(second.Input), second.Output.Text())
 	}
 }
 
@@ -590,8 +590,8 @@ func TestImportOpeningFromLaterCall(t *testing.T) {
 	if diff := cmp.Diff([]string{"message", "llm", "message", "llm"}, kinds(r)); diff != "" {
 		t.Fatalf("steps (-want +got):\n%s", diff)
 	}
-	if messageText(*r.Steps[0].Message) != "hi" || messageText(*r.Steps[2].Message) != "bye" || r.Meta.Instr.System != "Be kind." {
-		t.Errorf("messages %q, %q, system %q", messageText(*r.Steps[0].Message), messageText(*r.Steps[2].Message), r.Meta.Instr.System)
+	if r.Steps[0].Message.Text() != "hi" || r.Steps[2].Message.Text() != "bye" || r.Meta.Instr.System != "Be kind." {
+		t.Errorf("messages %q, %q, system %q", r.Steps[0].Message.Text(), r.Steps[2].Message.Text(), r.Meta.Instr.System)
 	}
 	if r.Steps[1].LLM.InputMode != "" {
 		t.Errorf("the first call's request was not recorded, mode %q", r.Steps[1].LLM.InputMode)

@@ -778,7 +778,7 @@ func (im *importer) emitRun(key string, meta *trace.RunMeta, steps []*node) (str
 		var sys []string
 		for _, m := range opening {
 			if m.Role == "system" {
-				sys = append(sys, messageText(m))
+				sys = append(sys, m.Text())
 			}
 		}
 		meta.Instr.System = strings.Join(sys, "\n\n")
@@ -807,7 +807,7 @@ func (im *importer) emitRun(key string, meta *trace.RunMeta, steps []*node) (str
 				return "", err
 			}
 			st.matchTools(call, steps[i+1:])
-			final = messageText(call.Output)
+			final = call.Output.Text()
 			if err := im.e.Emit(&trace.Event{Type: trace.EvLLM, Run: key, Time: n.start, LLM: call}); err != nil {
 				return "", err
 			}
@@ -887,7 +887,7 @@ type runState struct {
 	pending []trace.Part // tool_call parts of the last answer without a tool span
 }
 
-func userKey(m trace.Message) string { return m.Role + "\x00" + messageText(m) }
+func userKey(m trace.Message) string { return m.Role + "\x00" + m.Text() }
 
 // beforeCall emits what enters the conversation before a model call: for
 // the first call, the messages of its request (user and assistant messages
@@ -930,7 +930,7 @@ func (st *runState) beforeCall(n *node, call *trace.LLMCall, first bool, opening
 		}
 	}
 	for _, m := range call.Input[last+1:] {
-		if m.Role != "user" || messageText(m) == "" || st.seen[userKey(m)] {
+		if m.Role != "user" || m.Text() == "" || st.seen[userKey(m)] {
 			continue
 		}
 		st.seen[userKey(m)] = true

@@ -157,7 +157,7 @@ func llmCall(sp *Span) (*trace.LLMCall, llmInfo) {
 		var sys []string
 		for _, m := range input {
 			if m.Role == "system" {
-				sys = append(sys, messageText(m))
+				sys = append(sys, m.Text())
 			}
 		}
 		info.system = strings.Join(sys, "\n\n")

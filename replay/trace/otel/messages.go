@@ -418,22 +418,11 @@ func systemText(v any) string {
 			texts = append(texts, p.Text)
 		} else if ms, ok := messagesJSON(r); ok {
 			for _, m := range ms {
-				texts = append(texts, messageText(m))
+				texts = append(texts, m.Text())
 			}
 		}
 	}
 	return strings.Join(texts, "\n\n")
-}
-
-// messageText joins the text parts of m.
-func messageText(m trace.Message) string {
-	var texts []string
-	for _, p := range m.Parts {
-		if p.Type == trace.PartText && p.Text != "" {
-			texts = append(texts, p.Text)
-		}
-	}
-	return strings.Join(texts, "\n")
 }
 
 // flatMessages reads messages flattened into indexed attributes, in either

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
 
@@ -168,7 +169,7 @@ func TestReadSpans(t *testing.T) {
 }
 
 func TestReadSpansCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testutil.RequireCorpus(t, "")
 	ctx := context.Background()
 
 	// any-agent dumps: ids are decimal integers wider than 64 bits.
