@@ -27,7 +27,7 @@ var (
 	execErr  error
 )
 
-func executor(t *testing.T) string {
+func executorBin(t *testing.T) string {
 	t.Helper()
 	execOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "replay-engine-test-")
@@ -114,7 +114,7 @@ func TestVerifyExample(t *testing.T) {
 		WorkDir:      "/sandbox/workspace",
 		Cwd:          "/sandbox/workspace/widgets",
 		Workspace:    exampleWorkspace(t, "widgets"),
-		ExecutorPath: executor(t),
+		ExecutorPath: executorBin(t),
 		ToolVersion:  "2.0.76",
 		Labels:       sandboxtest.TestLabels(t, cli),
 	})
