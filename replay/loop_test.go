@@ -42,7 +42,9 @@ func (w *localWorkspace) Exec(ctx context.Context, c sandbox.ToolCall) (sandbox.
 	return w.s.Call(ctx, c.Name, c.Arguments, 0), nil
 }
 
-func (w *localWorkspace) ReadFile(_ context.Context, p string) ([]byte, error) { return w.s.ReadFile(p) }
+func (w *localWorkspace) ReadFile(_ context.Context, p string) ([]byte, error) {
+	return w.s.ReadFile(p)
+}
 
 // script answers model calls in turn; each answer is text and tool calls
 // written as "Tool {json}" lines.
