@@ -1,0 +1,123 @@
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// cacheVersion enters every key: changing how responses are stored or keys
+// are computed changes it, and old entries are simply never found again.
+const cacheVersion = "replay-model-cache/1"
+
+// Cache is a disk cache of model responses, so re-running an unchanged
+// replay costs nothing. An entry is keyed by a SHA-256 of the endpoint URL,
+// the request's Sample and the exact JSON request body the client sends
+// (model, messages, tools and parameters, in go-openai's fixed field order),
+// and holds the endpoint's response body as it came. Entries are written
+// atomically (a temporary file renamed into place), so concurrent replays
+// and a crash mid-write never leave a torn entry. A Cache is safe for
+// concurrent use.
+type Cache struct {
+	dir string
+}
+
+// OpenCache returns the cache kept in dir, creating dir if needed.
+func OpenCache(dir string) (*Cache, error) {
+	if dir == "" {
+		return nil, errors.New("open model cache: no directory given")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open model cache %q: %w", dir, err)
+	}
+	return &Cache{dir: dir}, nil
+}
+
+// Dir returns the directory the cache lives in.
+func (c *Cache) Dir() string { return c.dir }
+
+// cacheEntry is the JSON of one cache file.
+type cacheEntry struct {
+	Version  string          `json:"version"`
+	Endpoint string          `json:"endpoint"`
+	Model    string          `json:"model,omitempty"` // as asked, for people reading the cache
+	Sample   int             `json:"sample,omitempty"`
+	Created  time.Time       `json:"created"`
+	Latency  int64           `json:"latency_ms,omitempty"` // of the call that filled the entry
+	Body     json.RawMessage `json:"body"`                 // the response body, verbatim
+}
+
+// keyHasher starts the hash of a cache key; the caller adds the request
+// body.
+func keyHasher(endpoint string, sample int) hash.Hash {
+	h := sha256.New()
+	h.Write([]byte(cacheVersion + "\x00" + endpoint + "\x00" + strconv.Itoa(sample) + "\x00"))
+	return h
+}
+
+func keyString(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
+
+func (c *Cache) path(key string) string {
+	return filepath.Join(c.dir, key[:2], key+".json")
+}
+
+// get returns the response body stored under key. A missing entry is a miss
+// with no error; an unreadable or corrupt one is a miss with an error that
+// says so.
+func (c *Cache) get(key string) ([]byte, bool, error) {
+	p := c.path(key)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read model cache entry %q: %w", p, err)
+	}
+	var e cacheEntry
+	if err := json.Unmarshal(data, &e); err != nil || e.Version != cacheVersion || len(e.Body) == 0 {
+		if err == nil {
+			err = errors.New("not a cache entry of this version")
+		}
+		return nil, false, fmt.Errorf("read model cache entry %q: %w (ignored; it will be replaced)", p, err)
+	}
+	return e.Body, true, nil
+}
+
+// put stores e under key: written to a temporary file in the entry's
+// directory, then renamed into place.
+func (c *Cache) put(key string, e cacheEntry) error {
+	p := c.path(key)
+	e.Version = cacheVersion
+	data, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("write model cache entry %q: %w", p, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("write model cache entry %q: %w", p, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write model cache entry %q: %w", p, err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write model cache entry %q: %w", p, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write model cache entry %q: %w", p, err)
+	}
+	return nil
+}
