@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -167,23 +168,39 @@ func (c *Client) Endpoint() string { return c.endpoint }
 // the call at once with an error wrapping ctx.Err().
 func (c *Client) Complete(ctx context.Context, req Request) (*trace.LLMCall, error) {
 	cr, err := chatRequest(req)
+	if err == nil {
+		err = validate(&cr)
+	}
+	var body []byte
+	if err == nil {
+		body, err = encodeRequest(&cr)
+	}
 	if err != nil {
 		return nil, &Error{Endpoint: c.endpoint, Model: req.Params.Model, Message: "build request: " + err.Error(), Err: err}
 	}
-	cs := &callState{cache: c.cfg.Cache, sample: req.Sample, read: !c.cfg.NoCache}
+	key := ""
+	if c.cfg.Cache != nil {
+		h := keyHasher(c.endpoint, req.Sample)
+		h.Write(body)
+		key = keyString(h)
+		if !c.cfg.NoCache {
+			if call := c.fromCache(key, req.Params); call != nil {
+				return call, nil
+			}
+		}
+	}
+	// go-openai builds a request of the model alone (cheap); the transport
+	// sends body instead (see wire.go).
+	lite := openai.ChatCompletionRequest{Model: cr.Model}
 	var waited time.Duration
 	for n := 1; ; n++ {
-		a := &attempt{call: cs}
+		a := &attempt{request: body}
 		actx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, a), c.timeout)
 		start := time.Now()
-		resp, err := c.oa.CreateChatCompletion(actx, cr)
+		resp, err := c.oa.CreateChatCompletion(actx, lite)
 		latency := time.Since(start)
 		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 		cancel()
-		if cs.warning != nil {
-			c.warn(cs.warning)
-			cs.warning = nil
-		}
 		if ctx.Err() != nil {
 			return nil, &Error{Endpoint: c.endpoint, Model: cr.Model, Attempts: n, Status: a.status, Message: "interrupted: " + ctx.Err().Error(), Err: ctx.Err()}
 		}
@@ -192,15 +209,8 @@ func (c *Client) Complete(ctx context.Context, req Request) (*trace.LLMCall, err
 			call, err = callFromResponse(&resp, req.Params)
 		}
 		if err == nil {
-			c.finish(call, a, cs, cr.Model, latency)
+			c.finish(call, a, key, req.Sample, cr.Model, latency)
 			return call, nil
-		}
-		if a.hit {
-			// A cached body this client cannot read: ask the endpoint.
-			c.warn(fmt.Errorf("model cache entry %s: %w (ignored; asking the endpoint)", cs.key, err))
-			cs.read = false
-			n--
-			continue
 		}
 		f := c.classify(err, a, timedOut)
 		if !f.retry || n >= c.retry.MaxAttempts {
@@ -221,16 +231,43 @@ func (c *Client) Complete(ctx context.Context, req Request) (*trace.LLMCall, err
 	}
 }
 
-// finish completes a successful call: how it was produced, latency, price,
-// and the cache entry.
-func (c *Client) finish(call *trace.LLMCall, a *attempt, cs *callState, asked string, latency time.Duration) {
-	if a.hit {
-		// Nothing was spent: no latency, no cost; the usage stays the
-		// original one, so token comparisons still hold.
-		call.Produced = ProducedCache
-		call.Cost.Priced = trace.Float(0)
-		return
+// validate runs go-openai's checks of the request (reasoning models refuse
+// some parameters) on the whole request: the one go-openai is given holds
+// only the model.
+func validate(cr *openai.ChatCompletionRequest) error {
+	return openai.NewReasoningValidator().Validate(*cr)
+}
+
+// fromCache returns the cached answer under key, or nil. An entry that
+// cannot be used is reported and ignored; a fresh answer replaces it.
+func (c *Client) fromCache(key string, params trace.Params) *trace.LLMCall {
+	body, ok, err := c.cfg.Cache.get(key)
+	if err != nil {
+		c.warn(err)
 	}
+	if !ok {
+		return nil
+	}
+	var resp openai.ChatCompletionResponse
+	err = json.Unmarshal(body, &resp)
+	var call *trace.LLMCall
+	if err == nil {
+		call, err = callFromResponse(&resp, params)
+	}
+	if err != nil {
+		c.warn(fmt.Errorf("read model cache entry %q: %w (ignored; asking the endpoint)", c.cfg.Cache.path(key), err))
+		return nil
+	}
+	// Nothing was spent: no latency, no cost; the usage stays the original
+	// one, so token comparisons still hold.
+	call.Produced = ProducedCache
+	call.Cost.Priced = trace.Float(0)
+	return call
+}
+
+// finish completes an answer from the endpoint: latency, price, and the
+// cache entry.
+func (c *Client) finish(call *trace.LLMCall, a *attempt, key string, sample int, asked string, latency time.Duration) {
 	call.Produced = ProducedModel
 	call.LatencyMS = latency.Milliseconds()
 	if call.Usage != nil {
@@ -241,9 +278,9 @@ func (c *Client) finish(call *trace.LLMCall, a *attempt, cs *callState, asked st
 			}
 		}
 	}
-	if cs.cache != nil && cs.key != "" {
-		err := cs.cache.put(cs.key, cacheEntry{
-			Endpoint: c.endpoint, Model: asked, Sample: cs.sample,
+	if key != "" {
+		err := c.cfg.Cache.put(key, cacheEntry{
+			Endpoint: c.endpoint, Model: asked, Sample: sample,
 			Created: c.now().UTC(), Latency: call.LatencyMS, Body: a.body,
 		})
 		if err != nil {
@@ -298,28 +335,19 @@ func redact(s string) string {
 // attemptKey carries an *attempt in a request's context to the transport.
 type attemptKey struct{}
 
-// callState is shared by the attempts of one call.
-type callState struct {
-	cache   *Cache
-	sample  int
-	read    bool   // look the key up in the cache
-	key     string // cache key, computed from the first attempt's body
-	warning error  // a problem the transport met, reported by Complete
-}
-
-// attempt is what the transport learned about one HTTP attempt.
+// attempt is one HTTP attempt: the body to send, and what the transport
+// learned of the response.
 type attempt struct {
-	call   *callState
-	status int
-	header http.Header
-	body   []byte // the response body, read whole
-	hit    bool   // answered from the cache
+	request []byte // the request body (wire.go)
+	status  int
+	header  http.Header
+	body    []byte // the response body, read whole
 }
 
 // transport is the HTTPDoer given to go-openai: it adds the configured
-// headers, answers from the cache, and keeps the status, headers and body
-// of each response so that Complete can honour Retry-After, quote a
-// malformed body and fill the cache with what came.
+// headers, sends the body encoded by encodeRequest, and keeps the status,
+// headers and body of the response so that Complete can honour
+// Retry-After, quote a malformed body and store what came in the cache.
 type transport struct {
 	hc     *http.Client
 	header http.Header
@@ -340,35 +368,14 @@ func (t *transport) Do(req *http.Request) (*http.Response, error) {
 	if a == nil {
 		return t.hc.Do(req)
 	}
-	if cs := a.call; cs.cache != nil && req.Body != nil {
-		if cs.key == "" {
-			body, err := io.ReadAll(req.Body)
+	if a.request != nil {
+		if req.Body != nil {
 			req.Body.Close()
-			if err != nil {
-				return nil, err
-			}
-			h := keyHasher(req.URL.String(), cs.sample)
-			h.Write(body)
-			cs.key = keyString(h)
-			req.Body = io.NopCloser(bytes.NewReader(body))
-			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		}
-		if cs.read {
-			body, ok, err := cs.cache.get(cs.key)
-			if err != nil {
-				cs.warning = err
-			}
-			if ok {
-				a.hit, a.status, a.body = true, http.StatusOK, body
-				return &http.Response{
-					Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-					Header:        http.Header{"Content-Type": {"application/json"}},
-					Body:          io.NopCloser(bytes.NewReader(body)),
-					ContentLength: int64(len(body)),
-					Request:       req,
-				}, nil
-			}
-		}
+		body := a.request
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		req.ContentLength = int64(len(body))
 	}
 	resp, err := t.hc.Do(req)
 	if err != nil {

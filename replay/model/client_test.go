@@ -212,8 +212,8 @@ func TestRetries(t *testing.T) {
 			script:   []reply{{status: 503, body: `{"error":{"message":"The engine is currently overloaded, please try again later","type":"server_error","param":null,"code":null}}`}},
 			retry:    Retry{MaxAttempts: 4, BaseDelay: time.Second, MaxDelay: 3 * time.Second},
 			attempts: 4, waits: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second},
-			wantErr:  []string{`call model "gpt-4o-mini" at "http://`, "/v1/chat/completions", "gave up after 4 attempts", "status 503 Service Unavailable", "overloaded", "try again later"},
-			status:   503,
+			wantErr: []string{`call model "gpt-4o-mini" at "http://`, "/v1/chat/completions", "gave up after 4 attempts", "status 503 Service Unavailable", "overloaded", "try again later"},
+			status:  503,
 		},
 		{
 			name:     "401 is not retried and names OPENAI_API_KEY",

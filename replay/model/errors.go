@@ -106,7 +106,7 @@ func (c *Client) classify(err error, a *attempt, timedOut bool) failure {
 		f.hint = "could not reach the endpoint: check the base URL and that the server is running"
 		f.retry = true
 		return f
-	case a.status == http.StatusOK:
+	case a.status >= 200 && a.status < 300:
 		// The body did not decode as a chat completion.
 		f.message = fmt.Sprintf("the response is not a chat completion (%v); the body starts %s", err, snippet(a.body))
 		f.hint = "check that the base URL points to an OpenAI-compatible API (it usually ends in /v1)"

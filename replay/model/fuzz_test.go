@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -95,13 +96,15 @@ func FuzzRetryAfter(f *testing.F) {
 }
 
 // FuzzChatRequest builds conversations from arbitrary text, arguments and
-// schemas: the conversion must never panic, and what it accepts must marshal
-// to a valid body whose tool call arguments are valid JSON.
+// schemas: the conversion must never panic, and what it accepts must encode
+// to a valid body, the same JSON as go-openai's, whose tool call arguments
+// are valid JSON.
 func FuzzChatRequest(f *testing.F) {
 	f.Add("user", "hello", []byte(`{"a":1}`), []byte(`{"type":"object"}`), []byte(`{"type":"base64","media_type":"image/png","data":"x"}`))
 	f.Add("assistant", "", []byte(`{"a":`), []byte(``), []byte(`{"image_url":"data:,"}`))
 	f.Add("tool", "out", []byte("\xff\xfe"), []byte(`{}`), []byte(`{"source":{"source":{}}}`))
 	f.Add("system", "x", []byte(`"str"`), []byte(`{"properties":{}}`), []byte(`[]`))
+	f.Add("user", "bad \xff utf-8 <&>", []byte("{\"a\":\"\xff\"}"), []byte(`{"type":"object","description":"\u2028"}`), []byte(``))
 	f.Fuzz(func(t *testing.T, role, text string, args, schema, image []byte) {
 		req := Request{
 			System: text,
@@ -121,9 +124,23 @@ func FuzzChatRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		body, err := json.Marshal(cr)
+		body, err := encodeRequest(&cr)
 		if err != nil {
-			t.Fatalf("marshal: %v", err)
+			t.Fatalf("encode: %v", err)
+		}
+		theirs, err := json.Marshal(cr)
+		if err != nil {
+			t.Fatalf("go-openai's encoding: %v", err)
+		}
+		var a, b any
+		if err := json.Unmarshal(theirs, &a); err != nil {
+			t.Fatalf("go-openai's body is not valid JSON: %v", err)
+		}
+		if err := json.Unmarshal(body, &b); err != nil {
+			t.Fatalf("body is not valid JSON: %v\n%s", err, body)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("body differs from go-openai's:\n%s\n%s", theirs, body)
 		}
 		var sent struct {
 			Messages []struct {
@@ -135,7 +152,7 @@ func FuzzChatRequest(f *testing.F) {
 			} `json:"messages"`
 		}
 		if err := json.Unmarshal(body, &sent); err != nil {
-			t.Fatalf("body is not valid JSON: %v", err)
+			t.Fatal(err)
 		}
 		for _, m := range sent.Messages {
 			for _, tc := range m.ToolCalls {

@@ -135,9 +135,12 @@ func (r *Recorded) Sub(callID string) (*Recorded, error) {
 	return nil, fmt.Errorf("recorded sub-agent of call %q: run %q has no sub-agent run started by that call", callID, r.Key())
 }
 
-// Complete answers with the next recorded model response. ctx is not used:
-// answering blocks on nothing.
-func (r *Recorded) Complete(_ context.Context, req Request) (*trace.LLMCall, error) {
+// Complete answers with the next recorded model response (a cancelled ctx
+// answers nothing).
+func (r *Recorded) Complete(ctx context.Context, req Request) (*trace.LLMCall, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("recorded model: run %q: %w", r.Key(), err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := r.next

@@ -179,6 +179,12 @@ func TestRecordedIsModel(t *testing.T) {
 	if _, err := m.Complete(context.Background(), Request{}); !errors.Is(err, ErrRecordingExhausted) {
 		t.Errorf("empty recording: %v", err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := NewRecorded(reviewRun())
+	if _, err := rec.Complete(ctx, Request{}); !errors.Is(err, context.Canceled) || rec.Answered() != 0 {
+		t.Errorf("cancelled: %v, answered %d; want context.Canceled and nothing answered", err, rec.Answered())
+	}
 	m = Func(func(context.Context, Request) (*trace.LLMCall, error) { return &trace.LLMCall{Produced: "fake"}, nil })
 	if c, _ := m.Complete(context.Background(), Request{}); c.Produced != "fake" {
 		t.Error("Func does not call its function")

@@ -24,12 +24,32 @@ func toolResult(id, text string, isErr bool) trace.Part {
 // TestChatMessages converts canonical conversations to chat.completions
 // messages and compares the JSON sent.
 func TestChatMessages(t *testing.T) {
-	tests := []struct {
-		name   string
-		system string
-		in     []trace.Message
-		want   string // JSON of the messages array
-	}{
+	for _, tt := range chatMessageCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := chatMessages(tt.system, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(decode(t, []byte(tt.want)), decode(t, b)); d != "" {
+				t.Errorf("messages (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+type chatMessageCase struct {
+	name   string
+	system string
+	in     []trace.Message
+	want   string // JSON of the messages array
+}
+
+func chatMessageCases() []chatMessageCase {
+	return []chatMessageCase{
 		{
 			name:   "several tool calls in one assistant message, results as tool messages, reasoning dropped",
 			system: "Review the PR.",
@@ -136,21 +156,6 @@ func TestChatMessages(t *testing.T) {
 			]`,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := chatMessages(tt.system, tt.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := json.Marshal(got)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(decode(t, []byte(tt.want)), decode(t, b)); d != "" {
-				t.Errorf("messages (-want +got):\n%s", d)
-			}
-		})
-	}
 }
 
 func TestChatMessagesUnknownRole(t *testing.T) {
@@ -237,5 +242,40 @@ func openaiUsage(prompt, completion, cached, reasoning int) openai.Usage {
 		PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion,
 		PromptTokensDetails:     &openai.PromptTokensDetails{CachedTokens: cached},
 		CompletionTokensDetails: &openai.CompletionTokensDetails{ReasoningTokens: reasoning},
+	}
+}
+
+// TestWireMatchesGoOpenAI: the body the client sends (wire.go) is the JSON
+// go-openai itself would send for the same request.
+func TestWireMatchesGoOpenAI(t *testing.T) {
+	reqs := map[string]Request{
+		"sailing":   sailingRequest(),
+		"agent run": benchConversation(3),
+		"reasoning": {Messages: []trace.Message{userText("x")}, Params: trace.Params{Model: "o4-mini", MaxTokens: trace.Int(10), Seed: trace.Int(1)}},
+	}
+	for _, tc := range chatMessageCases() {
+		reqs[tc.name] = Request{System: tc.system, Messages: tc.in, Params: trace.Params{Model: "gpt-4o", TopP: trace.Float(0.5), Stop: []string{"a", "b"}}}
+	}
+	for name, req := range reqs {
+		cr, err := chatRequest(req)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		theirs, err := json.Marshal(cr)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ours, err := encodeRequest(&cr)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d := cmp.Diff(decode(t, theirs), decode(t, ours)); d != "" {
+			t.Errorf("%s: body differs from go-openai's (-go-openai +ours):\n%s", name, d)
+		}
+	}
+	// go-openai's rule: content and parts together are refused.
+	cr := openai.ChatCompletionRequest{Model: "m", Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "a", MultiContent: []openai.ChatMessagePart{{Type: "text", Text: "b"}}}}}
+	if _, err := encodeRequest(&cr); err == nil {
+		t.Error("content and parts together were encoded")
 	}
 }
