@@ -1,7 +1,6 @@
 // Package model is replay's model layer: an OpenAI-compatible client over
 // go-openai with retries and a disk response cache, a recorded model that
 // answers from an original run, and the pricing table.
-// to compute the cost of a run from its token usage.
 package model
 
 import (
