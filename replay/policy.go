@@ -205,7 +205,16 @@ func splitCommands(s string) []string {
 
 // callKey identifies a call for matching against the recording: the tool
 // name and its arguments in a canonical encoding (keys sorted, no spaces).
+// Arguments that only describe a call for a human (Claude Code's Bash and
+// Task "description") do not make it a different call.
 func callKey(name string, args json.RawMessage) string {
+	if name == "Bash" || name == "Task" || name == "Agent" {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(args, &m) == nil && m["description"] != nil {
+			delete(m, "description")
+			args, _ = json.Marshal(m)
+		}
+	}
 	return name + "\x00" + string(canonicalJSON(args))
 }
 

@@ -72,6 +72,9 @@ func TestCallKeyIgnoresKeyOrderAndSpace(t *testing.T) {
 	if callKey("Read", json.RawMessage(`{"file_path":"/a"}`)) == callKey("Read", json.RawMessage(`{"file_path":"/b"}`)) {
 		t.Error("different arguments, same key")
 	}
+	if callKey("Bash", json.RawMessage(`{"command":"gh pr diff 42","description":"Show the diff"}`)) != callKey("Bash", json.RawMessage(`{"command":"gh pr diff 42"}`)) {
+		t.Error("a Bash description makes a different call")
+	}
 	if callKey("Read", nil) != callKey("Read", json.RawMessage(`{}`)) {
 		t.Error("no arguments and {} differ")
 	}

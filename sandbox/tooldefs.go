@@ -1,51 +1,51 @@
 package sandbox
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/agentreplay/replay/replay/trace"
+)
 
 // ToolDef describes a tool the sandbox executes, for offering it to a
 // model: Claude Code transcripts record no tool definitions, so a replay
 // through an OpenAI-compatible API offers these.
-type ToolDef struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Schema      json.RawMessage `json:"schema"` // JSON Schema of the arguments
-}
+type ToolDef = trace.ToolDef
 
 // ClaudeCodeTools are Claude Code's built-in tools that the sandbox runs,
 // with their argument schemas (descriptions are our own, short ones).
 func ClaudeCodeTools() []ToolDef {
 	return []ToolDef{
-		{"Bash", "Run a shell command in the workspace. The working directory persists between calls.", schema(`{
+		def("Bash", "Run a shell command in the workspace. The working directory persists between calls.", schema(`{
 			"command": {"type": "string", "description": "The command to run"},
 			"timeout": {"type": "number", "description": "Timeout in milliseconds (at most 600000)"},
 			"description": {"type": "string", "description": "What the command does, in a few words"}
-		}`, "command")},
-		{"Read", "Read a file, with line numbers.", schema(`{
+		}`, "command")),
+		def("Read", "Read a file, with line numbers.", schema(`{
 			"file_path": {"type": "string", "description": "Absolute path of the file"},
 			"offset": {"type": "number", "description": "Line number to start at"},
 			"limit": {"type": "number", "description": "Number of lines to read (default 2000)"}
-		}`, "file_path")},
-		{"Write", "Write a file, replacing it if it exists.", schema(`{
+		}`, "file_path")),
+		def("Write", "Write a file, replacing it if it exists.", schema(`{
 			"file_path": {"type": "string", "description": "Absolute path of the file"},
 			"content": {"type": "string", "description": "The whole new content"}
-		}`, "file_path", "content")},
-		{"Edit", "Replace an exact string in a file; it must be unique unless replace_all is set.", schema(`{
+		}`, "file_path", "content")),
+		def("Edit", "Replace an exact string in a file; it must be unique unless replace_all is set.", schema(`{
 			"file_path": {"type": "string", "description": "Absolute path of the file"},
 			"old_string": {"type": "string", "description": "The text to replace"},
 			"new_string": {"type": "string", "description": "The replacement"},
 			"replace_all": {"type": "boolean", "description": "Replace every occurrence", "default": false}
-		}`, "file_path", "old_string", "new_string")},
-		{"MultiEdit", "Apply several exact replacements to one file, in order, all or nothing.", schema(`{
+		}`, "file_path", "old_string", "new_string")),
+		def("MultiEdit", "Apply several exact replacements to one file, in order, all or nothing.", schema(`{
 			"file_path": {"type": "string", "description": "Absolute path of the file"},
 			"edits": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {
 				"old_string": {"type": "string"}, "new_string": {"type": "string"}, "replace_all": {"type": "boolean", "default": false}
 			}, "required": ["old_string", "new_string"], "additionalProperties": false}}
-		}`, "file_path", "edits")},
-		{"Glob", "Find files by glob pattern (\"**/*.go\"), oldest first.", schema(`{
+		}`, "file_path", "edits")),
+		def("Glob", "Find files by glob pattern (\"**/*.go\"), oldest first.", schema(`{
 			"pattern": {"type": "string", "description": "The glob pattern"},
 			"path": {"type": "string", "description": "Directory to search (default: the working directory)"}
-		}`, "pattern")},
-		{"Grep", "Search file contents with a regular expression (ripgrep semantics).", schema(`{
+		}`, "pattern")),
+		def("Grep", "Search file contents with a regular expression (ripgrep semantics).", schema(`{
 			"pattern": {"type": "string", "description": "The regular expression"},
 			"path": {"type": "string", "description": "File or directory to search"},
 			"glob": {"type": "string", "description": "Only files matching this glob (\"*.{ts,tsx}\")"},
@@ -59,11 +59,11 @@ func ClaudeCodeTools() []ToolDef {
 			"multiline": {"type": "boolean", "description": "Let . and patterns span lines"},
 			"head_limit": {"type": "number", "description": "At most this many results"},
 			"offset": {"type": "number", "description": "Skip this many results"}
-		}`, "pattern")},
-		{"LS", "List a directory as a tree.", schema(`{
+		}`, "pattern")),
+		def("LS", "List a directory as a tree.", schema(`{
 			"path": {"type": "string", "description": "Absolute path of the directory"},
 			"ignore": {"type": "array", "items": {"type": "string"}, "description": "Glob patterns to leave out"}
-		}`, "path")},
+		}`, "path")),
 	}
 }
 
@@ -71,21 +71,21 @@ func ClaudeCodeTools() []ToolDef {
 // models that were not trained on Claude Code's tools.
 func GenericTools() []ToolDef {
 	return []ToolDef{
-		{"shell", "Run a command in the workspace and return its output and exit code.", schema(`{
+		def("shell", "Run a command in the workspace and return its output and exit code.", schema(`{
 			"command": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}], "description": "A shell command, or an argv array run without a shell"},
 			"workdir": {"type": "string", "description": "Directory to run in"},
 			"timeout_ms": {"type": "number", "description": "Timeout in milliseconds"}
-		}`, "command")},
-		{"read_file", "Read a text file.", schema(`{
+		}`, "command")),
+		def("read_file", "Read a text file.", schema(`{
 			"path": {"type": "string"},
 			"offset": {"type": "number", "description": "First line (1-based)"},
 			"limit": {"type": "number", "description": "Number of lines"}
-		}`, "path")},
-		{"write_file", "Create or replace a file.", schema(`{
+		}`, "path")),
+		def("write_file", "Create or replace a file.", schema(`{
 			"path": {"type": "string"},
 			"content": {"type": "string"}
-		}`, "path", "content")},
-		{"edit_file", "Replace exact text in a file (unique unless replace_all), or apply several edits.", schema(`{
+		}`, "path", "content")),
+		def("edit_file", "Replace exact text in a file (unique unless replace_all), or apply several edits.", schema(`{
 			"path": {"type": "string"},
 			"old_string": {"type": "string"},
 			"new_string": {"type": "string"},
@@ -93,22 +93,22 @@ func GenericTools() []ToolDef {
 			"edits": {"type": "array", "items": {"type": "object", "properties": {
 				"old_string": {"type": "string"}, "new_string": {"type": "string"}, "replace_all": {"type": "boolean"}
 			}, "required": ["old_string", "new_string"]}}
-		}`, "path")},
-		{"glob", "Find files by glob pattern.", schema(`{
+		}`, "path")),
+		def("glob", "Find files by glob pattern.", schema(`{
 			"pattern": {"type": "string"},
 			"path": {"type": "string"}
-		}`, "pattern")},
-		{"grep", "Search file contents with a regular expression.", schema(`{
+		}`, "pattern")),
+		def("grep", "Search file contents with a regular expression.", schema(`{
 			"pattern": {"type": "string"},
 			"path": {"type": "string"},
 			"glob": {"type": "string"},
 			"output_mode": {"type": "string", "enum": ["content", "files_with_matches", "count"]},
 			"ignore_case": {"type": "boolean"},
 			"context": {"type": "number"}
-		}`, "pattern")},
-		{"list_dir", "List a directory (one level; directories end in /).", schema(`{
+		}`, "pattern")),
+		def("list_dir", "List a directory (one level; directories end in /).", schema(`{
 			"path": {"type": "string"}
-		}`)},
+		}`)),
 	}
 }
 
@@ -123,4 +123,8 @@ func schema(props string, required ...string) json.RawMessage {
 		panic("sandbox: bad tool schema: " + err.Error())
 	}
 	return b
+}
+
+func def(name, description string, schema json.RawMessage) ToolDef {
+	return ToolDef{Name: name, Description: description, Schema: schema}
 }
