@@ -25,12 +25,12 @@ const secretKey = "sk-test-SECRET-4f9a1c"
 // calls of turns[k] on the k-th request (a final text after the last turn).
 // It fails the first request with 429 and Retry-After to exercise retries.
 type fakeOpenAI struct {
-	mu    sync.Mutex
-	turns [][][2]string // per request: (tool name, JSON arguments)
-	final string
-	n     int
+	mu     sync.Mutex
+	turns  [][][2]string // per request: (tool name, JSON arguments)
+	final  string
+	n      int
 	bodies []map[string]any
-	auth  []string
+	auth   []string
 }
 
 func (f *fakeOpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
