@@ -59,6 +59,9 @@ type Config struct {
 	Policies PolicySet
 	// Workspace runs the calls whose policy is exec; nil denies them.
 	Workspace Workspace
+	// GitHub is the run's GitHub snapshot: read-only gh commands the
+	// recording cannot answer are answered from it (nil: they are denied).
+	GitHub GitHubFiles
 	// FromStep K (1-based, counted over the main run's steps): steps before
 	// K come from the recording at no cost (workspace tools among them are
 	// run again, silently, so the workspace is as it was); the model takes
@@ -614,6 +617,9 @@ func (e *engine) tool(ctx context.Context, a *agent, c trace.Part) (*trace.ToolC
 		if r := a.recordedFor(c); r != nil {
 			t.Produced, t.Output, t.OutputRaw, t.Status, t.ExitCode = ProducedRecorded, r.Output, r.OutputRaw, r.Status, r.ExitCode
 			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "answered from the recording: " + why}
+		} else if out, ok := ghAnswer(e.cfg.GitHub, commandOf(c.Arguments)); ok && (c.Name == "Bash" || c.Name == "shell") {
+			t.Produced, t.Output = ProducedSnapshot, out
+			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "a gh read answered from the GitHub snapshot"}
 		} else {
 			deny(t, fmt.Sprintf("replay: %s was not run: %s, and the original run made no identical call to answer it with", c.Name, why))
 			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "not in the recording, denied: " + why}
