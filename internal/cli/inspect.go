@@ -89,6 +89,7 @@ func runInspect(ctx context.Context, opts *inspectOptions) error {
 	if err != nil {
 		return err
 	}
+	worldRefs(opts.globals, &sum) // refs a `replay world fetch` resolved (world.go)
 	if opts.JSON {
 		enc := json.NewEncoder(opts.env.Stdout)
 		enc.SetIndent("", "  ")

@@ -1,0 +1,793 @@
+package world
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/google/go-github/v93/github"
+
+	"github.com/agentreplay/replay/replay/trace"
+)
+
+// Target is what a trace points to: its refs (with provenance) and when it
+// started. TargetOf builds one from a trace's summary.
+type Target struct {
+	TraceID string
+	Refs    map[string]trace.Ref
+	// At is the run's start: the snapshot's time, and the time of commit
+	// inference. Zero when the trace has none.
+	At time.Time
+	// Decision is the run's structured result; a head_sha in it is a
+	// commit.
+	Decision json.RawMessage
+}
+
+// TargetOf returns the target of a trace from its summary (what `replay
+// inspect` shows).
+func TargetOf(s trace.Summary) Target {
+	t := Target{TraceID: s.ID, Refs: map[string]trace.Ref{}, Decision: s.Decision}
+	for k, v := range s.Refs {
+		t.Refs[k] = v
+	}
+	if s.StartedAt != nil {
+		t.At = s.StartedAt.UTC()
+	}
+	return t
+}
+
+// FetchOptions say what to override or add to what the trace records.
+type FetchOptions struct {
+	// Repo replaces the trace's repository as the source of git objects: a
+	// URL, owner/name, a local repository or a git bundle (--repo).
+	Repo string
+	// RepoMap maps owner/name (any case) to a source, for traces of that
+	// repository (--repo owner/name=SOURCE).
+	RepoMap map[string]string
+	// Commit replaces the commit (--commit).
+	Commit string
+	// GitHubFixture reads GitHub data from a directory of REST responses
+	// instead of the API (--github-fixture).
+	GitHubFixture string
+}
+
+// ResolutionVersion versions the resolution record.
+const ResolutionVersion = 1
+
+// Resolution is what Fetch resolved for a trace: every ref with its
+// provenance (the trace's, plus what was inferred or given by flag), where
+// the git objects come from, and the GitHub snapshot. Fetch keeps it in
+// the cache under the trace's id: `replay inspect` shows its refs, and a
+// later replay reuses it offline.
+type Resolution struct {
+	Version    int                  `json:"version"`
+	TraceID    string               `json:"trace_id,omitempty"`
+	At         time.Time            `json:"at,omitzero"`
+	Refs       map[string]trace.Ref `json:"refs"`
+	Remote     Remote               `json:"remote"`
+	Commit     string               `json:"commit"`
+	Snapshot   string               `json:"snapshot,omitempty"` // manifest path, relative to the cache
+	Warnings   []string             `json:"warnings,omitempty"`
+	ResolvedAt time.Time            `json:"resolved_at"`
+}
+
+// Workspace streams the resolved commit's tree as a tar (see WriteTar).
+func (w *World) Workspace(ctx context.Context, res *Resolution, out io.Writer, opts TarOptions) (*TarReport, error) {
+	return w.WriteTar(ctx, res.Remote, res.Commit, out, opts)
+}
+
+// TarStream is a workspace tar being written by WorkspaceReader.
+type TarStream struct {
+	r    *io.PipeReader
+	done chan struct{}
+	rep  *TarReport
+	err  error
+}
+
+// Read reads the tar; a failure of the materialization is its error.
+func (s *TarStream) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// Close stops the materialization if it is still running.
+func (s *TarStream) Close() error {
+	s.r.Close()
+	<-s.done
+	return nil
+}
+
+// Report waits for the end of the stream and returns what it held.
+func (s *TarStream) Report() (*TarReport, error) {
+	<-s.done
+	return s.rep, s.err
+}
+
+// WorkspaceReader is Workspace as a reader, for sandbox.Options.Workspace:
+// the tar is written by a goroutine into a pipe as the reader consumes it.
+// Close it when done.
+func (w *World) WorkspaceReader(ctx context.Context, res *Resolution, opts TarOptions) *TarStream {
+	pr, pw := io.Pipe()
+	s := &TarStream{r: pr, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.rep, s.err = w.Workspace(ctx, res, pw, opts)
+		pw.CloseWithError(s.err)
+	}()
+	return s
+}
+
+// Snapshot returns the resolution's GitHub snapshot from the cache (nil
+// when the run points to no pull request or issue).
+func (w *World) Snapshot(res *Resolution) (*Snapshot, error) {
+	if res.Snapshot == "" {
+		return nil, nil
+	}
+	s, err := w.loadSnapshot(res.Snapshot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read github snapshot of trace %s: %w: run replay world fetch first", res.TraceID, ErrOffline)
+	}
+	return s, err
+}
+
+var (
+	prURL    = regexp.MustCompile(`/pull/(\d+)`)
+	issueURL = regexp.MustCompile(`/issues/(\d+)`)
+	workItem = regexp.MustCompile(`^([^/#\s]+/[^/#\s]+)#(\d+)$`)
+)
+
+// number reads a PR or issue ref: "42", "#42", a URL, or owner/name#42.
+func number(ref trace.Ref, urlRe *regexp.Regexp) (int, string) {
+	v := strings.TrimSpace(ref.Value)
+	if m := workItem.FindStringSubmatch(v); m != nil {
+		n, _ := strconv.Atoi(m[2])
+		return n, m[1]
+	}
+	if m := urlRe.FindStringSubmatch(v); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n, ""
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(v, "#"))
+	if err != nil || n <= 0 {
+		return 0, ""
+	}
+	return n, ""
+}
+
+// Fetch resolves what the trace points to, fetches what is missing into the
+// cache (the repository's objects for the commit, the GitHub snapshot as of
+// the run's start), and records the resolution under the trace's id. With
+// Config.Offline it uses only the cache, and fails with ErrOffline when
+// something is missing.
+func (w *World) Fetch(ctx context.Context, t Target, o FetchOptions) (*Resolution, error) {
+	res := &Resolution{Version: ResolutionVersion, TraceID: t.TraceID, At: t.At, Refs: map[string]trace.Ref{}, ResolvedAt: w.cfg.Now().UTC()}
+	for k, v := range t.Refs {
+		res.Refs[k] = v
+	}
+	prev, _ := w.LoadResolution(t.TraceID)
+
+	// The repository: by flag, by mapping, as resolved before, as recorded.
+	// logical is owner/name on the GitHub host, for its API.
+	recorded, logical, hasRepo := w.traceRepo(t.Refs)
+	var (
+		remote Remote
+		err    error
+	)
+	src, from := "", ""
+	switch {
+	case o.Repo != "":
+		src, from = o.Repo, "--repo"
+	case logical != "" && mapLookup(o.RepoMap, logical) != "":
+		src, from = mapLookup(o.RepoMap, logical), "--repo "+logical+"=…"
+	}
+	switch {
+	case src != "":
+		if remote, err = parseRepo(src, w.gh); err != nil {
+			return nil, err
+		}
+		res.Refs["repo"] = trace.Ref{Value: remote.String(), Provenance: trace.Flag, From: from}
+	case prev != nil && prev.Remote.URL != "" && (logical == "" || prev.Remote.FullName() == "" || strings.EqualFold(prev.Remote.FullName(), logical)):
+		remote = prev.Remote
+		if r, ok := prev.Refs["repo"]; ok {
+			res.Refs["repo"] = r
+		}
+	case hasRepo:
+		remote = recorded
+		if _, ok := res.Refs["repo"]; !ok && logical != "" {
+			res.Refs["repo"] = trace.Ref{Value: logical, Provenance: trace.Inferred, From: "work item, pull request or issue ref"}
+		}
+	default:
+		return nil, fmt.Errorf("resolve trace %s: %w: the trace names no repository; pass --repo", t.TraceID, ErrNoRepo)
+	}
+	if logical == "" && remote.Kind == RemoteGitHub {
+		logical = remote.FullName()
+	}
+	owner, name, _ := strings.Cut(logical, "/")
+	m := w.mirrorOf(remote)
+
+	// The pull request or issue.
+	kind, num := "", 0
+	if r, ok := t.Refs["pr"]; ok {
+		if n, _ := number(r, prURL); n > 0 {
+			kind, num = KindPR, n
+		}
+	}
+	if kind == "" {
+		if r, ok := t.Refs["issue"]; ok {
+			if n, _ := number(r, issueURL); n > 0 {
+				kind, num = KindIssue, n
+			}
+		}
+	}
+	workItemNum := 0
+	if r, ok := t.Refs["work_item"]; ok {
+		workItemNum, _ = number(r, prURL)
+	}
+
+	// The GitHub source.
+	var gh ghSource
+	switch {
+	case o.GitHubFixture != "":
+		if _, err := os.Stat(o.GitHubFixture); err != nil {
+			return nil, fmt.Errorf("read github fixture %q: %w", o.GitHubFixture, err)
+		}
+		abs, _ := filepath.Abs(o.GitHubFixture)
+		gh = dirSource{dir: abs}
+	case owner != "" && !w.cfg.Offline:
+		if gh, err = w.apiSource(); err != nil {
+			return nil, err
+		}
+	}
+	if kind == "" && workItemNum > 0 && owner != "" {
+		// A work item is an issue or a pull request: the cache or GitHub
+		// says which.
+		kind, num = w.workItemKind(ctx, gh, owner, name, workItemNum, t.At)
+	}
+
+	if kind != "" && owner == "" {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s #%d: the repository is not on GitHub (%s), so there is no snapshot of it", kindName(kind), num, remote))
+	}
+
+	// The snapshot's raw data, when it is not cached.
+	var (
+		snap    *Snapshot
+		snapKey string
+		prd     *prData
+		isd     *issueData
+	)
+	if kind != "" && owner != "" {
+		snapKey = w.snapshotKey(kind, owner, name, num, t.At)
+		if o.GitHubFixture == "" {
+			snap, err = w.loadSnapshot(snapKey)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				w.logf("world: %v: fetching it again", err)
+			}
+		}
+		if snap == nil {
+			if gh == nil {
+				return nil, fmt.Errorf("fetch github %s %s#%d: %w: the cache has no snapshot of it as of %s; run replay world fetch without --offline first (or pass --github-fixture DIR)",
+					kindName(kind), logical, num, ErrOffline, asOfText(t.At))
+			}
+			w.logf("world: fetching %s %s#%d from %s", kindName(kind), logical, num, gh.name())
+			switch kind {
+			case KindPR:
+				prd, err = fetchPR(ctx, gh, owner, name, num)
+			case KindIssue:
+				isd, err = fetchIssue(ctx, gh, owner, name, num)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// The commit: by flag, as recorded, or inferred.
+	nd := need{}
+	if kind == KindPR && remote.Kind == RemoteGitHub {
+		nd.Refspecs = []string{fmt.Sprintf("+refs/pull/%d/head:refs/pull/%d/head", num, num)}
+	}
+	commit := ""
+	switch {
+	case o.Commit != "":
+		commit = o.Commit
+		res.Refs["commit"] = trace.Ref{Value: commit, Provenance: trace.Flag, From: "--commit"}
+	case t.Refs["commit"].Value != "":
+		commit = t.Refs["commit"].Value
+	case headSHA(t.Decision) != "":
+		commit = headSHA(t.Decision)
+		res.Refs["commit"] = trace.Ref{Value: commit, Provenance: trace.Inferred, From: "head_sha of the agent's result"}
+	case kind == KindPR:
+		head, from := "", ""
+		if snap != nil {
+			head, from = snap.HeadSHA, snap.HeadFrom
+		} else if h, ok := headAsOf(prd.commits, t.At); ok {
+			head, from = h, "the pull request's commits as of the run's start"
+		}
+		if head == "" {
+			return nil, fmt.Errorf("infer the commit of %s#%d: %w: no commit of the pull request predates the run (force-pushed since?); pass --commit SHA", logical, num, ErrNoCommit)
+		}
+		commit = head
+		res.Refs["commit"] = trace.Ref{Value: head, Provenance: trace.Inferred, From: fmt.Sprintf("head of pull request #%d as of %s, from %s", num, asOfText(t.At), from)}
+	default:
+		branch, from := t.Refs["branch"].Value, ""
+		if branch == "" || branch == "HEAD" {
+			branch = ""
+		}
+		var sha string
+		if sha, branch, err = w.tipAsOf(ctx, m, branch, t.At); err != nil {
+			return nil, fmt.Errorf("infer the commit of trace %s: %w", t.TraceID, err)
+		}
+		if t.Refs["branch"].Value != "" && t.Refs["branch"].Value == branch {
+			from = fmt.Sprintf("tip of branch %s as of %s", branch, asOfText(t.At))
+		} else {
+			from = fmt.Sprintf("tip of the default branch %s as of %s", branch, asOfText(t.At))
+			if kind == KindIssue {
+				from = fmt.Sprintf("issue #%d: %s", num, from)
+			}
+		}
+		commit = sha
+		res.Refs["commit"] = trace.Ref{Value: sha, Provenance: trace.Inferred, From: from}
+	}
+	commit = strings.ToLower(strings.TrimSpace(commit))
+	if !isSHA(commit) {
+		full, err := w.expandSHA(ctx, m, commit)
+		if err != nil {
+			return nil, err
+		}
+		if r := res.Refs["commit"]; r.Value != "" {
+			r.From = strings.TrimSpace(r.From + " " + commit)
+			r.Value = full
+			res.Refs["commit"] = r
+		}
+		commit = full
+	}
+	nd.Commit = commit
+	res.Commit = commit
+	res.Remote = remote
+
+	// The objects, and the snapshot's git-derived parts.
+	err = m.read(ctx, nd, func(g *gitRepo) error {
+		if snap != nil {
+			return nil
+		}
+		switch kind {
+		case KindPR:
+			var moved bool
+			headFrom := res.Refs["commit"].Provenance + ": " + res.Refs["commit"].From
+			snap, moved, err = asOfPR(prd, owner, name, num, t.At, commit, headFrom)
+			if err != nil {
+				return err
+			}
+			if moved {
+				diff, files, err := gitDiff(g, snap.BaseSHA, commit)
+				if err != nil {
+					snap.Warnings = append(snap.Warnings, "diff not computed: "+err.Error())
+				} else {
+					snap.data["pr.diff"] = []byte(diff)
+					if err := snap.putJSON("files.json", files); err != nil {
+						return err
+					}
+				}
+			}
+		case KindIssue:
+			snap, err = asOfIssue(isd, owner, name, num, t.At)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if snap != nil && snap.Files == nil {
+		snap.FetchedAt, snap.Source = w.cfg.Now().UTC(), gh.name()
+		if err := w.storeSnapshot(snapKey, snap); err != nil {
+			return nil, err
+		}
+	}
+	if snap != nil {
+		res.Snapshot = snapKey
+		res.Warnings = append(res.Warnings, snap.Warnings...)
+		if _, ok := res.Refs["base_commit"]; !ok && snap.BaseSHA != "" {
+			res.Refs["base_commit"] = trace.Ref{Value: snap.BaseSHA, Provenance: trace.Inferred, From: fmt.Sprintf("base of pull request #%d", num)}
+		}
+		if _, ok := res.Refs["pr"]; !ok && kind == KindPR {
+			res.Refs["pr"] = trace.Ref{Value: strconv.Itoa(num), Provenance: trace.Inferred, From: "work_item is a pull request"}
+		}
+		if _, ok := res.Refs["issue"]; !ok && kind == KindIssue {
+			res.Refs["issue"] = trace.Ref{Value: strconv.Itoa(num), Provenance: trace.Inferred, From: "work_item is an issue"}
+		}
+	}
+	if t.TraceID != "" {
+		if err := w.saveResolution(res); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+var (
+	ghItemURL = regexp.MustCompile(`^[a-z]+://[^/]+/([^/]+)/([^/]+)/(?:pull|pulls|issues)/\d+`)
+	ownerNum  = regexp.MustCompile(`^([^/#\s]+)/([^/#\s]+)#\d+$`)
+)
+
+// traceRepo finds the repository a trace names: its repo ref (owner/name,
+// URL, local path) or, failing that, the repository of its work item, pull
+// request or issue ref. logical is owner/name when the repository is on the
+// GitHub host (its API can be asked); such repositories are fetched over
+// https from that host whatever URL the trace recorded (ssh needs keys the
+// replay machine may not have; https takes GITHUB_TOKEN).
+func (w *World) traceRepo(refs map[string]trace.Ref) (remote Remote, logical string, ok bool) {
+	if r, has := refs["repo"]; has && strings.TrimSpace(r.Value) != "" {
+		rem, err := parseRepo(r.Value, w.gh)
+		if err == nil {
+			if rem.Kind == RemoteURL && rem.FullName() != "" && w.gh.hostOf(rem.URL) {
+				rem = Remote{Kind: RemoteGitHub, URL: w.gh.repoURL(rem.Owner, rem.Name), Owner: rem.Owner, Name: rem.Name}
+			}
+			if rem.Kind == RemoteGitHub {
+				logical = rem.FullName()
+			}
+			return rem, logical, true
+		}
+	}
+	for _, k := range []string{"work_item", "pr", "issue"} {
+		v := strings.TrimSpace(refs[k].Value)
+		var o, n string
+		if m := ownerNum.FindStringSubmatch(v); m != nil {
+			o, n = m[1], m[2]
+		} else if m := ghItemURL.FindStringSubmatch(v); m != nil && w.gh.hostOf(v) {
+			o, n = m[1], m[2]
+		}
+		if o != "" && ownerName.MatchString(o+"/"+n) {
+			return Remote{Kind: RemoteGitHub, URL: w.gh.repoURL(o, n), Owner: o, Name: n}, o + "/" + n, true
+		}
+	}
+	return Remote{}, "", false
+}
+
+func mapLookup(m map[string]string, key string) string {
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+func kindName(kind string) string {
+	if kind == KindPR {
+		return "pull request"
+	}
+	return "issue"
+}
+
+func asOfText(at time.Time) string {
+	if at.IsZero() {
+		return "now (the trace has no start time)"
+	}
+	return at.UTC().Format(time.RFC3339)
+}
+
+// headSHA reads head_sha from a structured result.
+func headSHA(decision json.RawMessage) string {
+	if len(decision) == 0 {
+		return ""
+	}
+	var d struct {
+		HeadSHA string `json:"head_sha"`
+	}
+	if json.Unmarshal(decision, &d) != nil || !isSHA(strings.ToLower(d.HeadSHA)) {
+		return ""
+	}
+	return strings.ToLower(d.HeadSHA)
+}
+
+// workItemKind says whether owner/name#n is a pull request or an issue:
+// from a cached snapshot, the fixture, or GitHub.
+func (w *World) workItemKind(ctx context.Context, gh ghSource, owner, name string, n int, at time.Time) (string, int) {
+	for _, k := range []string{KindPR, KindIssue} {
+		if _, err := os.Stat(w.cache.path(w.snapshotKey(k, owner, name, n, at))); err == nil {
+			return k, n
+		}
+	}
+	switch s := gh.(type) {
+	case dirSource:
+		if s.hasPR() {
+			return KindPR, n
+		}
+		return KindIssue, n
+	case *apiSource:
+		if is, err := s.issue(ctx, owner, name, n); err == nil {
+			if is.IsPullRequest() {
+				return KindPR, n
+			}
+			return KindIssue, n
+		}
+	}
+	return KindIssue, n
+}
+
+// tipAsOf finds the commit a branch (the default branch when "") pointed
+// to at time at: the first commit on its first-parent chain committed at
+// or before at.
+func (w *World) tipAsOf(ctx context.Context, m *mirror, branch string, at time.Time) (sha, resolved string, err error) {
+	nd := need{Branch: branch, At: at, DefaultBranch: branch == ""}
+	err = m.read(ctx, nd, func(g *gitRepo) error {
+		resolved = branch
+		if resolved == "" {
+			resolved = g.state.Head
+		}
+		ref, err := g.repo.Reference(plumbing.NewBranchReferenceName(resolved), true)
+		if err != nil {
+			return fmt.Errorf("find branch %q in %q: %w", resolved, m.remote, ErrCommitNotFound)
+		}
+		c, err := g.repo.CommitObject(ref.Hash())
+		if err != nil {
+			return fmt.Errorf("read branch %q in %q: %w: %v", resolved, m.remote, ErrCorrupt, err)
+		}
+		for i := 0; ; i++ {
+			if at.IsZero() || !c.Committer.When.After(at) {
+				sha = c.Hash.String()
+				return nil
+			}
+			if c.NumParents() == 0 || i > 1_000_000 {
+				return fmt.Errorf("find the tip of branch %q as of %s in %q: %w: every commit of the branch is younger; pass --commit SHA", resolved, asOfText(at), m.remote, ErrNoCommit)
+			}
+			p, err := g.repo.CommitObject(c.ParentHashes[0])
+			if err != nil {
+				return fmt.Errorf("find the tip of branch %q as of %s in %q: %w: its history is incomplete (%v); pass --commit SHA", resolved, asOfText(at), m.remote, ErrNoCommit, err)
+			}
+			c = p
+			if i%1024 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	})
+	return sha, resolved, err
+}
+
+// expandSHA turns an abbreviated SHA (or a branch or tag name) into a full
+// one, fetching every branch and tag when the mirror does not know it.
+func (w *World) expandSHA(ctx context.Context, m *mirror, rev string) (string, error) {
+	if rev == "" {
+		return "", fmt.Errorf("resolve commit: %w", ErrNoCommit)
+	}
+	var full string
+	try := func(g *gitRepo) error {
+		h, err := g.repo.ResolveRevision(plumbing.Revision(rev))
+		if err != nil {
+			return fmt.Errorf("resolve commit %q in %q: %w: no commit, branch or tag of that name (%v)", rev, m.remote, ErrCommitNotFound, err)
+		}
+		full = h.String()
+		return nil
+	}
+	if err := m.read(ctx, need{}, try); err == nil {
+		return full, nil
+	}
+	if err := m.read(ctx, need{Branch: "", DefaultBranch: true, At: w.cfg.Now()}, try); err != nil {
+		return "", err
+	}
+	return full, nil
+}
+
+// gitDiff is the unified diff of head against its merge base with base,
+// and the changed files, as GitHub shows a pull request.
+func gitDiff(g *gitRepo, base, head string) (string, []*github.CommitFile, error) {
+	hc, err := g.commit(head)
+	if err != nil {
+		return "", nil, err
+	}
+	from := hc
+	if base != "" {
+		bc, err := g.commit(base)
+		if err != nil {
+			return "", nil, fmt.Errorf("base %s: %w", short(base), err)
+		}
+		mb, err := hc.MergeBase(bc)
+		if err != nil || len(mb) == 0 {
+			return "", nil, fmt.Errorf("no merge base of %s and %s", short(base), short(head))
+		}
+		from = mb[0]
+	} else if hc.NumParents() > 0 {
+		if from, err = hc.Parent(0); err != nil {
+			return "", nil, err
+		}
+	}
+	patch, err := from.Patch(hc)
+	if err != nil {
+		return "", nil, err
+	}
+	var b bytes.Buffer
+	if err := patch.Encode(&b); err != nil {
+		return "", nil, err
+	}
+	var files []*github.CommitFile
+	stats := patch.Stats()
+	for i, fp := range patch.FilePatches() {
+		f, t := fp.Files()
+		cf := &github.CommitFile{Status: github.Ptr("modified")}
+		switch {
+		case f == nil:
+			cf.Status, cf.Filename = github.Ptr("added"), github.Ptr(t.Path())
+		case t == nil:
+			cf.Status, cf.Filename = github.Ptr("removed"), github.Ptr(f.Path())
+		default:
+			cf.Filename = github.Ptr(t.Path())
+			if f.Path() != t.Path() {
+				cf.Status, cf.PreviousFilename = github.Ptr("renamed"), github.Ptr(f.Path())
+			}
+			if t.Hash() != plumbing.ZeroHash {
+				cf.SHA = github.Ptr(t.Hash().String())
+			}
+		}
+		if i < len(stats) {
+			cf.Additions, cf.Deletions = github.Ptr(stats[i].Addition), github.Ptr(stats[i].Deletion)
+			cf.Changes = github.Ptr(stats[i].Addition + stats[i].Deletion)
+		}
+		files = append(files, cf)
+	}
+	return b.String(), nonNil(files), nil
+}
+
+// Resolution records.
+
+func (w *World) resolutionPath(id string) (string, error) {
+	if id == "" || strings.Trim(strings.ToLower(id), "0123456789abcdef") != "" || len(id) > 128 {
+		return "", fmt.Errorf("resolution of trace %q: not a trace id", id)
+	}
+	return w.cache.path("resolved", strings.ToLower(id)+".json"), nil
+}
+
+func (w *World) saveResolution(res *Resolution) error {
+	p, err := w.resolutionPath(res.TraceID)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := w.cache.writeAtomic(p, append(b, '\n')); err != nil {
+		return fmt.Errorf("record resolution of trace %s: %w", res.TraceID, mapFSError(err))
+	}
+	return nil
+}
+
+// LoadResolution reads what Fetch recorded for a trace id. It returns
+// (nil, nil) when there is none. A damaged record is removed and reported
+// as ErrCorrupt.
+func (w *World) LoadResolution(id string) (*Resolution, error) {
+	return loadResolution(w.cfg.CacheDir, id)
+}
+
+// LoadResolution reads the resolution recorded for trace id in the cache at
+// cacheDir, without opening a World (what `replay inspect` calls).
+func LoadResolution(cacheDir, id string) (*Resolution, error) {
+	return loadResolution(cacheDir, id)
+}
+
+func loadResolution(cacheDir, id string) (*Resolution, error) {
+	c := &cache{root: cacheDir}
+	w := &World{cache: c}
+	p, err := w.resolutionPath(id)
+	if err != nil {
+		return nil, nil
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read resolution of trace %s: %w", id, err)
+	}
+	var res Resolution
+	if err := json.Unmarshal(b, &res); err != nil || res.Version != ResolutionVersion || !strings.EqualFold(res.TraceID, id) {
+		os.Remove(p)
+		why := "not a resolution record"
+		if err != nil {
+			why = err.Error()
+		}
+		return nil, fmt.Errorf("read resolution of trace %s: %w: %s (removed; run replay world fetch again)", id, ErrCorrupt, why)
+	}
+	return &res, nil
+}
+
+// Status is what the cache holds for a trace (`replay world show`).
+type Status struct {
+	CacheDir   string          `json:"cache_dir"`
+	Resolution *Resolution     `json:"resolution"` // nil: never fetched
+	Mirror     *MirrorStatus   `json:"mirror,omitempty"`
+	Snapshot   *SnapshotStatus `json:"snapshot,omitempty"`
+	Problems   []string        `json:"problems"`
+}
+
+// MirrorStatus describes the cached copy of a repository.
+type MirrorStatus struct {
+	Path      string `json:"path"`
+	Remote    string `json:"remote"`
+	Cached    bool   `json:"cached"`
+	HasCommit bool   `json:"has_commit"`
+	Bytes     int64  `json:"bytes"`
+}
+
+// SnapshotStatus describes a cached GitHub snapshot.
+type SnapshotStatus struct {
+	Path     string         `json:"path"`
+	Kind     string         `json:"kind"`
+	Repo     string         `json:"repo"`
+	Number   int            `json:"number"`
+	AsOf     time.Time      `json:"as_of,omitzero"`
+	Source   string         `json:"source,omitempty"`
+	Cached   bool           `json:"cached"`
+	Files    []SnapshotSize `json:"files"`
+	Bytes    int64          `json:"bytes"`
+	Warnings []string       `json:"warnings,omitempty"`
+}
+
+// SnapshotSize is one snapshot file's size.
+type SnapshotSize struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// Status reports what the cache holds for a trace, fetching nothing. The
+// snapshot's files are verified against their hashes.
+func (w *World) Status(ctx context.Context, traceID string) (*Status, error) {
+	st := &Status{CacheDir: w.cfg.CacheDir, Problems: []string{}}
+	res, err := w.LoadResolution(traceID)
+	if err != nil {
+		st.Problems = append(st.Problems, err.Error())
+	}
+	if res == nil {
+		return st, nil
+	}
+	st.Resolution = res
+	m := w.mirrorOf(res.Remote)
+	ms := &MirrorStatus{Path: m.dir, Remote: res.Remote.String()}
+	st.Mirror = ms
+	if _, err := os.Stat(m.dir); err == nil {
+		ms.Cached = true
+		ms.Bytes = dirSize(m.dir)
+		l, err := w.cache.lock(ctx, m.lockp, false)
+		if err != nil {
+			return nil, err
+		}
+		if g, err := m.open(); err == nil {
+			ms.HasCommit = g.hasCommit(res.Commit)
+			if !m.quickCheck(g.state) {
+				st.Problems = append(st.Problems, "the mirror changed since it was last verified: the next fetch verifies it")
+			}
+			g.close()
+		} else {
+			st.Problems = append(st.Problems, err.Error())
+		}
+		l.unlock()
+	}
+	if !ms.HasCommit {
+		st.Problems = append(st.Problems, fmt.Sprintf("commit %s is not cached: run replay world fetch", short(res.Commit)))
+	}
+	if res.Snapshot != "" {
+		ss := &SnapshotStatus{Path: w.cache.path(res.Snapshot), Files: []SnapshotSize{}}
+		st.Snapshot = ss
+		snap, err := w.loadSnapshot(res.Snapshot)
+		switch {
+		case err == nil:
+			ss.Cached = true
+			ss.Kind, ss.Repo, ss.Number, ss.AsOf, ss.Source, ss.Warnings = snap.Kind, snap.Repo, snap.Number, snap.AsOf, snap.Source, snap.Warnings
+			for _, n := range snap.FileNames() {
+				ss.Files = append(ss.Files, SnapshotSize{Name: n, Size: snap.Files[n].Size})
+				ss.Bytes += snap.Files[n].Size
+			}
+		case errors.Is(err, os.ErrNotExist):
+			st.Problems = append(st.Problems, "the GitHub snapshot is not cached: run replay world fetch")
+		default:
+			st.Problems = append(st.Problems, err.Error())
+		}
+	}
+	return st, nil
+}
