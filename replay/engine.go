@@ -126,7 +126,7 @@ type CallReport struct {
 	Step     int        `json:"step"`          // 1-based step number in its run
 	CallID   string     `json:"call_id"`
 	Tool     string     `json:"tool"`
-	Args     string     `json:"arguments"` // compact, for display
+	Args     string     `json:"arguments"` // canonical JSON
 	Policy   Policy     `json:"policy"`
 	Why      string     `json:"why"`      // why that policy
 	Produced string     `json:"produced"` // exec, recorded, denied, agent
@@ -654,13 +654,7 @@ func deny(t *trace.ToolCall, msg string) {
 	t.Produced, t.Status, t.Output = ProducedDenied, trace.ToolError, msg
 }
 
-func compactArgs(b json.RawMessage) string {
-	s := string(canonicalJSON(b))
-	if len(s) > 160 {
-		s = s[:160] + "…"
-	}
-	return s
-}
+func compactArgs(b json.RawMessage) string { return string(canonicalJSON(b)) }
 
 // recordedFor finds the recorded result of the identical call: the same
 // call id when the call is the recorded one (a verify), else the first
@@ -695,9 +689,13 @@ func (e *engine) compare(a *agent, t *trace.ToolCall) Comparison {
 }
 
 // resultsEqual is how the recorded model judges a fed-back result: equal
-// up to the fidelity report's normalizations.
-func resultsEqual(recorded, got string) bool {
-	return CompareResults("", recorded, false, got, false).Status == Match
+// up to the fidelity report's normalizations (a sub-agent's answer without
+// the agentId trailer Claude Code adds).
+func resultsEqual(tool, recorded, got string) bool {
+	if slices.Contains(agentTools, tool) {
+		recorded = stripAgentTrailer(recorded)
+	}
+	return CompareResults(tool, recorded, false, got, false).Status == Match
 }
 
 // stripAgentTrailer drops the "agentId: …" line Claude Code 2.x appends to

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -62,11 +63,31 @@ type Env struct {
 func Run(ctx context.Context, args []string, env Env) int {
 	g := &globals{env: env}
 	root := newRootCmd(g)
-	root.SetArgs(args)
+	root.SetArgs(defaultRun(root, args))
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
 	return exitCode(ctx, err, env.Stderr)
+}
+
+// defaultRun makes `replay <trace> [flags]` mean `replay run <trace>
+// [flags]`: when the first argument is not a command but a path or an id.
+func defaultRun(root *cobra.Command, args []string) []string {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return args
+	}
+	for _, c := range root.Commands() {
+		if c.Name() == args[0] || slices.Contains(c.Aliases, args[0]) {
+			return args
+		}
+	}
+	if args[0] == "help" || args[0] == "completion" {
+		return args
+	}
+	if _, err := os.Stat(args[0]); err != nil && !store.LooksLikeID(args[0]) {
+		return args // a mistyped command, reported as such
+	}
+	return append([]string{"run"}, args...)
 }
 
 // exitError carries an exit code; an empty message means the reason was
@@ -148,7 +169,7 @@ Data goes to stdout, status and warnings to stderr.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{err: err, help: c.CommandPath()}
 	})
-	root.AddCommand(newImportCmd(g), newLsCmd(g), newInspectCmd(g), newSandboxCmd(g), newWorldCmd(g))
+	root.AddCommand(newImportCmd(g), newLsCmd(g), newInspectCmd(g), newSandboxCmd(g), newVerifyCmd(g), newRunCmd(g), newWorldCmd(g))
 	for _, c := range root.Commands() {
 		args := c.Args
 		c.Args = func(c *cobra.Command, a []string) error {

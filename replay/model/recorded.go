@@ -76,10 +76,10 @@ type Recorded struct {
 	calls   []*trace.LLMCall
 	results map[string]*trace.ToolCall // by call id
 
-	// Equal compares a recorded tool result with the one fed back; nil
+	// Equal compares a recorded result of tool with the one fed back; nil
 	// compares exactly. The engine can plug in the normalizations its
 	// fidelity report applies.
-	Equal func(recorded, got string) bool
+	Equal func(tool, recorded, got string) bool
 
 	mu       sync.Mutex
 	next     int
@@ -207,7 +207,7 @@ func (r *Recorded) check(k int, req Request) []Divergence {
 			d.Got, d.GotError = got.Text, got.IsError
 		default:
 			recErr := rec.Status == trace.ToolError
-			if recErr == got.IsError && r.equal(rec.Output, got.Text) {
+			if recErr == got.IsError && r.equal(p.Name, rec.Output, got.Text) {
 				continue
 			}
 			d.Kind = DivergedResult
@@ -219,9 +219,9 @@ func (r *Recorded) check(k int, req Request) []Divergence {
 	return out
 }
 
-func (r *Recorded) equal(recorded, got string) bool {
+func (r *Recorded) equal(tool, recorded, got string) bool {
 	if r.Equal != nil {
-		return r.Equal(recorded, got)
+		return r.Equal(tool, recorded, got)
 	}
 	return recorded == got
 }

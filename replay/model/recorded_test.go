@@ -147,7 +147,7 @@ func TestRecordedDivergence(t *testing.T) {
 func TestRecordedEqual(t *testing.T) {
 	ctx := context.Background()
 	rec := NewRecorded(reviewRun())
-	rec.Equal = func(a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) }
+	rec.Equal = func(_, a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) }
 	c1, _ := rec.Complete(ctx, Request{})
 	conv := []trace.Message{c1.Output, {Role: "user", Parts: []trace.Part{toolResult("t1", "package a   ", false), toolResult("t2", "No issues found.\n", false)}}}
 	rec.Complete(ctx, Request{Messages: conv})
