@@ -73,21 +73,30 @@ func Run(ctx context.Context, args []string, env Env) int {
 // defaultRun makes `replay <trace> [flags]` mean `replay run <trace>
 // [flags]`: when the first argument is not a command but a path or an id.
 func defaultRun(root *cobra.Command, args []string) []string {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+	// The first argument that is not a global flag (or its value).
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		if (args[i] == "--home" || args[i] == "--pricing") && i+1 < len(args) {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
 		return args
 	}
+	first := args[i]
 	for _, c := range root.Commands() {
-		if c.Name() == args[0] || slices.Contains(c.Aliases, args[0]) {
+		if c.Name() == first || slices.Contains(c.Aliases, first) {
 			return args
 		}
 	}
-	if args[0] == "help" || args[0] == "completion" {
+	if first == "help" || first == "completion" {
 		return args
 	}
-	if _, err := os.Stat(args[0]); err != nil && !store.LooksLikeID(args[0]) {
+	if _, err := os.Stat(first); err != nil && !store.LooksLikeID(first) {
 		return args // a mistyped command, reported as such
 	}
-	return append([]string{"run"}, args...)
+	return slices.Concat(args[:i], []string{"run"}, args[i:])
 }
 
 // exitError carries an exit code; an empty message means the reason was

@@ -562,7 +562,7 @@ func newRunReport(r *replay.Result) runReport {
 	if rr.CostUSD[0] == nil {
 		rr.CostUSD[0] = o.Cost.Priced
 	}
-	rr.CostUSD[1] = trace.Float(r.Report.CostUSD)
+	rr.CostUSD[1] = n.Cost.Priced // nil when no call could be priced
 	for _, c := range r.Report.Calls {
 		rr.Produced[c.Produced]++
 	}
@@ -640,14 +640,14 @@ func decisionText(d json.RawMessage) string {
 		Findings []json.RawMessage `json:"findings"`
 	}
 	if json.Unmarshal(d, &v) == nil && v.Action != "" {
-		return fmt.Sprintf("%s (%d findings)", v.Action, len(v.Findings))
+		return fmt.Sprintf("%s (%s)", v.Action, plural(len(v.Findings), "finding", "findings"))
 	}
 	return clip(string(d), 40)
 }
 
 func usdPtr(v *float64) string {
 	if v == nil {
-		return "-"
+		return "unpriced"
 	}
 	return usd(*v)
 }

@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentreplay/replay/internal/fakemodel"
+	"github.com/agentreplay/replay/replay/store"
+	"github.com/agentreplay/replay/sandbox/sandboxtest"
+)
+
+var (
+	execOnce sync.Once
+	execBin  string
+	execErr  error
+)
+
+// replayEnv is a fresh store and cache, Docker from the environment, and
+// an executor built for the test.
+func replayEnv(t *testing.T) (map[string]string, []string) {
+	t.Helper()
+	cli := sandboxtest.Docker(t)
+	sandboxtest.EnsureImage(t, cli)
+	execOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "replay-cli-executor-")
+		if err != nil {
+			execErr = err
+			return
+		}
+		execBin, execErr = sandboxtest.BuildExecutor(dir)
+	})
+	if execErr != nil {
+		t.Fatal(execErr)
+	}
+	env := map[string]string{"REPLAY_CACHE": t.TempDir(), "HOME": t.TempDir()}
+	for _, k := range []string{"DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION"} {
+		env[k] = os.Getenv(k)
+	}
+	world := []string{"--executor", execBin, "--repo", "../../testdata/example/widgets.bundle", "--github-fixture", "../../testdata/example/github"}
+	return env, append([]string{"--home", t.TempDir()}, world...)
+}
+
+// The README's first command: the bundled example replays faithfully.
+func TestVerifyExample(t *testing.T) {
+	env, flags := replayEnv(t)
+	args := append([]string{flags[0], flags[1], "verify", "../../testdata/example/run", "--json"}, flags[2:]...)
+	code, out, errs := runCLI(t, env, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	var v struct {
+		Faithful bool           `json:"faithful"`
+		Counts   map[string]int `json:"counts"`
+		Run      string         `json:"run"`
+		Commit   string         `json:"commit"`
+		Calls    []struct {
+			Tool     string `json:"tool"`
+			Fidelity struct {
+				Status string `json:"status"`
+			} `json:"fidelity"`
+		} `json:"calls"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	if !v.Faithful || v.Counts["match"] != 6 || v.Counts["differs"] != 0 || v.Counts["not-reexecuted"] != 2 || v.Commit != "072bdd28f8409b602018042d087e7b7fa184dc79" {
+		t.Errorf("verify: %+v", v)
+	}
+	// The replay is stored, linked to the original.
+	code, out, _ = runCLI(t, env, flags[0], flags[1], "inspect", "--json", v.Run)
+	if code != 0 || !strings.Contains(out, `"format": "native"`) || !strings.Contains(out, `"llm_calls": 10`) {
+		t.Errorf("the stored replay: %s", out)
+	}
+}
+
+// A world that does not give the recorded results: verify says where, with
+// a diff, and exits 1.
+func TestVerifyReportsDifferences(t *testing.T) {
+	env, flags := replayEnv(t)
+	dir := t.TempDir()
+	copyDir(t, "../../testdata/example/run", dir)
+	p := filepath.Join(dir, "iteration-1", "transcripts", "review-35e13df7-dfc5-5858-a310-4a26200156bd.jsonl")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, []byte(strings.Replace(string(b), `"__init__.py\npaginate.py"`, `"__init__.py\npaginate.py\nvendored.py"`, 1)), 0o644)
+	args := append([]string{flags[0], flags[1], "verify", dir}, flags[2:]...)
+	code, out, errs := runCLI(t, env, args...)
+	if code != 1 || !strings.Contains(out, "differs") || !strings.Contains(out, "- vendored.py") || !strings.Contains(errs, "1 re-executed call(s) differ") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if fi.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, _ := os.ReadFile(p)
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+}
+
+// The README's counterfactual: a scripted OpenAI-compatible endpoint plays a
+// reviewer that approves; the comparison shows the changed decision.
+func TestRunCounterfactual(t *testing.T) {
+	env, flags := replayEnv(t)
+	script, err := fakemodel.Load("../../testdata/example/fake-model.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(&fakemodel.Server{Script: script})
+	defer srv.Close()
+	env["OPENAI_API_KEY"] = "sk-test"
+	args := append([]string{flags[0], flags[1], "../../testdata/example/run", "--model", "fake-reviewer", "--base-url", srv.URL + "/v1", "--json"}, flags[2:]...)
+	code, out, errs := runCLI(t, env, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	var r struct {
+		Runs []struct {
+			Run      string              `json:"run"`
+			Decision json.RawMessage     `json:"decision"`
+			Was      json.RawMessage     `json:"original_decision"`
+			LLMCalls [2]int              `json:"llm_calls"`
+			Produced map[string]int      `json:"tool_results"`
+			Diverged *struct{ Step int } `json:"first_divergence"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Runs) != 1 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	run := r.Runs[0]
+	if !strings.Contains(string(run.Decision), `"approve"`) || !strings.Contains(string(run.Was), `"request-changes"`) {
+		t.Errorf("decisions: was %s, now %s", run.Was, run.Decision)
+	}
+	if run.LLMCalls != [2]int{10, 7} || run.Produced["agent"] != 1 || run.Produced["recorded"] != 1 || run.Diverged == nil {
+		t.Errorf("run: %+v", run)
+	}
+	// Unchanged, it runs again from the response cache.
+	code, out2, _ := runCLI(t, env, args...)
+	if code != 0 || !strings.Contains(out2, `"decision"`) {
+		t.Errorf("second run: exit %d %s", code, out2)
+	}
+}
+
+// Ctrl-C part way: the partial run is stored and the container removed.
+func TestRunInterruptedKeepsThePartialRun(t *testing.T) {
+	env, flags := replayEnv(t)
+	script, _ := fakemodel.Load("../../testdata/example/fake-model.json")
+	srv := httptest.NewServer(&fakemodel.Server{Script: script})
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	slow := httptest.NewServer(httpDelay(srv.URL, 3, cancel))
+	defer slow.Close()
+	args := append([]string{flags[0], flags[1], "run", "../../testdata/example/run", "--model", "fake-reviewer", "--base-url", slow.URL + "/v1", "--no-cache"}, flags[2:]...)
+	var outb, errb strings.Builder
+	code := Run(ctx, args, Env{Stdout: &outb, Stderr: &errb, Getenv: func(k string) string { return env[k] }})
+	if code != ExitInterrupted || !strings.Contains(errb.String(), "partial run is stored as") {
+		t.Fatalf("exit %d\n%s\n%s", code, outb.String(), errb.String())
+	}
+	id, err := store.ContentID(context.Background(), "../../testdata/example/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := sandboxtest.Leftovers(t, sandboxtest.Docker(t), map[string]string{"io.replay.original": id}); len(left) > 0 {
+		t.Errorf("sandboxes left after the interrupt: %v", left)
+	}
+	code, out, _ := runCLI(t, env, flags[0], flags[1], "ls", "--json")
+	if code != 0 || !strings.Contains(out, `"format": "native"`) {
+		t.Errorf("the partial run is not in the store: %s", out)
+	}
+}
+
+// httpDelay forwards to target and, at the n-th request, cancels (a Ctrl-C)
+// before answering.
+func httpDelay(target string, n int, cancel context.CancelFunc) http.Handler {
+	u, _ := url.Parse(target)
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	var mu sync.Mutex
+	count := 0
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		count++
+		k := count
+		mu.Unlock()
+		if k == n {
+			// Read the request: the server notices the client going away
+			// only once the body is consumed.
+			io.Copy(io.Discard, r.Body)
+			cancel()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})
+}
+
+func TestDefaultRun(t *testing.T) {
+	root := newRootCmd(&globals{})
+	tests := []struct{ in, want string }{
+		{"../../testdata/example/run --model m", "run ../../testdata/example/run --model m"},
+		{"--home h 5ef49dd6 --model m", "--home h run 5ef49dd6 --model m"},
+		{"--home=h 5ef49dd6", "--home=h run 5ef49dd6"},
+		{"verify 5ef49dd6", "verify 5ef49dd6"},
+		{"frobnicate", "frobnicate"},
+		{"--help", "--help"},
+		{"help run", "help run"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(defaultRun(root, strings.Fields(tt.in)), " "); got != tt.want {
+			t.Errorf("%q -> %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
