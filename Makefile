@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: build executor test bench image clean
+.PHONY: build executor example test bench image clean
 
 # replay embeds the static in-container tool executor for linux/amd64 and arm64.
 build: executor
@@ -15,7 +15,15 @@ executor:
 image:
 	$(GO) run ./cmd/replay sandbox build
 
+# The bundled example: a faithful replay, then a counterfactual and its comparison.
+example:
+	bash testdata/example/demo.sh
+
+# The sandbox tests build the image themselves; preparing it first (a static
+# busybox from Debian's busybox-static, when this user may install it) keeps
+# them from skipping on a fresh machine.
 test:
+	-@bash sandbox/ci-prepare.sh >/dev/null 2>&1 || echo "make test: could not prepare the sandbox image (see sandbox/ci-prepare.sh); Docker tests may skip"
 	$(GO) test ./...
 
 # Every benchmark of the project; prints a table and writes bench/results.json.
