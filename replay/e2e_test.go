@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -157,5 +158,39 @@ func TestCounterfactualInSandbox(t *testing.T) {
 	// bearer token only.
 	if len(fake.bodies) != 5 || len(fake.bodies[0]["tools"].([]any)) < 8 || fake.auth[0] != "Bearer "+secretKey {
 		t.Errorf("%d requests; tools %v; auth %q", len(fake.bodies), fake.bodies[0]["tools"] != nil, fake.auth[0])
+	}
+}
+
+// A container that dies mid-run ends the run as a sandbox fault: the
+// partial run is kept with the step where it stopped.
+func TestContainerDiesMidRun(t *testing.T) {
+	cli := sandboxtest.Docker(t)
+	sandboxtest.EnsureImage(t, cli)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sb, err := sandbox.New(ctx, cli, sandbox.Options{ExecutorPath: executorBin(t), Labels: sandboxtest.TestLabels(t, cli)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(context.Background())
+	calls := 0
+	m := model.Func(func(ctx context.Context, req model.Request) (*trace.LLMCall, error) {
+		calls++
+		if calls == 2 {
+			if err := cli.ContainerKill(ctx, sb.ID(), "KILL"); err != nil {
+				t.Errorf("kill the sandbox: %v", err)
+			}
+		}
+		return (&script{answers: []string{"Bash {\"command\":\"echo alive\"}"}}).Complete(ctx, req)
+	})
+	var c trace.Collector
+	_, err = replay.Run(ctx, origWithPrompt("x"), replay.Config{Mode: replay.ModeRun, Model: m, Workspace: sb, Params: trace.Params{Model: "m"}, Emit: &c})
+	var stop *replay.StopError
+	if !errors.As(err, &stop) || stop.Reason != "sandbox-fault" || stop.Step != 5 {
+		t.Fatalf("got %v", err)
+	}
+	run := c.Run()
+	if len(run.Steps) != 4 || run.Steps[2].Tool.Output != "alive" || run.Outcome.Stopped != "sandbox-fault" || run.Outcome.StoppedAt != 5 {
+		t.Errorf("partial run: %d steps, outcome %+v", len(run.Steps), run.Outcome)
 	}
 }

@@ -27,7 +27,7 @@ var (
 	execErr  error
 )
 
-func executorBin(t *testing.T) string {
+func executorBin(t testing.TB) string {
 	t.Helper()
 	execOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "replay-engine-test-")
