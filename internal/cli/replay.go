@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -32,6 +33,7 @@ type replayFlags struct {
 	Policies []string
 	Decision string
 	JSON     bool
+	Out      string
 }
 
 func (f *replayFlags) bind(cmd *cobra.Command) {
@@ -43,6 +45,27 @@ func (f *replayFlags) bind(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.Policies, "tool-policy", nil, "answer tool `NAME=POLICY`: exec (run in the sandbox), recorded (the recorded result of the identical call, else an error), deny, agent (a nested sub-agent; Task's default) (repeatable)")
 	fl.StringVar(&f.Decision, "decision", "auto", "where the new run's decision is: auto, final (JSON in the final message), file:GLOB (a file the agent wrote), tool:NAME (a tool call's arguments)")
 	fl.BoolVar(&f.JSON, "json", false, "print the result as JSON")
+	fl.StringVar(&f.Out, "out", "", "also write the new run, in replay's native format, to `DIR`/<id>.jsonl")
+}
+
+// writeOut copies a stored run to --out.
+func (g *globals) writeOut(s *replay.Session, dir, id string) error {
+	if dir == "" || id == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	b, err := os.ReadFile(s.Store.Path(id))
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	p := filepath.Join(dir, id+".jsonl")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	fmt.Fprintf(g.env.Stderr, "wrote %s\n", p)
+	return nil
 }
 
 // session opens what a replay needs: the store, the world, Docker.
@@ -181,6 +204,9 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 	res, err := s.Replay(ctx, req)
 	if res == nil || res.Report == nil {
 		return err
+	}
+	if oerr := opts.writeOut(s, opts.Out, res.ID); oerr != nil {
+		return oerr
 	}
 	rep := res.Report
 	v := verifyJSON{Version: 1, Original: res.Original.ID, Run: res.ID, Workspace: res.Workspace, Calls: rep.Calls, Divergences: rep.Divergences, Stopped: rep.Stopped, Counts: map[string]int{}, Normalized: []string{}}
@@ -503,6 +529,9 @@ func runRun(ctx context.Context, opts *runOptions) error {
 		res, err := s.Replay(ctx, r)
 		if res != nil && res.Report != nil {
 			results = append(results, res)
+			if oerr := opts.writeOut(s, opts.Out, res.ID); oerr != nil && err == nil {
+				err = oerr
+			}
 		}
 		if err != nil {
 			if res != nil && res.ID != "" {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -151,8 +152,25 @@ func TestRunCounterfactual(t *testing.T) {
 	if run.LLMCalls != [2]int{10, 7} || run.Produced["agent"] != 1 || run.Produced["recorded"] != 1 || run.Diverged == nil {
 		t.Errorf("run: %+v", run)
 	}
+	// A system prompt from git (the bundle's README at a branch), and the
+	// new run written out.
+	outDir := t.TempDir()
+	args2 := append(slices.Clone(args), "--system-file", "../../testdata/example/widgets.bundle@page-count:README.md", "--out", outDir)
+	code, out2, errs := runCLI(t, env, args2...)
+	if code != 0 || !strings.Contains(out2, `"decision"`) {
+		t.Fatalf("with a prompt from git: exit %d\n%s\n%s", code, out2, errs)
+	}
+	files, _ := filepath.Glob(filepath.Join(outDir, "*.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("--out wrote %v", files)
+	}
+	b, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(b), `"system":"# widgets\n\nSmall helpers for paging through lists.\n"`) || !strings.Contains(string(b), `"system-file":"../../testdata/example/widgets.bundle@page-count:README.md"`) {
+		t.Errorf("the new run does not carry the prompt from git and its variant:\n%.600s", b)
+	}
+
 	// Unchanged, it runs again from the response cache.
-	code, out2, _ := runCLI(t, env, args...)
+	code, out2, _ = runCLI(t, env, args...)
 	if code != 0 || !strings.Contains(out2, `"decision"`) {
 		t.Errorf("second run: exit %d %s", code, out2)
 	}
