@@ -175,6 +175,18 @@ func writeSummary(w io.Writer, s trace.Summary) error {
 	if s.Session != "" {
 		row("session", "%s", s.Session)
 	}
+	if o := s.Origin; o != nil {
+		var keys []string
+		for k := range o.Variant {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, k+"="+o.Variant[k])
+		}
+		row("replay of", "%s  (%s%s)", o.Of, o.Mode, strings.TrimSuffix(", "+strings.Join(parts, ", "), ", "))
+	}
 	if s.StartedAt != nil {
 		when := s.StartedAt.Local().Format("2006-01-02 15:04:05 MST")
 		if s.EndedAt != nil {

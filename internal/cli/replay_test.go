@@ -80,8 +80,12 @@ func TestVerifyExample(t *testing.T) {
 	}
 	// The replay is stored, linked to the original.
 	code, out, _ = runCLI(t, env, flags[0], flags[1], "inspect", "--json", v.Run)
-	if code != 0 || !strings.Contains(out, `"format": "native"`) || !strings.Contains(out, `"llm_calls": 10`) {
+	if code != 0 || !strings.Contains(out, `"format": "native"`) || !strings.Contains(out, `"llm_calls": 10`) || !strings.Contains(out, `"mode": "verify"`) {
 		t.Errorf("the stored replay: %s", out)
+	}
+	code, out, _ = runCLI(t, env, flags[0], flags[1], "inspect", v.Run)
+	if code != 0 || !strings.Contains(out, "replay of   5c737df2") {
+		t.Errorf("inspect does not say what the run replays:\n%s", out)
 	}
 }
 

@@ -38,6 +38,7 @@ type Summary struct {
 	Warnings  []string        `json:"warnings"`
 	Children  []ChildSummary  `json:"sub_agents,omitempty"`
 	Recorded  *Totals         `json:"recorded_totals,omitempty"`
+	Origin    *Origin         `json:"replay_of,omitempty"` // set on a run replay produced
 }
 
 // CostSummary keeps recorded and priced cost apart. Nil means unknown.
@@ -206,6 +207,7 @@ func (z *Summarizer) Summary() Summary {
 	s.Source = z.main.Source
 	s.Agent = z.main.Agent
 	s.Session = z.main.Session
+	s.Origin = z.main.Replay
 	s.Runs = 1 + len(z.childOrder)
 	for _, k := range z.childOrder {
 		s.Children = append(s.Children, *z.children[k])
