@@ -37,6 +37,9 @@ func migrations() []string {
 		CREATE INDEX traces_sort ON traces (sort_at DESC);
 		CREATE INDEX traces_agent ON traces (agent COLLATE NOCASE, sort_at DESC);
 		CREATE INDEX traces_repo ON traces (repo_key, sort_at DESC);`,
+		// 2: the size of each stored file, to recognize one cut short (an
+		// import is not synced to disk: its source can be imported again).
+		`ALTER TABLE traces ADD COLUMN file_size INTEGER NOT NULL DEFAULT -1;`,
 	}
 }
 

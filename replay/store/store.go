@@ -200,8 +200,18 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 	if err := w.Flush(); err != nil {
 		return Result{}, fmt.Errorf("import %q: write %s: %w", path, tmp.Name(), err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return Result{}, fmt.Errorf("import %q: sync %s: %w", path, tmp.Name(), err)
+	// A trace imported from a file is not synced to disk: should a crash
+	// cut the stored copy short, its recorded size tells, and importing
+	// the source again restores it. A run that exists nowhere else (a
+	// replay's new run, a fetched trace) is synced.
+	if source != "" {
+		if err := tmp.Sync(); err != nil {
+			return Result{}, fmt.Errorf("import %q: sync %s: %w", path, tmp.Name(), err)
+		}
+	}
+	fi, err := tmp.Stat()
+	if err != nil {
+		return Result{}, fmt.Errorf("import %q: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
 		return Result{}, fmt.Errorf("import %q: write %s: %w", path, tmp.Name(), err)
@@ -218,9 +228,12 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 		return Result{}, fmt.Errorf("import %q: %w", path, err)
 	}
 	committed = true
-	syncDir(filepath.Dir(final))
+	if source != "" {
+		syncDir(filepath.Dir(final))
+	}
 
 	row := entryOf(sum, abs, s.now())
+	row.FileSize = fi.Size()
 	inserted, err := s.insert(ctx, row, sum)
 	if err != nil {
 		os.Remove(final)
@@ -247,7 +260,9 @@ func (s *Store) existing(ctx context.Context, id string) (Result, bool, error) {
 	if err != nil {
 		return Result{}, false, err
 	}
-	if _, err := os.Stat(s.Path(id)); errors.Is(err, os.ErrNotExist) {
+	if fi, err := os.Stat(s.Path(id)); errors.Is(err, os.ErrNotExist) || (err == nil && e.FileSize >= 0 && fi.Size() != e.FileSize) {
+		// The file is gone, or was cut short (a crash before the system
+		// wrote it out): drop the row so that this import restores both.
 		if _, err := s.db.ExecContext(ctx, `DELETE FROM traces WHERE id = ?`, id); err != nil {
 			return Result{}, false, fmt.Errorf("drop index row of missing file %s: %w", s.Path(id), err)
 		}
@@ -295,6 +310,12 @@ func (s *Store) OpenRun(ctx context.Context, id string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open trace %q: %w", id, err)
 	}
+	if e, _, gerr := s.get(ctx, id); gerr == nil && e.FileSize >= 0 {
+		if fi, serr := f.Stat(); serr == nil && fi.Size() != e.FileSize {
+			f.Close()
+			return nil, fmt.Errorf("open trace %q: the stored file %s is damaged (%d bytes, %d expected): import %s again", id, s.Path(id), fi.Size(), e.FileSize, e.Source)
+		}
+	}
 	return f, nil
 }
 
@@ -327,6 +348,8 @@ type Entry struct {
 	CostPriced   *float64
 	Status       string
 	Replayable   bool
+	// FileSize is the size of the stored native file (-1: not recorded).
+	FileSize int64
 }
 
 func entryOf(sum trace.Summary, source string, now time.Time) Entry {
@@ -545,7 +568,7 @@ func (s *Store) get(ctx context.Context, id string) (Entry, trace.Summary, error
 }
 
 const entryCols = `id, format, agent, repo, work_item, pr, commit_sha, source, started_at, ended_at, imported_at,
-	llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable`
+	llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable, file_size`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -557,7 +580,7 @@ func scanEntry(sc scanner, extra ...any) (Entry, error) {
 		costRec, costPric sql.NullFloat64
 	)
 	dest := append([]any{&e.ID, &e.Format, &e.Agent, &e.Repo, &e.WorkItem, &e.PR, &e.Commit, &e.Source,
-		&started, &ended, &imported, &e.LLMCalls, &e.ToolCalls, &e.Tokens, &costRec, &costPric, &e.Status, &e.Replayable}, extra...)
+		&started, &ended, &imported, &e.LLMCalls, &e.ToolCalls, &e.Tokens, &costRec, &costPric, &e.Status, &e.Replayable, &e.FileSize}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return Entry{}, err
 	}
@@ -605,11 +628,11 @@ func (s *Store) insert(ctx context.Context, e Entry, sum trace.Summary) (bool, e
 		repoKey = RepoKey(e.WorkItem)
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO traces (id, format, agent, repo, repo_key, work_item, pr, commit_sha, source,
-		started_at, ended_at, imported_at, sort_at, llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable, summary)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+		started_at, ended_at, imported_at, sort_at, llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable, summary, file_size)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
 		e.ID, e.Format, e.Agent, e.Repo, repoKey, e.WorkItem, e.PR, e.Commit, e.Source,
 		nullTime(e.StartedAt), nullTime(e.EndedAt), e.ImportedAt.UnixNano(), sortAt.UnixNano(),
-		e.LLMCalls, e.ToolCalls, e.Tokens, nullFloat(e.CostRecorded), nullFloat(e.CostPriced), e.Status, e.Replayable, string(sumJSON))
+		e.LLMCalls, e.ToolCalls, e.Tokens, nullFloat(e.CostRecorded), nullFloat(e.CostPriced), e.Status, e.Replayable, string(sumJSON), e.FileSize)
 	if err != nil {
 		return false, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -115,6 +116,9 @@ func TestImport(t *testing.T) {
 		StartedAt: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), EndedAt: time.Date(2026, 11, 2, 9, 0, 30, 0, time.UTC),
 		ImportedAt: t0, LLMCalls: 5, ToolCalls: 3, Tokens: 1880 + 220 + 30200 + 1700,
 		CostRecorded: sum.Cost.Recorded, CostPriced: sum.Cost.Priced, Status: "ok", Replayable: true,
+	}
+	if fi, err := os.Stat(s.Path(id)); err == nil {
+		want.FileSize = fi.Size()
 	}
 	if !cmp.Equal(want, e) {
 		t.Errorf("index row:\n%s", cmp.Diff(want, e))
@@ -406,7 +410,7 @@ func TestReopenAndSchemaVersion(t *testing.T) {
 	}
 	s2.Close()
 	_, err := Open(ctx, root, Options{})
-	if err == nil || !strings.Contains(err.Error(), "schema version 99 is newer than this replay understands (1): upgrade replay") {
+	if err == nil || !strings.Contains(err.Error(), "schema version 99 is newer than this replay understands (2): upgrade replay") {
 		t.Errorf("newer schema: %v", err)
 	}
 }
@@ -489,5 +493,30 @@ func TestOddRoot(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, "index.db")); err != nil {
 			t.Errorf("%q: index not inside the root: %v", root, err)
 		}
+	}
+}
+
+// A stored file cut short (a crash before the system wrote it out: imports
+// are not synced) is recognized by its recorded size: reading it fails with
+// what to do, and importing the source again restores it.
+func TestDamagedFileIsRestored(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	r, err := s.Import(ctx, "testdata/review.jsonl", "", trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Path(r.ID)
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, b[:len(b)/2], 0o644)
+	if _, err := s.OpenRun(ctx, r.ID); err == nil || !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "review.jsonl again") {
+		t.Errorf("reading a damaged file: %v", err)
+	}
+	r2, err := s.Import(ctx, "testdata/review.jsonl", "", trace.Options{})
+	if err != nil || r2.Existing || r2.ID != r.ID {
+		t.Fatalf("re-import: %+v %v", r2, err)
+	}
+	if got, _ := os.ReadFile(p); !bytes.Equal(got, b) {
+		t.Error("the file was not restored")
 	}
 }
