@@ -174,6 +174,12 @@ func TestServeRefusesBadStart(t *testing.T) {
 	if err := Serve(context.Background(), bytes.NewReader(nil), io.Discard, io.Discard, nil); err != nil {
 		t.Errorf("empty input: %v", err)
 	}
+	// A setting from a newer replay is refused, saying what to do.
+	in := frame(t, Request{ID: 1, Op: OpInit, Args: json.RawMessage(`{"root":"` + t.TempDir() + `","from_the_future":true}`)})
+	err := Serve(context.Background(), bytes.NewReader(in), io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "older than the replay that started it") {
+		t.Errorf("an unknown setting: %v", err)
+	}
 }
 
 func frame(t *testing.T, v any) []byte {

@@ -1,12 +1,14 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,10 +65,18 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, log io.Writer, env 
 	if req.Op != OpInit {
 		return fmt.Errorf("read init: first request is %q, want %q", req.Op, OpInit)
 	}
+	// A setting this executor does not know means replay is newer than
+	// the executor it copied in: refuse rather than ignore it.
 	var cfg Config
-	if err := json.Unmarshal(req.Args, &cfg); err != nil {
-		s.send(Response{ID: req.ID, Err: "decode config: " + err.Error(), ErrKind: ErrKindInvalid})
-		return fmt.Errorf("decode config: %w", err)
+	dec := json.NewDecoder(bytes.NewReader(req.Args))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		msg := "decode config: " + err.Error()
+		if strings.Contains(err.Error(), "unknown field") {
+			msg += fmt.Sprintf(" (this executor is %s, older than the replay that started it: rebuild replay with `make build`, or pass a matching --executor)", Version)
+		}
+		s.send(Response{ID: req.ID, Err: msg, ErrKind: ErrKindInvalid})
+		return errors.New(msg)
 	}
 	if cfg.Env == nil {
 		cfg.Env = env
