@@ -337,32 +337,8 @@ func hasSchemas(tools []trace.ToolDef) bool {
 }
 
 func mergeParams(base, over trace.Params) trace.Params {
-	p := base
-	if over.Model != "" {
-		p.Model = over.Model
-	}
-	if over.Provider != "" {
-		p.Provider = over.Provider
-	}
-	if over.Temperature != nil {
-		p.Temperature = over.Temperature
-	}
-	if over.TopP != nil {
-		p.TopP = over.TopP
-	}
-	if over.TopK != nil {
-		p.TopK = over.TopK
-	}
-	if over.MaxTokens != nil {
-		p.MaxTokens = over.MaxTokens
-	}
-	if over.Seed != nil {
-		p.Seed = over.Seed
-	}
-	if len(over.Stop) > 0 {
-		p.Stop = over.Stop
-	}
-	return p
+	base.Merge(over)
+	return base
 }
 
 // start sets up the main run's conversation (and replays the steps before

@@ -106,7 +106,7 @@ func (m *RunMeta) Merge(o *RunMeta) {
 	if len(o.Instr.Tools) > 0 {
 		m.Instr.Tools = o.Instr.Tools
 	}
-	m.Defaults.merge(o.Defaults)
+	m.Defaults.Merge(o.Defaults)
 	if !o.StartedAt.IsZero() {
 		m.StartedAt = o.StartedAt
 	}
@@ -150,7 +150,8 @@ func (r *Refs) Each(fn func(name string, ref *Ref)) {
 	}
 }
 
-func (p *Params) merge(o Params) {
+// Merge sets every parameter of o that is set.
+func (p *Params) Merge(o Params) {
 	if o.Model != "" {
 		p.Model = o.Model
 	}
