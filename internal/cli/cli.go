@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -250,6 +251,14 @@ func (g *globals) storeExists() (string, bool, error) {
 		return home, false, nil
 	}
 	return home, err == nil, err
+}
+
+// writeJSON prints v as the indented JSON every --json output uses.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 func plural(n int, one, many string) string {

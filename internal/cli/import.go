@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -172,10 +171,7 @@ func runImport(ctx context.Context, opts *importOptions) error {
 		}
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(struct {
+		if err := writeJSON(out, struct {
 			Version int            `json:"version"`
 			Results []importResult `json:"results"`
 		}{1, results}); err != nil {

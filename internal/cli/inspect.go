@@ -91,10 +91,7 @@ func runInspect(ctx context.Context, opts *inspectOptions) error {
 	}
 	worldRefs(opts.globals, &sum) // refs a `replay world fetch` resolved (world.go)
 	if opts.JSON {
-		enc := json.NewEncoder(opts.env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(sum)
+		return writeJSON(opts.env.Stdout, sum)
 	}
 	return writeSummary(opts.env.Stdout, sum)
 }

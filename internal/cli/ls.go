@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -173,10 +172,7 @@ func printLsJSON(opts *lsOptions, rows []store.Entry) error {
 		t.Cost.Recorded, t.Cost.Priced = e.CostRecorded, e.CostPriced
 		out.Traces = append(out.Traces, t)
 	}
-	enc := json.NewEncoder(opts.env.Stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	return writeJSON(opts.env.Stdout, out)
 }
 
 // shortRepo shows a repository URL as owner/name.

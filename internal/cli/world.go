@@ -229,14 +229,19 @@ func runWorldFetch(ctx context.Context, opts *worldFetchOptions) error {
 	if _, err := w.Fetch(ctx, world.TargetOf(sum), fo); err != nil {
 		return err
 	}
+	return opts.reportWorld(ctx, w, sum, opts.JSON)
+}
+
+// reportWorld prints what the cache holds for a trace (fetch and show).
+func (g *globals) reportWorld(ctx context.Context, w *world.World, sum trace.Summary, asJSON bool) error {
 	st, err := w.Status(ctx, sum.ID)
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return writeJSON(opts.env.Stdout, worldJSON(sum, st))
+	if asJSON {
+		return writeJSON(g.env.Stdout, worldJSON(sum, st))
 	}
-	return writeWorld(opts.env.Stdout, sum, st)
+	return writeWorld(g.env.Stdout, sum, st)
 }
 
 type worldShowOptions struct {
@@ -280,14 +285,7 @@ func runWorldShow(ctx context.Context, opts *worldShowOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := w.Status(ctx, sum.ID)
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
-		return writeJSON(opts.env.Stdout, worldJSON(sum, st))
-	}
-	return writeWorld(opts.env.Stdout, sum, st)
+	return opts.reportWorld(ctx, w, sum, opts.JSON)
 }
 
 type worldTarOptions struct {
