@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/agentreplay/replay/replay/model"
@@ -610,7 +609,7 @@ func (e *engine) tool(ctx context.Context, a *agent, c trace.Part) (*trace.ToolC
 		rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "a sub-agent answered (its own calls are listed under its run)"}
 		if e.cfg.Mode == ModeVerify {
 			if r := a.byID[c.ID]; r != nil {
-				if cmp := CompareResults(c.Name, stripAgentTrailer(r.Output), r.Status == trace.ToolError, t.Output, false); cmp.Status == Differs {
+				if cmp := CompareResults(c.Name, r.Output, r.Status == trace.ToolError, t.Output, false); cmp.Status == Differs {
 					rep.Fidelity = Comparison{Status: Differs, Diff: cmp.Diff, Reason: "the sub-agent's answer differs from the recorded one"}
 				}
 			}
@@ -665,23 +664,9 @@ func (e *engine) compare(a *agent, t *trace.ToolCall) Comparison {
 }
 
 // resultsEqual is how the recorded model judges a fed-back result: equal
-// up to the fidelity report's normalizations (a sub-agent's answer without
-// the agentId trailer Claude Code adds).
+// up to the fidelity report's normalizations.
 func resultsEqual(tool, recorded, got string) bool {
-	if slices.Contains(agentTools, tool) {
-		recorded = stripAgentTrailer(recorded)
-	}
 	return CompareResults(tool, recorded, false, got, false).Status == Match
-}
-
-// stripAgentTrailer drops the "agentId: …" line Claude Code 2.x appends to
-// a sub-agent's answer.
-func stripAgentTrailer(s string) string {
-	lines := strings.Split(s, "\n")
-	for len(lines) > 0 && strings.HasPrefix(strings.TrimSpace(lines[len(lines)-1]), "agentId: ") {
-		lines = lines[:len(lines)-1]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // subAgent runs the nested agent a Task call starts and records it as a

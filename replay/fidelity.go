@@ -22,6 +22,7 @@ const (
 	NormEmptyOutput   = "empty-output-note"
 	NormErrorTags     = "tool-use-error-tags"
 	NormOrder         = "result-order"
+	NormAgentTrailer  = "agent-id-trailer"
 )
 
 // Comparison is the verdict on one tool call.
@@ -36,8 +37,9 @@ type Comparison struct {
 // Differences that carry no meaning are normalized away, each named in the
 // result: trailing whitespace, a tool's own line-number format, harness
 // reminders appended to results, the "(… completed with no output)" note,
-// <tool_use_error> tags, and the order of Glob and file-list results (which
-// follow file modification times, and a checkout sets new ones).
+// <tool_use_error> tags, the order of Glob and file-list results (which
+// follow file modification times, and a checkout sets new ones), and the
+// "agentId: …" line Claude Code 2.x appends to a sub-agent's answer.
 func CompareResults(tool, recorded string, recErr bool, got string, gotErr bool) Comparison {
 	if recorded == got && recErr == gotErr {
 		return Comparison{Status: Match}
@@ -55,6 +57,9 @@ func CompareResults(tool, recorded string, recErr bool, got string, gotErr bool)
 			a, b = na, nb
 			applied = append(applied, name)
 		}
+	}
+	if slices.Contains(agentTools, tool) {
+		apply(NormAgentTrailer, stripAgentTrailer)
 	}
 	apply(NormReminders, stripReminders)
 	apply(NormErrorTags, stripErrorTags)
@@ -174,4 +179,14 @@ func shortDiff(a, b string, max int) string {
 	write("-", al[p:len(al)-s])
 	write("+", bl[p:len(bl)-s])
 	return sb.String()
+}
+
+// stripAgentTrailer drops the "agentId: …" lines Claude Code 2.x appends to
+// a sub-agent's answer.
+func stripAgentTrailer(s string) string {
+	lines := strings.Split(s, "\n")
+	for len(lines) > 0 && strings.HasPrefix(strings.TrimSpace(lines[len(lines)-1]), "agentId: ") {
+		lines = lines[:len(lines)-1]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -52,7 +52,7 @@ func ghAnswer(gh GitHubFiles, command string) (out string, ok bool) {
 			return "", false
 		}
 		if fields, ok := flags["json"]; ok {
-			return ghJSON(gh, b, kind, fields)
+			return ghJSON(gh, b, fields)
 		}
 		if len(flags) > 0 && !onlyRepoFlag(flags) {
 			return "", false
@@ -199,7 +199,7 @@ func ghView(b []byte, kind string) string {
 
 // ghJSON answers `--json field,…` with the fields gh names, from the REST
 // documents.
-func ghJSON(gh GitHubFiles, b []byte, kind, fields string) (string, bool) {
+func ghJSON(gh GitHubFiles, b []byte, fields string) (string, bool) {
 	var it ghItem
 	if json.Unmarshal(b, &it) != nil {
 		return "", false
