@@ -39,9 +39,6 @@ func ParseDecisionSpec(s string) (DecisionSpec, error) {
 	return "", fmt.Errorf("decision %q: want auto, final, file:GLOB or tool:NAME", s)
 }
 
-// reviewActions are the actions of the factory's review result.
-var reviewActions = []string{"approve", "request-changes", "comment", "reject", "failure"}
-
 // ExtractDecision finds the decision of a run (its main run: sub-agents do
 // not decide). readFile, when not nil, reads a file of the workspace as it
 // is at the end of the run (so later edits count); otherwise the content of
@@ -195,7 +192,7 @@ func decision(b []byte, source string) *trace.Decision {
 	var v struct {
 		Action string `json:"action"`
 	}
-	if json.Unmarshal(b, &v) == nil && slices.Contains(reviewActions, v.Action) {
+	if json.Unmarshal(b, &v) == nil && trace.IsReviewAction(v.Action) {
 		d.Kind = "review"
 	}
 	return d

@@ -274,6 +274,16 @@ type Outcome struct {
 	Recorded  *Totals   `json:"recorded,omitempty"` // totals as the source recorded them
 }
 
+// IsReviewAction reports whether action is one of the factory's review
+// result actions: a decision carrying one is a review.
+func IsReviewAction(action string) bool {
+	switch action {
+	case "approve", "request-changes", "comment", "reject", "failure":
+		return true
+	}
+	return false
+}
+
 // Decision is the structured result of a run (for a review: action and
 // findings).
 type Decision struct {

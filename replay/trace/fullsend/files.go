@@ -192,8 +192,7 @@ func readResult(path string) (*trace.Decision, trace.Refs, error) {
 		refs.Issue = rec(n, "issue_number")
 	}
 	d := &trace.Decision{Source: "iteration output " + filepath.Join(filepath.Base(filepath.Dir(filepath.Dir(path))), "output", from), Value: json.RawMessage(compact(b))}
-	switch r.Action {
-	case "approve", "request-changes", "comment", "reject", "failure": // the review schema's actions
+	if trace.IsReviewAction(r.Action) {
 		d.Kind = "review"
 	}
 	return d, refs, nil
