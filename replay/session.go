@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -223,6 +224,26 @@ func (s *Session) Replay(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.ID, res.New = stored.ID, stored.Summary
 	return res, runErr
+}
+
+var gitRef = regexp.MustCompile(`^([^@\s]+)@([^:\s]+):(.+)$`)
+
+// ReadPrompt reads a prompt from a file, or from git when it is named
+// owner/repo@ref:path (any repository source the world knows: owner/name,
+// a URL, a local repository or bundle).
+func (s *Session) ReadPrompt(ctx context.Context, spec string) (string, error) {
+	if _, err := os.Stat(spec); err == nil {
+		b, err := os.ReadFile(spec)
+		return string(b), err
+	}
+	if m := gitRef.FindStringSubmatch(spec); m != nil && s.World != nil {
+		b, err := s.World.FileAt(ctx, m[1], m[2], m[3])
+		if err != nil {
+			return "", fmt.Errorf("read prompt %q: %w", spec, err)
+		}
+		return string(b), nil
+	}
+	return "", fmt.Errorf("read prompt %q: no such file (a prompt in git is named owner/repo@ref:path)", spec)
 }
 
 // workspaceTar merges the repository tree (placed at cwd) and the GitHub

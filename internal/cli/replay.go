@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -392,24 +391,6 @@ original is printed.`,
 	return cmd
 }
 
-var gitRef = regexp.MustCompile(`^([^@\s]+)@([^:\s]+):(.+)$`)
-
-// readPrompt reads a prompt from a file, or from git as owner/repo@ref:path.
-func readPrompt(ctx context.Context, w *world.World, spec string) (string, error) {
-	if _, err := os.Stat(spec); err == nil {
-		b, err := os.ReadFile(spec)
-		return string(b), err
-	}
-	if m := gitRef.FindStringSubmatch(spec); m != nil {
-		b, err := w.FileAt(ctx, m[1], m[2], m[3])
-		if err != nil {
-			return "", fmt.Errorf("read prompt %q: %w", spec, err)
-		}
-		return string(b), nil
-	}
-	return "", fmt.Errorf("read prompt %q: no such file (a prompt in git is named owner/repo@ref:path)", spec)
-}
-
 func runRun(ctx context.Context, opts *runOptions) error {
 	req, err := opts.request(opts.Target)
 	if err != nil {
@@ -452,7 +433,7 @@ func runRun(ctx context.Context, opts *runOptions) error {
 		note("from-step", strconv.Itoa(opts.FromStep))
 	}
 	if opts.SystemFile != "" {
-		p, err := readPrompt(ctx, s.World, opts.SystemFile)
+		p, err := s.ReadPrompt(ctx, opts.SystemFile)
 		if err != nil {
 			return err
 		}
@@ -464,7 +445,7 @@ func runRun(ctx context.Context, opts *runOptions) error {
 		if !ok || name == "" {
 			return &usageError{err: fmt.Errorf("--prompt %q: want NAME=FILE (NAME is the sub-agent's type, e.g. security)", pr), help: "replay run"}
 		}
-		p, err := readPrompt(ctx, s.World, file)
+		p, err := s.ReadPrompt(ctx, file)
 		if err != nil {
 			return err
 		}
