@@ -168,7 +168,10 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 	done := make(chan error, 1)
 	go func() { done <- importers.ImportSource(ictx, f, src, opts, e) }()
 
+	// The content may already be stored: known as soon as the hash is, which
+	// is usually before the import ends (then the import is cancelled).
 	var h hashed
+	checked := false
 	select {
 	case h = <-hc:
 		if h.err == nil {
@@ -177,6 +180,7 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 				<-done
 				return r, err
 			}
+			checked = true
 		}
 		err = <-done
 	case err = <-done:
@@ -189,8 +193,10 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 		return Result{}, h.err
 	}
 	id := h.id
-	if r, ok, err := s.existing(ctx, id); err != nil || ok {
-		return r, err
+	if !checked {
+		if r, ok, err := s.existing(ctx, id); err != nil || ok {
+			return r, err
+		}
 	}
 	// The id is declared last: a later declaration of a run fills in what
 	// the earlier ones lacked.
