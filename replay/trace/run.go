@@ -271,6 +271,11 @@ type Outcome struct {
 	StoppedAt int       `json:"stopped_at,omitempty"`
 	Final     string    `json:"final,omitempty"` // the final message text
 	Decision  *Decision `json:"decision,omitempty"`
+	// Patch is the run's change to its workspace as a unified git diff
+	// (paths relative to the repository root, a/ and b/ prefixes): what a
+	// replay's sandbox reports at the end, or the submission a coding
+	// agent's trajectory recorded. Empty when unknown.
+	Patch string `json:"patch,omitempty"`
 	Recorded  *Totals   `json:"recorded,omitempty"` // totals as the source recorded them
 }
 
