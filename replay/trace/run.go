@@ -275,8 +275,8 @@ type Outcome struct {
 	// (paths relative to the repository root, a/ and b/ prefixes): what a
 	// replay's sandbox reports at the end, or the submission a coding
 	// agent's trajectory recorded. Empty when unknown.
-	Patch string `json:"patch,omitempty"`
-	Recorded  *Totals   `json:"recorded,omitempty"` // totals as the source recorded them
+	Patch    string  `json:"patch,omitempty"`
+	Recorded *Totals `json:"recorded,omitempty"` // totals as the source recorded them
 }
 
 // IsReviewAction reports whether action is one of the factory's review
