@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/agentreplay/replay/sandbox"
 )
 
 // Policy says how a tool call of the new run is answered.
@@ -33,12 +35,10 @@ func ParsePolicy(s string) (Policy, error) {
 	return "", fmt.Errorf("unknown tool policy %q: valid policies are exec, recorded, deny, agent", s)
 }
 
-// workspaceTools only read or change the workspace: they run in the sandbox.
-var workspaceTools = []string{
-	"Bash", "Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "LS", "NotebookEdit",
-	// the generic set
-	"shell", "read_file", "write_file", "edit_file", "glob", "grep", "list_directory",
-}
+// unimplementedWorkspaceTools change only the workspace but the sandbox
+// does not implement them (the sandbox's own list, sandbox.IsWorkspaceTool,
+// says what runs there): their recorded answer is the answer.
+var unimplementedWorkspaceTools = []string{"NotebookEdit"}
 
 // conversationTools have no effect outside the conversation: their recorded
 // answer is the answer.
@@ -72,13 +72,15 @@ func (ps PolicySet) Decide(name string, args json.RawMessage) (Policy, string) {
 		return Agent, "a sub-agent tool starts a nested agent"
 	case slices.Contains(conversationTools, name):
 		return Recorded, "no effect outside the conversation"
-	case name == "Bash" || name == "shell":
+	case sandbox.IsShellTool(name):
 		if why := reachesOutside(commandOf(args)); why != "" {
 			return Recorded, why
 		}
 		return Exec, "a workspace tool"
-	case slices.Contains(workspaceTools, name):
+	case sandbox.IsWorkspaceTool(name):
 		return Exec, "a workspace tool"
+	case slices.Contains(unimplementedWorkspaceTools, name):
+		return Recorded, "the sandbox does not implement " + name
 	case strings.HasPrefix(name, "mcp__"):
 		return Recorded, "an MCP tool may change remote state"
 	case name == "WebFetch" || name == "WebSearch":

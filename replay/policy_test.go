@@ -3,6 +3,9 @@ package replay
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/agentreplay/replay/sandbox"
+	"github.com/agentreplay/replay/sandbox/executor"
 )
 
 func TestDefaultPolicies(t *testing.T) {
@@ -77,5 +80,36 @@ func TestCallKeyIgnoresKeyOrderAndSpace(t *testing.T) {
 	}
 	if callKey("Read", nil) != callKey("Read", json.RawMessage(`{}`)) {
 		t.Error("no arguments and {} differ")
+	}
+}
+
+// TestOfferedToolsRunInTheSandbox: every tool a replay offers a model is one
+// the sandbox implements, and the default policy runs it there. (The generic
+// list_dir was once denied because the policy spelled it list_directory.)
+func TestOfferedToolsRunInTheSandbox(t *testing.T) {
+	offered := append(sandbox.ClaudeCodeTools(), sandbox.GenericTools()...)
+	if len(offered) == 0 {
+		t.Fatal("no tools offered")
+	}
+	ps := NewPolicySet(nil)
+	for _, d := range offered {
+		if _, ok := executor.LookupTool(d.Name); !ok {
+			t.Errorf("%s is offered to models but the executor does not implement it", d.Name)
+		}
+		args := json.RawMessage(`{}`)
+		if sandbox.IsShellTool(d.Name) {
+			args = json.RawMessage(`{"command":"ls"}`)
+		}
+		if p, why := ps.Decide(d.Name, args); p != Exec {
+			t.Errorf("%s is offered to models but its default policy is %s (%s), not exec", d.Name, p, why)
+		}
+	}
+	// And the other way round: what only Claude Code implements is not sent
+	// to the sandbox, which would fail every call.
+	if p, why := ps.Decide("NotebookEdit", json.RawMessage(`{"notebook_path":"/w/a.ipynb","new_source":"x"}`)); p == Exec {
+		t.Errorf("NotebookEdit runs in the sandbox (%s), which does not implement it", why)
+	}
+	if p, _ := ps.Decide("list_dir", json.RawMessage(`{"path":"."}`)); p != Exec {
+		t.Errorf("list_dir: %s", p)
 	}
 }

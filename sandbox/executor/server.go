@@ -40,6 +40,7 @@ type Server struct {
 	reads   map[string]time.Time // files read (real path) and their mtime then
 	snap    map[string]entry
 	running map[uint64]context.CancelFunc
+	tools   map[string]Tool
 	shell   string
 	tmpDir  string
 	seq     uint64
@@ -53,7 +54,7 @@ type Server struct {
 // the host's).
 func Serve(ctx context.Context, in io.Reader, out io.Writer, log io.Writer, env []string) error {
 	fr := NewFrameReader(in)
-	s := &Server{w: out, reads: map[string]time.Time{}, running: map[uint64]context.CancelFunc{}}
+	s := &Server{w: out, reads: map[string]time.Time{}, running: map[uint64]context.CancelFunc{}, tools: toolIndex()}
 
 	var req Request
 	if err := fr.Next(&req); err != nil {
@@ -191,7 +192,7 @@ func (s *Server) cancelAll() {
 // NewServer returns a Server initialised with cfg, for in-process use
 // (tests, a local backend); it writes nothing until used through Serve.
 func NewServer(cfg Config) (*Server, error) {
-	s := &Server{reads: map[string]time.Time{}, running: map[uint64]context.CancelFunc{}, w: io.Discard}
+	s := &Server{reads: map[string]time.Time{}, running: map[uint64]context.CancelFunc{}, w: io.Discard, tools: toolIndex()}
 	if _, err := s.init(cfg); err != nil {
 		return nil, err
 	}

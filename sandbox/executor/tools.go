@@ -22,38 +22,22 @@ const (
 
 type toolFunc func(s *Server, ctx context.Context, args json.RawMessage, timeoutMS int64, d dialect) Result
 
-type toolEntry struct {
-	fn toolFunc
-	d  dialect
-}
-
-// tools maps every accepted tool name to its implementation. Claude Code
-// names come first; the generic set follows.
-func toolTable() map[string]toolEntry {
-	return map[string]toolEntry{
-		"Bash":      {(*Server).bashTool, claude},
-		"Read":      {(*Server).readTool, claude},
-		"Write":     {(*Server).writeTool, claude},
-		"Edit":      {(*Server).editTool, claude},
-		"MultiEdit": {(*Server).multiEditTool, claude},
-		"Glob":      {(*Server).globTool, claude},
-		"Grep":      {(*Server).grepTool, claude},
-		"LS":        {(*Server).lsTool, claude},
-
-		"shell":      {(*Server).bashTool, generic},
-		"read_file":  {(*Server).readTool, generic},
-		"write_file": {(*Server).writeTool, generic},
-		"edit_file":  {(*Server).editTool, generic},
-		"glob":       {(*Server).globTool, generic},
-		"grep":       {(*Server).grepTool, generic},
-		"list_dir":   {(*Server).lsTool, generic},
-	}
-}
-
-// ToolNames lists the tool names the executor accepts.
+// ToolNames lists the tool names the executor accepts (see Tools).
 func ToolNames() []string {
-	return []string{"Bash", "Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "LS",
-		"shell", "read_file", "write_file", "edit_file", "glob", "grep", "list_dir"}
+	var names []string
+	for _, t := range Tools() {
+		names = append(names, t.Name)
+	}
+	return names
+}
+
+// toolIndex is Tools by name, built once per server.
+func toolIndex() map[string]Tool {
+	m := map[string]Tool{}
+	for _, t := range Tools() {
+		m[t.Name] = t
+	}
+	return m
 }
 
 // Call runs one tool call. Tool failures are Results with IsError; Call
@@ -61,16 +45,16 @@ func ToolNames() []string {
 func (s *Server) Call(ctx context.Context, name string, args json.RawMessage, timeoutMS int64) (res Result) {
 	start := time.Now()
 	defer func() { res.DurationMS = time.Since(start).Milliseconds() }()
-	e, ok := toolTable()[name]
+	e, ok := s.tools[name]
 	if !ok {
 		return toolError(claude, fmt.Sprintf("Error: No such tool available: %s", name))
 	}
 	if len(bytes.TrimSpace(args)) == 0 || bytes.Equal(bytes.TrimSpace(args), []byte("null")) {
 		args = json.RawMessage("{}")
 	}
-	res = e.fn(s, ctx, args, timeoutMS, e.d)
+	res = e.fn(s, ctx, args, timeoutMS, e.dialect())
 	if res.IsError && res.Fault == "" && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		res = toolError(e.d, fmt.Sprintf("%s timed out", name))
+		res = toolError(e.dialect(), fmt.Sprintf("%s timed out", name))
 		res.Fault = FaultTimeout
 	}
 	return res

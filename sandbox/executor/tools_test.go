@@ -401,3 +401,40 @@ func TestChangesAndTar(t *testing.T) {
 		t.Errorf("changes:\n%v\nwant\n%v", kinds, want)
 	}
 }
+
+// TestToolRegistry: the one list of tools is whole — every entry has code,
+// a unique name, a known family and a valid object schema.
+func TestToolRegistry(t *testing.T) {
+	seen := map[string]bool{}
+	for _, tool := range Tools() {
+		if tool.fn == nil {
+			t.Errorf("%s has no implementation", tool.Name)
+		}
+		if seen[tool.Name] {
+			t.Errorf("%s is listed twice", tool.Name)
+		}
+		seen[tool.Name] = true
+		if tool.Family != FamilyClaudeCode && tool.Family != FamilyGeneric {
+			t.Errorf("%s: unknown family %q", tool.Name, tool.Family)
+		}
+		var s struct {
+			Type       string                     `json:"type"`
+			Properties map[string]json.RawMessage `json:"properties"`
+			Required   []string                   `json:"required"`
+		}
+		if err := json.Unmarshal(tool.Schema, &s); err != nil || s.Type != "object" {
+			t.Errorf("%s: schema %s is not an object schema: %v", tool.Name, tool.Schema, err)
+		}
+		for _, r := range s.Required {
+			if _, ok := s.Properties[r]; !ok {
+				t.Errorf("%s: required %q is not a property", tool.Name, r)
+			}
+		}
+		if got, ok := LookupTool(tool.Name); !ok || got.Name != tool.Name {
+			t.Errorf("LookupTool(%q) = %v, %v", tool.Name, got.Name, ok)
+		}
+	}
+	if _, ok := LookupTool("NotebookEdit"); ok {
+		t.Error("NotebookEdit is listed but not implemented")
+	}
+}
