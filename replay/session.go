@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,8 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/client"
-
+	"github.com/agentreplay/replay/replay/model"
 	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/replay/world"
@@ -28,35 +26,17 @@ import (
 // starts a sandbox with it, runs the engine and stores the new run, linked
 // to the original.
 type Session struct {
-	Store  *store.Store
-	World  *world.World
-	Docker *client.Client // nil: no sandbox; workspace tools are denied
-	Pricer trace.Pricer
+	Store *store.Store
+	World *world.World
+	// Sandboxes starts the sandbox of each replay (nil: no sandbox;
+	// workspace tools are denied and verify is refused).
+	Sandboxes sandbox.Backend
+	Pricer    trace.Pricer
+	// Models returns the model a counterfactual calls at an endpoint (""
+	// is the default endpoint). Nil refuses counterfactuals.
+	Models func(baseURL string) (model.Model, error)
 	// Log receives status lines (stderr).
 	Log io.Writer
-}
-
-// Request is one replay of a trace.
-type Request struct {
-	// Trace is a path (imported into the store first) or a stored id or
-	// unique id prefix.
-	Trace   string
-	Format  string
-	Lenient bool
-	// Fetch overrides or fills what the trace lacks (--repo, --commit,
-	// --github-fixture).
-	Fetch world.FetchOptions
-	// Image is the sandbox image (default sandbox.DefaultImage);
-	// ExecutorPath an explicit executor binary.
-	Image        string
-	ExecutorPath string
-	// Timeout bounds the whole run (0: none).
-	Timeout time.Duration
-	// Engine is the engine's configuration; Workspace, GitHub, Emit, Meta
-	// and Tools are set by the session.
-	Engine Config
-	// Variant names what was changed, for the stored run (flag -> value).
-	Variant map[string]string
 }
 
 // Result is a finished (or stopped) replay.
@@ -68,52 +48,88 @@ type Result struct {
 	Report     *Report
 	Resolution *world.Resolution // nil when the trace points to no repository
 	Workspace  string            // the sandbox's working directory
+	// Warnings are problems that did not fail the replay (a sandbox that
+	// could not be removed).
+	Warnings []string
 }
 
 // Load resolves a trace given as a path or id to its stored id, summary
 // and run.
 func (s *Session) Load(ctx context.Context, target, format string, lenient bool) (string, trace.Summary, *trace.Run, error) {
-	id := ""
-	if _, err := os.Stat(target); err == nil {
-		r, err := s.Store.Import(ctx, target, format, trace.Options{Lenient: lenient})
-		if err != nil {
-			return "", trace.Summary{}, nil, err
-		}
-		id = r.ID
-	} else if errors.Is(err, fs.ErrNotExist) && store.LooksLikeID(target) {
-		e, err := s.Store.Lookup(ctx, target)
-		if errors.Is(err, store.ErrNotFound) {
-			return "", trace.Summary{}, nil, fmt.Errorf("replay %q: no such file, and no stored trace has this id or id prefix (see replay ls)", target)
-		}
-		if err != nil {
-			return "", trace.Summary{}, nil, err
-		}
-		id = e.ID
-	} else if errors.Is(err, fs.ErrNotExist) {
-		return "", trace.Summary{}, nil, fmt.Errorf("replay %q: no such file or directory, and not a trace id", target)
-	} else {
-		return "", trace.Summary{}, nil, fmt.Errorf("replay %q: %w", target, err)
-	}
-	sum, err := s.Store.Summary(ctx, id)
+	e, err := s.Store.Resolve(ctx, target, store.ResolveOptions{Import: true, Format: format, Lenient: lenient})
 	if err != nil {
 		return "", trace.Summary{}, nil, err
 	}
-	rc, err := s.Store.OpenRun(ctx, id)
+	sum, err := s.Store.Summary(ctx, e.ID)
 	if err != nil {
 		return "", trace.Summary{}, nil, err
 	}
-	defer rc.Close()
-	run, err := trace.DecodeRun(ctx, rc, s.Store.Path(id))
+	run, err := s.Store.Run(ctx, e.ID)
 	if err != nil {
 		return "", trace.Summary{}, nil, err
 	}
-	return id, sum, run, nil
+	return e.ID, sum, run, nil
 }
 
-// Replay runs one replay. The new run is stored even when the replay stops
-// part way (a model error, a sandbox fault, an interrupt): the Result is
-// then returned with the error.
+// prepared is what every repetition of a request shares: the original, its
+// world, the engine configuration.
+type prepared struct {
+	req        Request
+	id         string
+	sum        trace.Summary
+	orig       *trace.Run
+	resolution *world.Resolution
+	snap       *world.Snapshot
+	root, cwd  string
+	cfg        Config
+}
+
+// Replay runs one replay (the request's Sample). The new run is stored even
+// when the replay stops part way (a limit, a model error, a sandbox fault,
+// an interrupt): the Result is then returned with a *StopError.
 func (s *Session) Replay(ctx context.Context, req Request) (*Result, error) {
+	req.Repeat = 1
+	rs, err := s.ReplayAll(ctx, req, nil)
+	if len(rs) == 0 {
+		return nil, err
+	}
+	return rs[0], err
+}
+
+// ReplayAll runs the request req.Repeat times (at least once), each
+// repetition its own sample of the model, from the same world. each, when
+// not nil, is called with every result as it is stored. It stops at the
+// first repetition that fails or stops early, returning the results so far
+// (that one included) with the error.
+func (s *Session) ReplayAll(ctx context.Context, req Request, each func(*Result) error) ([]*Result, error) {
+	p, err := s.prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var results []*Result
+	for i := 0; i < max(req.Repeat, 1); i++ {
+		res, err := s.replayOnce(ctx, p, req.Sample+i)
+		if res != nil && res.Report != nil {
+			results = append(results, res)
+			if each != nil {
+				if eerr := each(res); eerr != nil && err == nil {
+					err = eerr
+				}
+			}
+		}
+		if err != nil {
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+// prepare loads the trace, rebuilds its world and reads what the variant
+// names (prompt files, git refs, context files): once for all repetitions.
+func (s *Session) prepare(ctx context.Context, req Request) (*prepared, error) {
+	if req.Mode != ModeVerify && req.Mode != ModeRun {
+		return nil, fmt.Errorf("replay: unknown mode %q", req.Mode)
+	}
 	id, sum, orig, err := s.Load(ctx, req.Trace, req.Format, req.Lenient)
 	if err != nil {
 		return nil, err
@@ -121,79 +137,175 @@ func (s *Session) Replay(ctx context.Context, req Request) (*Result, error) {
 	if !sum.Replay.OK {
 		return nil, fmt.Errorf("replay %s: the trace cannot be replayed: %s", short(id), strings.Join(sum.Replay.Reasons, "; "))
 	}
-	res := &Result{Original: sum, Orig: orig}
+	p := &prepared{req: req, id: id, sum: sum, orig: orig}
+	if err := s.rebuildWorld(ctx, p); err != nil {
+		return nil, err
+	}
+	if p.cfg, err = s.config(ctx, p); err != nil {
+		return nil, err
+	}
+	if s.Sandboxes == nil && req.Mode == ModeVerify {
+		return nil, errors.New("replay verify re-executes tool calls in a Docker sandbox: Docker is not available")
+	}
+	return p, nil
+}
 
-	// The world: the repository at the commit, the GitHub snapshot.
-	var snap *world.Snapshot
+// rebuildWorld fetches the repository at the commit and the GitHub
+// snapshot, and places the workspace: the agent's recorded working
+// directory, under a root that also holds what it wrote beside it.
+func (s *Session) rebuildWorld(ctx context.Context, p *prepared) error {
+	sum, req := p.sum, p.req
 	needRepo := sum.Refs["repo"].Value != "" || sum.Refs["work_item"].Value != "" || req.Fetch.Repo != "" || len(req.Fetch.RepoMap) > 0
 	if needRepo && s.World != nil {
-		res.Resolution, err = s.World.Fetch(ctx, world.TargetOf(sum), req.Fetch)
+		var err error
+		p.resolution, err = s.World.Fetch(ctx, world.TargetOf(sum), req.Fetch)
 		if err != nil {
-			return nil, fmt.Errorf("rebuild the world of %s: %w", short(id), err)
+			return fmt.Errorf("rebuild the world of %s: %w", short(p.id), err)
 		}
-		if snap, err = s.World.Snapshot(res.Resolution); err != nil {
-			return nil, err
+		if p.snap, err = s.World.Snapshot(p.resolution); err != nil {
+			return err
 		}
 	}
+	p.cwd = sum.Refs["cwd"].Value
+	if p.cwd == "" || !path.IsAbs(p.cwd) {
+		p.cwd = sandbox.DefaultWorkDir
+	}
+	p.root = workspaceRoot(p.cwd, p.orig)
+	return nil
+}
 
-	// Where the workspace goes: the agent's recorded working directory,
-	// under a root that also holds what it wrote beside it.
-	cwd := sum.Refs["cwd"].Value
-	if cwd == "" || !path.IsAbs(cwd) {
-		cwd = sandbox.DefaultWorkDir
+// config is the engine's configuration for the request: the mode, the
+// policies, the limits, and the variant with its files read.
+func (s *Session) config(ctx context.Context, p *prepared) (Config, error) {
+	req, v := p.req, p.req.Variant
+	cfg := Config{
+		Mode:       req.Mode,
+		Policies:   req.policySet(),
+		Decision:   req.Decision,
+		MaxSteps:   req.MaxSteps,
+		MaxCostUSD: req.MaxCostUSD,
+		Pricer:     s.Pricer,
+		Tools:      toolsFor(p.orig),
 	}
-	root := workspaceRoot(cwd, orig)
-	res.Workspace = cwd
+	if p.snap != nil {
+		cfg.GitHub = p.snap
+	}
+	if req.Mode == ModeVerify {
+		return cfg, nil
+	}
+	cfg.Params = v.Params
+	if v.Model != "" {
+		cfg.Params.Model = v.Model
+	}
+	cfg.FromStep, cfg.DropSteps = v.FromStep, v.DropSteps
+	if v.SystemFile != "" {
+		sys, err := s.ReadPrompt(ctx, v.SystemFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.System = &sys
+	}
+	for name, file := range v.Prompts {
+		pr, err := s.ReadPrompt(ctx, file)
+		if err != nil {
+			return cfg, err
+		}
+		if cfg.Prompts == nil {
+			cfg.Prompts = map[string]string{}
+		}
+		cfg.Prompts[name] = pr
+	}
+	for _, f := range v.AddContext {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return cfg, fmt.Errorf("--context add=%s: %w", f, err)
+		}
+		cfg.AddContext = append(cfg.AddContext, trace.Message{Role: "user", Parts: []trace.Part{{Type: trace.PartText, Text: string(b)}}})
+	}
+	if s.Models == nil {
+		return cfg, errors.New("replay: no model client to answer the counterfactual's calls")
+	}
+	m, err := s.Models(v.BaseURL)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Model = m
+	return cfg, nil
+}
 
-	cfg := req.Engine
-	if snap != nil {
-		cfg.GitHub = snap
-	}
-	if cfg.Pricer == nil {
-		cfg.Pricer = s.Pricer
-	}
-	if len(cfg.Tools) == 0 {
-		cfg.Tools = toolsFor(orig)
-	}
-	cfg.Meta.Replay = &trace.Origin{Of: id, Mode: cfg.Mode, Variant: req.Variant, Sample: cfg.Sample}
+// replayOnce runs one repetition: a fresh sandbox with the world, the
+// engine, the new run stored.
+func (s *Session) replayOnce(ctx context.Context, p *prepared, sample int) (*Result, error) {
+	res := &Result{Original: p.sum, Orig: p.orig, Resolution: p.resolution, Workspace: p.cwd}
+	cfg := p.cfg
+	cfg.Sample = sample
+	cfg.Meta.Replay = p.req.origin(p.id, sample)
 
 	rctx := ctx
-	if req.Timeout > 0 {
+	if p.req.Timeout > 0 {
 		var cancel context.CancelFunc
-		rctx, cancel = context.WithTimeout(ctx, req.Timeout)
+		rctx, cancel = context.WithTimeout(ctx, p.req.Timeout)
 		defer cancel()
 	}
-
-	if s.Docker != nil {
-		ws, err := s.workspaceTar(ctx, res.Resolution, snap, root, cwd)
+	if s.Sandboxes != nil {
+		sb, err := s.startSandbox(ctx, rctx, p)
 		if err != nil {
 			return nil, err
-		}
-		defer ws.Close()
-		sb, err := sandbox.New(rctx, s.Docker, sandbox.Options{
-			Image:        req.Image,
-			WorkDir:      root,
-			Cwd:          cwd,
-			Workspace:    ws,
-			ExecutorPath: req.ExecutorPath,
-			ToolVersion:  toolVersion(orig),
-			Labels:       map[string]string{"io.replay.original": id},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("start the sandbox: %w", err)
 		}
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer cancel()
-			sb.Close(cctx)
+			if err := sb.Close(cctx); err != nil {
+				w := fmt.Sprintf("%v (replay sandbox prune removes what is left)", err)
+				res.Warnings = append(res.Warnings, w)
+				fmt.Fprintln(s.logw(), "warning: "+w)
+			}
 		}()
 		cfg.Workspace = sb
-	} else if cfg.Mode == ModeVerify {
-		return nil, errors.New("replay verify re-executes tool calls in a Docker sandbox: Docker is not available")
 	}
+	rep, runErr := s.runAndStore(ctx, rctx, cfg, p, res)
+	if rep != nil && runErr == nil && rep.Stopped != "" {
+		// A limit ended the run cleanly: complete up to the limit, but not
+		// the whole run.
+		o := rep.Run.Outcome
+		runErr = &StopError{Reason: rep.Stopped, Step: o.StoppedAt}
+	}
+	return res, runErr
+}
 
-	// The new run streams to a temporary native file, stored at the end
-	// whatever happened.
+func (s *Session) logw() io.Writer {
+	if s.Log == nil {
+		return io.Discard
+	}
+	return s.Log
+}
+
+// startSandbox starts the replay's sandbox with the workspace in it. The
+// sandbox lives as long as rctx (the run, with its timeout).
+func (s *Session) startSandbox(ctx, rctx context.Context, p *prepared) (sandbox.Sandbox, error) {
+	ws, err := s.workspaceTar(ctx, p.resolution, p.snap, p.root, p.cwd)
+	if err != nil {
+		return nil, err
+	}
+	defer ws.Close()
+	sb, err := s.Sandboxes.Start(rctx, sandbox.Options{
+		Image:        p.req.Image,
+		WorkDir:      p.root,
+		Cwd:          p.cwd,
+		Workspace:    ws,
+		ExecutorPath: p.req.ExecutorPath,
+		ToolVersion:  toolVersion(p.orig),
+		Labels:       map[string]string{"io.replay.original": p.id},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start the sandbox: %w", err)
+	}
+	return sb, nil
+}
+
+// runAndStore runs the engine with the new run streaming to a temporary
+// native file, and stores it at the end whatever happened.
+func (s *Session) runAndStore(ctx, rctx context.Context, cfg Config, p *prepared, res *Result) (*Report, error) {
 	tmpDir := filepath.Join(s.Store.Root(), "tmp")
 	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
 		return nil, err
@@ -205,25 +317,25 @@ func (s *Session) Replay(ctx context.Context, req Request) (*Result, error) {
 	defer os.Remove(tmp.Name())
 	w := trace.NewWriter(tmp)
 	cfg.Emit = w
-	rep, runErr := Run(rctx, orig, cfg)
+	rep, runErr := Run(rctx, p.orig, cfg)
 	res.Report = rep
 	if rep == nil {
 		tmp.Close()
-		return res, runErr
+		return nil, runErr
 	}
 	if err := w.Flush(); err != nil {
 		tmp.Close()
-		return res, errors.Join(runErr, err)
+		return rep, errors.Join(runErr, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return res, errors.Join(runErr, err)
+		return rep, errors.Join(runErr, err)
 	}
-	stored, err := s.Store.ImportAs(context.WithoutCancel(ctx), tmp.Name(), "replay of "+id, trace.NativeName, trace.Options{})
+	stored, err := s.Store.ImportAs(context.WithoutCancel(ctx), tmp.Name(), "replay of "+p.id, trace.NativeName, trace.Options{})
 	if err != nil {
-		return res, errors.Join(runErr, fmt.Errorf("store the new run: %w", err))
+		return rep, errors.Join(runErr, fmt.Errorf("store the new run: %w", err))
 	}
 	res.ID, res.New = stored.ID, stored.Summary
-	return res, runErr
+	return rep, runErr
 }
 
 var gitRef = regexp.MustCompile(`^([^@\s]+)@([^:\s]+):(.+)$`)

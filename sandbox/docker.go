@@ -229,22 +229,9 @@ func New(ctx context.Context, cli *client.Client, opts Options) (_ *Container, e
 	if err := opts.defaults(); err != nil {
 		return nil, fmt.Errorf("create sandbox: %w", err)
 	}
-	img, err := cli.ImageInspect(ctx, opts.Image)
+	img, err := inspectImage(ctx, cli, opts.Image)
 	if err != nil {
-		if errdefs.IsNotFound(err) {
-			hint := "pull or build it first"
-			if opts.Image == DefaultImage {
-				hint = "build it with `replay sandbox build`"
-			}
-			return nil, fmt.Errorf("create sandbox: %w: %q is not present locally; %s", ErrImageNotFound, opts.Image, hint)
-		}
-		if isConnErr(err) {
-			return nil, fmt.Errorf("create sandbox: %w", unavailable(cli.DaemonHost(), err))
-		}
-		return nil, fmt.Errorf("create sandbox: inspect image %q: %w", opts.Image, err)
-	}
-	if img.Os != "" && img.Os != "linux" {
-		return nil, fmt.Errorf("create sandbox: image %q is for %s; only linux images are supported", opts.Image, img.Os)
+		return nil, fmt.Errorf("create sandbox: %w", err)
 	}
 	ex := opts.Executor
 	if ex == nil {
@@ -252,15 +239,99 @@ func New(ctx context.Context, cli *client.Client, opts Options) (_ *Container, e
 			return nil, fmt.Errorf("create sandbox: %w", err)
 		}
 	}
-	uid, gid, _ := parseUser(opts.User)
+	spec := containerSpec(opts, time.Now(), randomHex(4))
 
+	// From here on a container exists: remove it on any failure, on a
+	// context that outlives ctx.
+	created, err := cli.ContainerCreate(ctx, spec.Config, spec.Host, nil, nil, spec.Name)
+	if err != nil {
+		if isConnErr(err) {
+			return nil, fmt.Errorf("create sandbox: %w", unavailable(cli.DaemonHost(), err))
+		}
+		return nil, fmt.Errorf("create sandbox: create container: %w", err)
+	}
+	c := &Container{cli: cli, id: created.ID, name: spec.Name, workDir: opts.WorkDir, opts: opts, stderr: &tailBuffer{}}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.Close(ctx))
+		}
+	}()
+	// Ctrl-C (a cancelled ctx) removes the container even if the caller
+	// never reaches Close.
+	c.stopCtx = context.AfterFunc(ctx, func() { c.Close(context.WithoutCancel(ctx)) })
+
+	steps := []struct {
+		name string
+		do   func(context.Context) error
+	}{
+		{"copy executor", func(ctx context.Context) error { return c.copyExecutor(ctx, ex) }},
+		{"copy workspace", func(ctx context.Context) error { return c.copyWorkspace(ctx, spec) }},
+		{"attach", c.attach},
+		{"start", func(ctx context.Context) error { return cli.ContainerStart(ctx, c.id, container.StartOptions{}) }},
+		{"start executor", func(ctx context.Context) error { return c.initExecutor(ctx, ex) }},
+	}
+	for _, st := range steps {
+		if err := st.do(ctx); err != nil {
+			return nil, fmt.Errorf("create sandbox: %s: %w", st.name, err)
+		}
+	}
+	c.armRunTimer(ctx)
+	return c, nil
+}
+
+// inspectImage finds the sandbox image on the daemon; a missing image says
+// how to get it.
+func inspectImage(ctx context.Context, cli *client.Client, image string) (imageInfo, error) {
+	img, err := cli.ImageInspect(ctx, image)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			hint := "pull or build it first"
+			if image == DefaultImage {
+				hint = "build it with `replay sandbox build`"
+			}
+			return imageInfo{}, fmt.Errorf("%w: %q is not present locally; %s", ErrImageNotFound, image, hint)
+		}
+		if isConnErr(err) {
+			return imageInfo{}, unavailable(cli.DaemonHost(), err)
+		}
+		return imageInfo{}, fmt.Errorf("inspect image %q: %w", image, err)
+	}
+	if img.Os != "" && img.Os != "linux" {
+		return imageInfo{}, fmt.Errorf("image %q is for %s; only linux images are supported", image, img.Os)
+	}
+	return imageInfo{Architecture: img.Architecture, OS: img.Os}, nil
+}
+
+// imageInfo is what a sandbox needs to know of its image.
+type imageInfo struct {
+	Architecture string
+	OS           string
+}
+
+// spec is everything Docker is told about a sandbox container.
+type spec struct {
+	Name   string
+	Config *container.Config
+	Host   *container.HostConfig
+	// The workspace volume is mounted at VolTarget; the workspace tar goes
+	// there with its entries under Prefix ("" when the work directory is
+	// the volume's root).
+	VolTarget, Prefix string
+	UID, GID          int
+}
+
+// containerSpec is the container a sandbox runs in, from its options alone
+// (defaults applied): the hardening lives here, testable without a daemon.
+// now stamps the creation label; suffix makes the name unique.
+func containerSpec(opts Options, now time.Time, suffix string) spec {
+	uid, gid, _ := parseUser(opts.User)
 	labels := map[string]string{}
 	for k, v := range opts.Labels {
 		labels[k] = v
 	}
 	labels[LabelManaged] = "true"
 	labels[LabelRun] = opts.RunID
-	labels[LabelCreated] = strconv.FormatInt(time.Now().Unix(), 10)
+	labels[LabelCreated] = strconv.FormatInt(now.Unix(), 10)
 
 	// The workspace is a volume: the root filesystem is read-only, and
 	// Docker can copy into a volume of a created container. Its root is
@@ -276,6 +347,8 @@ func New(ctx context.Context, cli *client.Client, opts Options) (_ *Container, e
 	volOpts := &mount.VolumeOptions{Labels: map[string]string{LabelManaged: "true", LabelRun: opts.RunID}}
 	pids := opts.PidsLimit
 	init := true
+	// Nothing of the host's environment: a fixed base, then what the
+	// options name.
 	env := append([]string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=/tmp",
@@ -328,49 +401,39 @@ func New(ctx context.Context, cli *client.Client, opts Options) (_ *Container, e
 	if len(name) > 40 {
 		name = name[:40]
 	}
-	name += "-" + randomHex(4)
+	return spec{Name: name + "-" + suffix, Config: cfg, Host: hc, VolTarget: volTarget, Prefix: prefix, UID: uid, GID: gid}
+}
 
-	// From here on a container exists: remove it on any failure, on a
-	// context that outlives ctx.
-	created, err := cli.ContainerCreate(ctx, cfg, hc, nil, nil, name)
-	if err != nil {
-		if isConnErr(err) {
-			return nil, fmt.Errorf("create sandbox: %w", unavailable(cli.DaemonHost(), err))
-		}
-		return nil, fmt.Errorf("create sandbox: create container: %w", err)
-	}
-	c := &Container{cli: cli, id: created.ID, name: name, workDir: opts.WorkDir, opts: opts, stderr: &tailBuffer{}}
-	defer func() {
-		if err != nil {
-			c.Close(ctx)
-		}
-	}()
-	// Ctrl-C (a cancelled ctx) removes the container even if the caller
-	// never reaches Close.
-	c.stopCtx = context.AfterFunc(ctx, func() { c.Close(context.WithoutCancel(ctx)) })
+// copyExecutor puts the executor binary into its volume.
+func (c *Container) copyExecutor(ctx context.Context, ex *Executor) error {
+	return c.cli.CopyToContainer(ctx, c.id, executorDir, executorTar(ex.Bin), container.CopyToContainerOptions{})
+}
 
-	if err := cli.CopyToContainer(ctx, c.id, executorDir, executorTar(ex.Bin), container.CopyToContainerOptions{}); err != nil {
-		return nil, fmt.Errorf("create sandbox: copy executor: %w", err)
-	}
+// copyWorkspace streams the workspace tar into its volume, owned by the
+// sandbox user, and hands a top-level work directory's root to that user.
+func (c *Container) copyWorkspace(ctx context.Context, sp spec) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(workspace.Rewrite(opts.Workspace, pw, prefix, uid, gid)) }()
-	err = cli.CopyToContainer(ctx, c.id, volTarget, pr, container.CopyToContainerOptions{})
+	go func() { pw.CloseWithError(workspace.Rewrite(c.opts.Workspace, pw, sp.Prefix, sp.UID, sp.GID)) }()
+	err := c.cli.CopyToContainer(ctx, c.id, sp.VolTarget, pr, container.CopyToContainerOptions{})
 	pr.CloseWithError(err)
 	if err != nil {
 		if errors.Is(err, ErrBadWorkspace) {
-			return nil, fmt.Errorf("create sandbox: copy workspace: %w", err)
+			return err
 		}
-		return nil, fmt.Errorf("create sandbox: copy workspace into %q: %w", opts.WorkDir, err)
+		return fmt.Errorf("%q: %w", c.opts.WorkDir, err)
 	}
-	if prefix == "" {
-		if err := c.chownRoot(ctx, uid, gid); err != nil {
-			return nil, fmt.Errorf("create sandbox: %w", err)
-		}
+	if sp.Prefix == "" {
+		return c.chownRoot(ctx, sp.UID, sp.GID)
 	}
+	return nil
+}
 
-	att, err := cli.ContainerAttach(ctx, c.id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+// attach connects to the executor's standard streams: stdin carries
+// requests, stdout responses, stderr its diagnostics.
+func (c *Container) attach(ctx context.Context) error {
+	att, err := c.cli.ContainerAttach(ctx, c.id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
-		return nil, fmt.Errorf("create sandbox: attach: %w", err)
+		return err
 	}
 	c.hijack = att.Conn
 	stdoutR, stdoutW := io.Pipe()
@@ -382,11 +445,13 @@ func New(ctx context.Context, cli *client.Client, opts Options) (_ *Container, e
 		stdoutW.CloseWithError(err)
 	}()
 	c.conn = newConn(att.Conn, stdoutR)
+	return nil
+}
 
-	if err := cli.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
-		return nil, fmt.Errorf("create sandbox: start: %w", err)
-	}
-
+// initExecutor sends the executor its configuration and checks that it
+// speaks our protocol.
+func (c *Container) initExecutor(ctx context.Context, ex *Executor) error {
+	opts := c.opts
 	xcfg := executor.Config{
 		Root:             opts.WorkDir,
 		Cwd:              opts.Cwd,
@@ -403,25 +468,30 @@ func New(ctx context.Context, cli *client.Client, opts Options) (_ *Container, e
 	defer cancel()
 	resp, err := c.roundTrip(ictx, executor.Request{Op: executor.OpInit, Args: args})
 	if err != nil {
-		return nil, fmt.Errorf("create sandbox: start executor: %w", err)
+		return err
 	}
 	if resp.Err != "" {
-		return nil, fmt.Errorf("create sandbox: start executor: %s", resp.Err)
+		return errors.New(resp.Err)
 	}
 	if resp.Ready == nil || resp.Ready.Protocol != executor.ProtocolVersion {
 		got := 0
 		if resp.Ready != nil {
 			got = resp.Ready.Protocol
 		}
-		return nil, fmt.Errorf("create sandbox: executor from %s speaks protocol %d, want %d: rebuild it (make executor)", ex.Source, got, executor.ProtocolVersion)
+		return fmt.Errorf("executor from %s speaks protocol %d, want %d: rebuild it (make executor)", ex.Source, got, executor.ProtocolVersion)
 	}
-	c.runTimer = time.AfterFunc(opts.RunTimeout, func() {
-		c.setFault(&FaultError{Kind: FaultKindRunTimeout, Container: c.id, Detail: "after " + opts.RunTimeout.String()})
+	return nil
+}
+
+// armRunTimer kills the sandbox when its run time is up; every later call
+// then fails with a run_timeout fault.
+func (c *Container) armRunTimer(ctx context.Context) {
+	c.runTimer = time.AfterFunc(c.opts.RunTimeout, func() {
+		c.setFault(&FaultError{Kind: FaultKindRunTimeout, Container: c.id, Detail: "after " + c.opts.RunTimeout.String()})
 		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		c.cli.ContainerKill(kctx, c.id, "KILL")
 	})
-	return c, nil
 }
 
 // executorTar is a tar holding the executor, owned by root and read-only,

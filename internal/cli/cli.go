@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentreplay/replay/replay"
 	"github.com/agentreplay/replay/replay/model"
 	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
@@ -31,6 +32,7 @@ const (
 	ExitOK          = 0   // success
 	ExitCheckFailed = 1   // a check failed: divergence, eval failure
 	ExitUsage       = 2   // usage or input error (and any other failure)
+	ExitIncomplete  = 3   // incomplete: a run stopped early (a limit, a model or sandbox failure), missing parts, nothing to compare
 	ExitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -67,8 +69,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetArgs(defaultRun(root, args))
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	err := root.ExecuteContext(ctx)
-	return exitCode(ctx, err, env.Stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitCode(ctx, cmd, err, env.Stderr)
 }
 
 // defaultRun makes `replay <trace> [flags]` mean `replay run <trace>
@@ -109,21 +111,26 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
-// usageError marks a usage mistake (bad flag, wrong arguments).
+// usageError marks a usage mistake (bad flag, wrong arguments); the hint
+// names the --help of the command that failed.
 type usageError struct {
-	err  error
-	help string // the command whose --help to point at
+	err error
 }
+
+// usage marks err as a usage mistake.
+func usage(err error) error { return &usageError{err: err} }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
 // exitCode is the one place that maps errors to exit codes, and prints them.
-func exitCode(ctx context.Context, err error, stderr io.Writer) int {
+// cmd is the command that ran (its --help is the usage hint).
+func exitCode(ctx context.Context, cmd *cobra.Command, err error, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+	var stop *replay.StopError
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || (errors.As(err, &stop) && stop.Reason == "interrupted") {
 		fmt.Fprintln(stderr, "replay: interrupted")
 		return ExitInterrupted
 	}
@@ -136,8 +143,18 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "replay: "+err.Error())
 	var ue *usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", ue.help)
+	switch {
+	case errors.As(err, &ue):
+		help := "replay"
+		if cmd != nil {
+			help = cmd.CommandPath()
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", help)
+		return ExitUsage
+	case errors.As(err, &stop):
+		// A limit, a model error, a sandbox fault: the run is incomplete
+		// (its partial run is stored).
+		return ExitIncomplete
 	}
 	return ExitUsage
 }
@@ -162,7 +179,9 @@ The store lives in --home, else $REPLAY_HOME, else $XDG_DATA_HOME/replay, else
 ~/.local/share/replay. Prices come from --pricing FILE, else pricing.json in
 the store directory when it exists, else the table built into replay.
 
-Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 130 interrupted.
+Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 incomplete, 130 interrupted.
+Incomplete: a run stopped early (--max-steps, --max-cost, --timeout, a model or
+sandbox failure); its partial run is stored.
 Data goes to stdout, status and warnings to stderr.`,
 		Example: `  # Add traces to the store, then list and inspect them
   replay import ~/.claude/projects/-home-me-widgets/*.jsonl
@@ -177,9 +196,9 @@ Data goes to stdout, status and warnings to stderr.`,
 	root.PersistentFlags().StringVar(&g.home, "home", "", "store `DIR` (default $REPLAY_HOME, else $XDG_DATA_HOME/replay, else ~/.local/share/replay)")
 	root.PersistentFlags().StringVar(&g.pricingFile, "pricing", "", "pricing table `FILE` merged over the built-in one (default $REPLAY_HOME/pricing.json if present)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{err: err, help: c.CommandPath()}
+		return usage(err)
 	})
-	root.AddCommand(newImportCmd(g), newLsCmd(g), newInspectCmd(g), newSandboxCmd(g), newVerifyCmd(g), newRunCmd(g), newWorldCmd(g))
+	root.AddCommand(newImportCmd(g, nil), newLsCmd(g, nil), newInspectCmd(g, nil), newSandboxCmd(g), newVerifyCmd(g, nil), newRunCmd(g, nil), newWorldCmd(g))
 	for _, c := range root.Commands() {
 		args := c.Args
 		c.Args = func(c *cobra.Command, a []string) error {
@@ -187,7 +206,7 @@ Data goes to stdout, status and warnings to stderr.`,
 				return nil
 			}
 			if err := args(c, a); err != nil {
-				return &usageError{err: err, help: c.CommandPath()}
+				return usage(err)
 			}
 			return nil
 		}

@@ -24,7 +24,10 @@ type importOptions struct {
 	LangfuseHost string
 }
 
-func newImportCmd(g *globals) *cobra.Command {
+func newImportCmd(g *globals, runF func(context.Context, *importOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runImport
+	}
 	opts := &importOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "import <path>...",
@@ -58,7 +61,7 @@ The format is detected from the content; --format forces one (valid names:
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
-			return runImport(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "", "read the inputs as `FORMAT` instead of detecting it: "+strings.Join(importers.Names(), ", "))
@@ -122,7 +125,7 @@ type importResult struct {
 func runImport(ctx context.Context, opts *importOptions) error {
 	if opts.Format != "" {
 		if _, err := importers.Lookup(opts.Format); err != nil {
-			return &usageError{err: fmt.Errorf("--format: %w", err), help: "replay import"}
+			return usage(fmt.Errorf("--format: %w", err))
 		}
 	}
 	pricing, err := opts.pricing()

@@ -5,11 +5,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -29,7 +26,10 @@ type inspectOptions struct {
 	JSON    bool
 }
 
-func newInspectCmd(g *globals) *cobra.Command {
+func newInspectCmd(g *globals, runF func(context.Context, *inspectOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runInspect
+	}
 	opts := &inspectOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "inspect <path|id>",
@@ -60,7 +60,7 @@ started_at, ended_at, status, decision, replayable, warnings, sub_agents, …).`
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
-			return runInspect(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -71,21 +71,7 @@ started_at, ended_at, status, decision, replayable, warnings, sub_agents, …).`
 }
 
 func runInspect(ctx context.Context, opts *inspectOptions) error {
-	var (
-		sum trace.Summary
-		err error
-	)
-	_, statErr := os.Stat(opts.Target)
-	switch {
-	case statErr == nil:
-		sum, err = inspectPath(ctx, opts)
-	case errors.Is(statErr, fs.ErrNotExist) && store.LooksLikeID(opts.Target):
-		sum, err = inspectStored(ctx, opts)
-	case errors.Is(statErr, fs.ErrNotExist):
-		return fmt.Errorf("inspect %q: no such file or directory, and not a trace id (ids are hex; give at least %d characters)", opts.Target, store.MinPrefix)
-	default:
-		return fmt.Errorf("inspect %q: %w", opts.Target, errors.Unwrap(statErr))
-	}
+	sum, err := opts.summary(ctx, "inspect", opts.Target, opts.Format, opts.Lenient)
 	if err != nil {
 		return err
 	}
@@ -96,61 +82,40 @@ func runInspect(ctx context.Context, opts *inspectOptions) error {
 	return writeSummary(opts.env.Stdout, sum)
 }
 
-// inspectPath imports a path into a Summarizer, storing nothing. The id shown
-// is the one the trace has (or would have) in the store.
-func inspectPath(ctx context.Context, opts *inspectOptions) (trace.Summary, error) {
-	if opts.Format != "" {
-		if _, err := importers.Lookup(opts.Format); err != nil {
-			return trace.Summary{}, &usageError{err: fmt.Errorf("--format: %w", err), help: "replay inspect"}
+// summary reads the summary of a <trace> argument (store.ParseTarget tells
+// a path from an id): a path is read without storing it, an id or prefix
+// comes from the store, which a read-only command never creates. op names
+// the command in errors.
+func (g *globals) summary(ctx context.Context, op, arg, format string, lenient bool) (trace.Summary, error) {
+	t, err := store.ParseTarget(op, arg)
+	if err != nil {
+		return trace.Summary{}, err
+	}
+	if t.IsPath {
+		if format != "" {
+			if _, err := importers.Lookup(format); err != nil {
+				return trace.Summary{}, usage(fmt.Errorf("--format: %w", err))
+			}
 		}
-	}
-	pricing, err := opts.pricing()
-	if err != nil {
-		return trace.Summary{}, err
-	}
-	src, err := importers.Open(opts.Target)
-	if err != nil {
-		return trace.Summary{}, err
-	}
-	f, err := importers.Detect(src, opts.Format)
-	if err != nil {
-		return trace.Summary{}, err
-	}
-	id, err := store.ContentID(ctx, opts.Target)
-	if err != nil {
-		return trace.Summary{}, err
-	}
-	z := &trace.Summarizer{Pricer: pricing}
-	e := trace.EmitterFunc(func(ev *trace.Event) error {
-		if ev.Type == trace.EvRun && ev.Run == "" && ev.Meta != nil {
-			ev.Meta.ID = id
+		pricing, err := g.pricing()
+		if err != nil {
+			return trace.Summary{}, err
 		}
-		return z.Emit(ev)
-	})
-	if err := importers.ImportSource(ctx, f, src, trace.Options{Lenient: opts.Lenient}, e); err != nil {
-		return trace.Summary{}, err
+		return store.Summarize(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
 	}
-	return z.Summary(), nil
-}
-
-// inspectStored reads the summary of a stored trace from the index.
-func inspectStored(ctx context.Context, opts *inspectOptions) (trace.Summary, error) {
-	home, exists, err := opts.storeExists()
+	home, exists, err := g.storeExists()
 	if err != nil {
 		return trace.Summary{}, err
 	}
 	if !exists {
-		return trace.Summary{}, fmt.Errorf("inspect %q: no such file, and the store (%s) is empty", opts.Target, home)
+		return trace.Summary{}, t.EmptyStoreError(home)
 	}
-	st, err := opts.openStore(ctx, nil)
+	st, err := g.openStore(ctx, nil)
 	if err != nil {
 		return trace.Summary{}, err
 	}
 	defer st.Close()
-	e, err := st.Lookup(ctx, opts.Target)
-	if errors.Is(err, store.ErrNotFound) {
-		return trace.Summary{}, fmt.Errorf("inspect %q: no such file, and no stored trace has this id or id prefix (see replay ls)", opts.Target)
-	}
+	e, err := st.Find(ctx, t, store.ResolveOptions{})
 	if err != nil {
 		return trace.Summary{}, err
 	}

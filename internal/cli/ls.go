@@ -24,7 +24,10 @@ type lsOptions struct {
 	Now   func() time.Time
 }
 
-func newLsCmd(g *globals) *cobra.Command {
+func newLsCmd(g *globals, runF func(context.Context, *lsOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runLs
+	}
 	opts := &lsOptions{globals: g, Now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "ls",
@@ -46,7 +49,7 @@ commands (replay inspect 3f2a91c0).`,
   # Everything, as JSON
   replay ls --limit 0 --json | jq -r '.traces[] | [.id, .agent] | @tsv'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runLs(cmd.Context(), opts) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runF(cmd.Context(), opts) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Agent, "agent", "", "only traces of agent `NAME` (case-insensitive)")
@@ -84,12 +87,12 @@ type lsTrace struct {
 func runLs(ctx context.Context, opts *lsOptions) error {
 	f := store.Filter{Agent: opts.Agent, Repo: opts.Repo, Limit: opts.Limit}
 	if opts.Limit < 0 {
-		return &usageError{err: fmt.Errorf("--limit %d: must be 0 (all) or more", opts.Limit), help: "replay ls"}
+		return usage(fmt.Errorf("--limit %d: must be 0 (all) or more", opts.Limit))
 	}
 	if opts.Since != "" {
 		t, err := parseSince(opts.Since, opts.Now())
 		if err != nil {
-			return &usageError{err: err, help: "replay ls"}
+			return usage(err)
 		}
 		f.Since = t
 	}

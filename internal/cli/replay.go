@@ -67,8 +67,9 @@ func (g *globals) writeOut(s *replay.Session, dir, id string) error {
 	return nil
 }
 
-// session opens what a replay needs: the store, the world, Docker.
-func (g *globals) session(ctx context.Context, f *replayFlags, needDocker bool) (*replay.Session, func(), error) {
+// session opens what a replay needs: the store, the world, the sandbox
+// backend, and the model client a counterfactual calls.
+func (g *globals) session(ctx context.Context, f *replayFlags, models func(string) (model.Model, error)) (*replay.Session, func(), error) {
 	pricing, err := g.pricing()
 	if err != nil {
 		return nil, nil, err
@@ -82,25 +83,21 @@ func (g *globals) session(ctx context.Context, f *replayFlags, needDocker bool) 
 		st.Close()
 		return nil, nil, err
 	}
-	s := &replay.Session{Store: st, World: w, Pricer: pricing, Log: g.env.Stderr}
-	closers := []func(){func() { st.Close() }}
-	if needDocker {
-		cli, err := sandbox.NewClient(ctx, sandbox.ClientOptionsFromEnv(g.env.Getenv))
-		if err != nil {
-			st.Close()
-			return nil, nil, err
-		}
-		s.Docker = cli
-		closers = append(closers, func() { cli.Close() })
+	docker, err := sandbox.NewDocker(ctx, sandbox.ClientOptionsFromEnv(g.env.Getenv))
+	if err != nil {
+		st.Close()
+		return nil, nil, err
 	}
+	s := &replay.Session{Store: st, World: w, Sandboxes: docker, Pricer: pricing, Models: models, Log: g.env.Stderr}
 	return s, func() {
-		for _, c := range closers {
-			c()
-		}
+		docker.Close()
+		st.Close()
 	}, nil
 }
 
-func (f *replayFlags) request(target string) (replay.Request, error) {
+// request is what verify and run ask for alike, from the flags alone (no
+// I/O: the session reads files).
+func (f *replayFlags) request(target, mode string) (replay.Request, error) {
 	fetch, err := f.fetchOptions()
 	if err != nil {
 		return replay.Request{}, err
@@ -109,22 +106,22 @@ func (f *replayFlags) request(target string) (replay.Request, error) {
 	for _, p := range f.Policies {
 		name, val, ok := strings.Cut(p, "=")
 		if !ok || name == "" {
-			return replay.Request{}, &usageError{err: fmt.Errorf("--tool-policy %q: want NAME=POLICY, e.g. Task=recorded", p), help: "replay run"}
+			return replay.Request{}, usage(fmt.Errorf("--tool-policy %q: want NAME=POLICY, e.g. Task=recorded", p))
 		}
 		v, err := replay.ParsePolicy(val)
 		if err != nil {
-			return replay.Request{}, &usageError{err: fmt.Errorf("--tool-policy %q: %w", p, err), help: "replay run"}
+			return replay.Request{}, usage(fmt.Errorf("--tool-policy %q: %w", p, err))
 		}
 		pol[name] = v
 	}
 	dec, err := replay.ParseDecisionSpec(f.Decision)
 	if err != nil {
-		return replay.Request{}, &usageError{err: fmt.Errorf("--decision: %w", err), help: "replay run"}
+		return replay.Request{}, usage(fmt.Errorf("--decision: %w", err))
 	}
 	return replay.Request{
-		Trace: target, Format: f.Format, Lenient: f.Lenient, Fetch: fetch,
+		Trace: target, Format: f.Format, Lenient: f.Lenient, Mode: mode, Fetch: fetch,
 		Image: f.Image, ExecutorPath: f.Executor, Timeout: f.Timeout,
-		Engine: replay.Config{Policies: replay.NewPolicySet(pol), Decision: dec},
+		Policies: pol, Decision: dec,
 	}, nil
 }
 
@@ -136,7 +133,10 @@ type verifyOptions struct {
 	Target string
 }
 
-func newVerifyCmd(g *globals) *cobra.Command {
+func newVerifyCmd(g *globals, runF func(context.Context, *verifyOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runVerify
+	}
 	opts := &verifyOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "verify <trace>",
@@ -165,7 +165,7 @@ any re-executed call differs.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
-			return runVerify(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	opts.replayFlags.bind(cmd)
@@ -188,14 +188,17 @@ type verifyJSON struct {
 	Resolution  *world.Resolution   `json:"-"`
 }
 
+// request is the verify the flags ask for.
+func (opts *verifyOptions) request() (replay.Request, error) {
+	return opts.replayFlags.request(opts.Target, replay.ModeVerify)
+}
+
 func runVerify(ctx context.Context, opts *verifyOptions) error {
-	req, err := opts.request(opts.Target)
+	req, err := opts.request()
 	if err != nil {
 		return err
 	}
-	req.Engine.Mode = replay.ModeVerify
-	req.Variant = map[string]string{"mode": "verify"}
-	s, done, err := opts.session(ctx, &opts.replayFlags, true)
+	s, done, err := opts.session(ctx, &opts.replayFlags, nil)
 	if err != nil {
 		return err
 	}
@@ -337,7 +340,10 @@ type runOptions struct {
 	set         func(string) bool
 }
 
-func newRunCmd(g *globals) *cobra.Command {
+func newRunCmd(g *globals, runF func(context.Context, *runOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runRun
+	}
 	opts := &runOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "run <trace>",
@@ -369,7 +375,7 @@ original is printed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
 			opts.set = func(name string) bool { return cmd.Flags().Changed(name) }
-			return runRun(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	opts.replayFlags.bind(cmd)
@@ -391,151 +397,125 @@ original is printed.`,
 	return cmd
 }
 
-func runRun(ctx context.Context, opts *runOptions) error {
-	req, err := opts.request(opts.Target)
+// request is the counterfactual the flags ask for, built without I/O.
+func (opts *runOptions) request() (replay.Request, error) {
+	req, err := opts.replayFlags.request(opts.Target, replay.ModeRun)
 	if err != nil {
-		return err
+		return req, err
 	}
 	if opts.Repeat < 1 {
-		return &usageError{err: fmt.Errorf("--repeat %d: want 1 or more", opts.Repeat), help: "replay run"}
+		return req, usage(fmt.Errorf("--repeat %d: want 1 or more", opts.Repeat))
 	}
-	s, done, err := opts.session(ctx, &opts.replayFlags, true)
-	if err != nil {
-		return err
+	req.Repeat, req.MaxSteps, req.MaxCostUSD = opts.Repeat, opts.MaxSteps, opts.MaxCost
+	v := replay.Variant{Model: opts.Model, BaseURL: opts.BaseURL, SystemFile: opts.SystemFile, FromStep: opts.FromStep}
+	if v.BaseURL == "" {
+		v.BaseURL = opts.env.Getenv("OPENAI_BASE_URL")
 	}
-	defer done()
-	cfg := &req.Engine
-	cfg.Mode = replay.ModeRun
-	cfg.FromStep, cfg.MaxSteps, cfg.MaxCostUSD = opts.FromStep, opts.MaxSteps, opts.MaxCost
-	variant := map[string]string{}
-	note := func(flag, val string) { variant[flag] = val }
-	if opts.Model != "" {
-		cfg.Params.Model = opts.Model
-		note("model", opts.Model)
+	set := opts.set
+	if set == nil {
+		set = func(string) bool { return false }
 	}
-	if opts.set("temperature") {
-		cfg.Params.Temperature = trace.Float(opts.Temperature)
-		note("temperature", strconv.FormatFloat(opts.Temperature, 'g', -1, 64))
+	if set("temperature") {
+		v.Params.Temperature = trace.Float(opts.Temperature)
 	}
-	if opts.set("top-p") {
-		cfg.Params.TopP = trace.Float(opts.TopP)
-		note("top-p", strconv.FormatFloat(opts.TopP, 'g', -1, 64))
+	if set("top-p") {
+		v.Params.TopP = trace.Float(opts.TopP)
 	}
-	if opts.set("max-tokens") {
-		cfg.Params.MaxTokens = trace.Int(opts.MaxTokens)
-		note("max-tokens", strconv.FormatInt(opts.MaxTokens, 10))
+	if set("max-tokens") {
+		v.Params.MaxTokens = trace.Int(opts.MaxTokens)
 	}
-	if opts.set("seed") {
-		cfg.Params.Seed = trace.Int(opts.Seed)
-		note("seed", strconv.FormatInt(opts.Seed, 10))
-	}
-	if opts.FromStep > 0 {
-		note("from-step", strconv.Itoa(opts.FromStep))
-	}
-	if opts.SystemFile != "" {
-		p, err := s.ReadPrompt(ctx, opts.SystemFile)
-		if err != nil {
-			return err
-		}
-		cfg.System = &p
-		note("system-file", opts.SystemFile)
+	if set("seed") {
+		v.Params.Seed = trace.Int(opts.Seed)
 	}
 	for _, pr := range opts.Prompts {
 		name, file, ok := strings.Cut(pr, "=")
-		if !ok || name == "" {
-			return &usageError{err: fmt.Errorf("--prompt %q: want NAME=FILE (NAME is the sub-agent's type, e.g. security)", pr), help: "replay run"}
+		if !ok || name == "" || file == "" {
+			return req, usage(fmt.Errorf("--prompt %q: want NAME=FILE (NAME is the sub-agent's type, e.g. security)", pr))
 		}
-		p, err := s.ReadPrompt(ctx, file)
-		if err != nil {
-			return err
+		if v.Prompts == nil {
+			v.Prompts = map[string]string{}
 		}
-		if cfg.Prompts == nil {
-			cfg.Prompts = map[string]string{}
-		}
-		cfg.Prompts[name] = p
-		note("prompt."+name, file)
+		v.Prompts[name] = file
 	}
 	for _, c := range opts.Context {
 		op, arg, _ := strings.Cut(c, "=")
 		switch op {
 		case "add":
-			b, err := os.ReadFile(arg)
-			if err != nil {
-				return &usageError{err: fmt.Errorf("--context %q: %w", c, err), help: "replay run"}
+			if arg == "" {
+				return req, usage(fmt.Errorf("--context %q: add takes a file", c))
 			}
-			cfg.AddContext = append(cfg.AddContext, trace.Message{Role: "user", Parts: []trace.Part{{Type: trace.PartText, Text: string(b)}}})
+			v.AddContext = append(v.AddContext, arg)
 		case "drop":
 			n, err := strconv.Atoi(arg)
 			if err != nil || n < 1 {
-				return &usageError{err: fmt.Errorf("--context %q: drop takes a step number (see replay inspect)", c), help: "replay run"}
+				return req, usage(fmt.Errorf("--context %q: drop takes a step number (see replay inspect)", c))
 			}
-			cfg.DropSteps = append(cfg.DropSteps, n)
+			v.DropSteps = append(v.DropSteps, n)
 		default:
-			return &usageError{err: fmt.Errorf("--context %q: want add=FILE or drop=STEP", c), help: "replay run"}
+			return req, usage(fmt.Errorf("--context %q: want add=FILE or drop=STEP", c))
 		}
-		note("context."+op, arg)
 	}
-	base := opts.BaseURL
-	if base == "" {
-		base = opts.env.Getenv("OPENAI_BASE_URL")
-	}
+	req.Variant = v
+	return req, nil
+}
+
+// models makes the client a counterfactual calls: the endpoint, the key
+// from the environment (it stays in replay), the response cache.
+func (opts *runOptions) models() (func(string) (model.Model, error), error) {
 	cacheDir, err := opts.cacheDir()
 	if err != nil {
-		return err
-	}
-	cache, err := model.OpenCache(cacheDir + "/model")
-	if err != nil {
-		return err
+		return nil, err
 	}
 	pricing, err := opts.pricing()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	m, err := model.New(model.Config{BaseURL: base, APIKey: opts.env.Getenv("OPENAI_API_KEY"), Cache: cache, NoCache: opts.NoCache, Pricing: pricing,
-		Warn: func(err error) { fmt.Fprintln(opts.env.Stderr, "warning: "+err.Error()) }})
+	return func(base string) (model.Model, error) {
+		cache, err := model.OpenCache(cacheDir + "/model")
+		if err != nil {
+			return nil, err
+		}
+		return model.New(model.Config{BaseURL: base, APIKey: opts.env.Getenv("OPENAI_API_KEY"), Cache: cache, NoCache: opts.NoCache, Pricing: pricing,
+			Warn: func(err error) { fmt.Fprintln(opts.env.Stderr, "warning: "+err.Error()) }})
+	}, nil
+}
+
+func runRun(ctx context.Context, opts *runOptions) error {
+	req, err := opts.request()
 	if err != nil {
 		return err
 	}
-	cfg.Model = m
-	if base != "" {
-		note("base-url", base)
+	models, err := opts.models()
+	if err != nil {
+		return err
 	}
-	req.Variant = variant
-
-	var results []*replay.Result
-	var runErr error
-	for i := 0; i < opts.Repeat; i++ {
-		r := req
-		r.Engine.Sample = i
-		res, err := s.Replay(ctx, r)
-		if res != nil && res.Report != nil {
-			results = append(results, res)
-			if oerr := opts.writeOut(s, opts.Out, res.ID); oerr != nil && err == nil {
-				err = oerr
-			}
-		}
-		if err != nil {
-			if res != nil && res.ID != "" {
-				fmt.Fprintf(opts.env.Stderr, "replay: the partial run is stored as %s\n", shortID(res.ID))
-			}
-			runErr = err
-			break
+	s, done, err := opts.session(ctx, &opts.replayFlags, models)
+	if err != nil {
+		return err
+	}
+	defer done()
+	results, runErr := s.ReplayAll(ctx, req, func(r *replay.Result) error {
+		return opts.writeOut(s, opts.Out, r.ID)
+	})
+	if runErr != nil && len(results) > 0 {
+		if last := results[len(results)-1]; last.ID != "" {
+			fmt.Fprintf(opts.env.Stderr, "replay: the partial run is stored as %s\n", shortID(last.ID))
 		}
 	}
 	if opts.JSON {
 		out := struct {
-			Version int         `json:"version"`
-			Runs    []runReport `json:"runs"`
+			Version int              `json:"version"`
+			Runs    []replay.Summary `json:"runs"`
 		}{Version: 1}
 		for _, r := range results {
-			out.Runs = append(out.Runs, newRunReport(r))
+			out.Runs = append(out.Runs, replay.Summarize(r))
 		}
 		if err := writeJSON(opts.env.Stdout, out); err != nil {
 			return err
 		}
 	} else {
 		for _, r := range results {
-			writeRun(opts.env.Stdout, r)
+			writeRun(opts.env.Stdout, replay.Summarize(r))
 		}
 		if len(results) > 1 {
 			writeRepeats(opts.env.Stdout, results)
@@ -544,56 +524,17 @@ func runRun(ctx context.Context, opts *runOptions) error {
 	return runErr
 }
 
-// runReport is one run of `replay run --json`.
-type runReport struct {
-	Original   string             `json:"original"`
-	Run        string             `json:"run"`
-	Sample     int                `json:"sample"`
-	Stopped    string             `json:"stopped,omitempty"`
-	Decision   json.RawMessage    `json:"decision"`
-	Was        json.RawMessage    `json:"original_decision"`
-	LLMCalls   [2]int             `json:"llm_calls"`  // original, new
-	ToolCalls  [2]int             `json:"tool_calls"` // original, new
-	Tokens     [2]trace.Usage     `json:"tokens"`
-	CostUSD    [2]*float64        `json:"cost_usd"` // original (recorded, else priced), new (priced)
-	Produced   map[string]int     `json:"tool_results"`
-	Divergence *replay.Divergence `json:"first_divergence,omitempty"`
-}
-
-func newRunReport(r *replay.Result) runReport {
-	o, n := r.Original, r.New
-	rr := runReport{Original: o.ID, Run: r.ID, Stopped: r.Report.Stopped, Decision: n.Decision, Was: o.Decision,
-		LLMCalls: [2]int{o.LLMCalls, n.LLMCalls}, ToolCalls: [2]int{o.ToolCalls, n.ToolCalls}, Tokens: [2]trace.Usage{o.Tokens, n.Tokens},
-		Produced: map[string]int{}}
-	if r.Report.Run != nil && r.Report.Run.Meta.Replay != nil {
-		rr.Sample = r.Report.Run.Meta.Replay.Sample
-	}
-	rr.CostUSD[0] = o.Cost.Recorded
-	if rr.CostUSD[0] == nil {
-		rr.CostUSD[0] = o.Cost.Priced
-	}
-	rr.CostUSD[1] = n.Cost.Priced // nil when no call could be priced
-	for _, c := range r.Report.Calls {
-		rr.Produced[c.Produced]++
-	}
-	if r.Orig != nil && r.Report.Run != nil {
-		rr.Divergence = replay.FirstDivergence(r.Orig, r.Report.Run)
-	}
-	return rr
-}
-
-func writeRun(w io.Writer, r *replay.Result) {
-	rr := newRunReport(r)
+func writeRun(w io.Writer, rr replay.Summary) {
 	fmt.Fprintf(w, "replay of %s -> new run %s", shortID(rr.Original), shortID(rr.Run))
-	if v := r.Report.Run.Meta.Replay; v != nil && len(v.Variant) > 0 {
+	if len(rr.Variant) > 0 {
 		var keys []string
-		for k := range v.Variant {
+		for k := range rr.Variant {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		var parts []string
 		for _, k := range keys {
-			parts = append(parts, k+"="+v.Variant[k])
+			parts = append(parts, k+"="+rr.Variant[k])
 		}
 		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
 	}

@@ -252,3 +252,33 @@ func TestDefaultRun(t *testing.T) {
 		}
 	}
 }
+
+// A run ended by a limit is incomplete: exit 3, the partial run stored, the
+// stop named. So is a run whose model fails.
+func TestRunIncompleteExits3(t *testing.T) {
+	env, flags := replayEnv(t)
+	script, err := fakemodel.Load("../../testdata/example/fake-model.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(&fakemodel.Server{Script: script})
+	defer srv.Close()
+	args := append([]string{flags[0], flags[1], "run", "../../testdata/example/run", "--model", "fake-reviewer", "--base-url", srv.URL + "/v1", "--max-steps", "2"}, flags[2:]...)
+	code, out, errs := runCLI(t, env, args...)
+	if code != ExitIncomplete || !strings.Contains(errs, "stopped (max-steps)") || !strings.Contains(errs, "partial run is stored as") || !strings.Contains(out, "max-steps") {
+		t.Errorf("--max-steps 2: exit %d\n%s\n%s", code, out, errs)
+	}
+
+	// An endpoint that refuses the key: not a usage error, an incomplete run.
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}`)
+	}))
+	defer refuse.Close()
+	args = append([]string{flags[0], flags[1], "run", "../../testdata/example/run", "--model", "fake-reviewer", "--base-url", refuse.URL + "/v1"}, flags[2:]...)
+	code, out, errs = runCLI(t, env, args...)
+	if code != ExitIncomplete || !strings.Contains(errs, "model-error") {
+		t.Errorf("a refused key: exit %d\n%s\n%s", code, out, errs)
+	}
+}

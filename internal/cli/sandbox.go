@@ -21,7 +21,7 @@ memory and CPU limits. These commands manage what that needs.
 Docker is found through DOCKER_HOST (unix, tcp with DOCKER_TLS_VERIFY and
 DOCKER_CERT_PATH, or ssh), else the local socket.`,
 	}
-	cmd.AddCommand(newSandboxBuildCmd(g), newSandboxPruneCmd(g))
+	cmd.AddCommand(newSandboxBuildCmd(g, nil), newSandboxPruneCmd(g, nil))
 	return cmd
 }
 
@@ -31,7 +31,10 @@ type sandboxBuildOptions struct {
 	Force, JSON  bool
 }
 
-func newSandboxBuildCmd(g *globals) *cobra.Command {
+func newSandboxBuildCmd(g *globals, runF func(context.Context, *sandboxBuildOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runSandboxBuild
+	}
 	opts := &sandboxBuildOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -47,7 +50,7 @@ tool executor into the container, so the image needs nothing of replay's.`,
   replay sandbox build --busybox /opt/busybox-static --tag my/sandbox:1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSandboxBuild(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Tag, "tag", sandbox.DefaultImage, "name the image `TAG`")
@@ -84,7 +87,10 @@ type sandboxPruneOptions struct {
 	Images, DryRun, JSON bool
 }
 
-func newSandboxPruneCmd(g *globals) *cobra.Command {
+func newSandboxPruneCmd(g *globals, runF func(context.Context, *sandboxPruneOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runSandboxPrune
+	}
 	opts := &sandboxPruneOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "prune",
@@ -101,7 +107,7 @@ still running: use --dry-run first when replays may be in progress.`,
   replay sandbox prune --images           # the sandbox images too`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSandboxPrune(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Run, "run", "", "only the sandboxes of run `ID` (label io.replay.run)")

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/replay/world"
 )
@@ -43,7 +41,7 @@ edit history), GITHUB_API_URL (GitHub Enterprise, e.g.
 https://ghe.example.com/api/v3/), REPLAY_CACHE (the cache; default
 $XDG_CACHE_HOME/replay, else ~/.cache/replay).`,
 	}
-	cmd.AddCommand(newWorldFetchCmd(g), newWorldShowCmd(g), newWorldTarCmd(g))
+	cmd.AddCommand(newWorldFetchCmd(g, nil), newWorldShowCmd(g, nil), newWorldTarCmd(g, nil))
 	return cmd
 }
 
@@ -84,7 +82,7 @@ func (f *worldFlags) fetchOptions() (world.FetchOptions, error) {
 			continue
 		}
 		if o.Repo != "" {
-			return o, &usageError{err: fmt.Errorf("--repo given twice (%q and %q): give one source, or owner/name=SOURCE mappings", o.Repo, r), help: "replay world fetch"}
+			return o, usage(fmt.Errorf("--repo given twice (%q and %q): give one source, or owner/name=SOURCE mappings", o.Repo, r))
 		}
 		o.Repo = r
 	}
@@ -120,23 +118,6 @@ func (g *globals) openWorld(offline bool) (*world.World, error) {
 		Offline:      offline,
 		Log:          g.env.Stderr,
 	})
-}
-
-// traceSummary reads the summary of a trace given as a path or a stored id,
-// as replay inspect does.
-func (g *globals) traceSummary(ctx context.Context, target string, f *worldFlags) (trace.Summary, error) {
-	opts := &inspectOptions{globals: g, Target: target, Format: f.Format, Lenient: f.Lenient}
-	_, statErr := os.Stat(target)
-	switch {
-	case statErr == nil:
-		return inspectPath(ctx, opts)
-	case errors.Is(statErr, fs.ErrNotExist) && store.LooksLikeID(target):
-		return inspectStored(ctx, opts)
-	case errors.Is(statErr, fs.ErrNotExist):
-		return trace.Summary{}, fmt.Errorf("read trace %q: no such file or directory, and not a trace id (ids are hex; give at least %d characters)", target, store.MinPrefix)
-	default:
-		return trace.Summary{}, fmt.Errorf("read trace %q: %w", target, errors.Unwrap(statErr))
-	}
 }
 
 // worldRefs adds the refs a world fetch resolved for the trace (an inferred
@@ -175,7 +156,10 @@ type worldFetchOptions struct {
 	JSON   bool
 }
 
-func newWorldFetchCmd(g *globals) *cobra.Command {
+func newWorldFetchCmd(g *globals, runF func(context.Context, *worldFetchOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runWorldFetch
+	}
 	opts := &worldFetchOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "fetch <trace>",
@@ -205,7 +189,7 @@ a stored trace.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
-			return runWorldFetch(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	opts.worldFlags.bind(cmd, true)
@@ -218,7 +202,7 @@ func runWorldFetch(ctx context.Context, opts *worldFetchOptions) error {
 	if err != nil {
 		return err
 	}
-	sum, err := opts.traceSummary(ctx, opts.Target, &opts.worldFlags)
+	sum, err := opts.summary(ctx, "read trace", opts.Target, opts.Format, opts.Lenient)
 	if err != nil {
 		return err
 	}
@@ -251,7 +235,10 @@ type worldShowOptions struct {
 	JSON   bool
 }
 
-func newWorldShowCmd(g *globals) *cobra.Command {
+func newWorldShowCmd(g *globals, runF func(context.Context, *worldShowOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runWorldShow
+	}
 	opts := &worldShowOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "show <trace>",
@@ -268,7 +255,7 @@ whether it has the commit, and the GitHub snapshot's files and sizes
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
-			return runWorldShow(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	opts.worldFlags.bind(cmd, false)
@@ -277,7 +264,7 @@ whether it has the commit, and the GitHub snapshot's files and sizes
 }
 
 func runWorldShow(ctx context.Context, opts *worldShowOptions) error {
-	sum, err := opts.traceSummary(ctx, opts.Target, &opts.worldFlags)
+	sum, err := opts.summary(ctx, "read trace", opts.Target, opts.Format, opts.Lenient)
 	if err != nil {
 		return err
 	}
@@ -296,7 +283,10 @@ type worldTarOptions struct {
 	Snapshot string
 }
 
-func newWorldTarCmd(g *globals) *cobra.Command {
+func newWorldTarCmd(g *globals, runF func(context.Context, *worldTarOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runWorldTar
+	}
 	opts := &worldTarOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "tar <trace>",
@@ -313,7 +303,7 @@ a second tar.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
-			return runWorldTar(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	opts.worldFlags.bind(cmd, false)
@@ -323,7 +313,7 @@ a second tar.`,
 }
 
 func runWorldTar(ctx context.Context, opts *worldTarOptions) (err error) {
-	sum, err := opts.traceSummary(ctx, opts.Target, &opts.worldFlags)
+	sum, err := opts.summary(ctx, "read trace", opts.Target, opts.Format, opts.Lenient)
 	if err != nil {
 		return err
 	}

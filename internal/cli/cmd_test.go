@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/cobra"
+
+	"github.com/agentreplay/replay/replay"
+	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/replay/world"
+)
+
+// parse runs a command's flag parsing with runF capturing its options: what
+// the command would do, without doing it.
+func parse(t *testing.T, cmd *cobra.Command, args []string) error {
+	t.Helper()
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	return cmd.ExecuteContext(context.Background())
+}
+
+// baseRequest is what every replay request holds by default.
+func baseRequest(mode string) replay.Request {
+	return replay.Request{Trace: "t.jsonl", Mode: mode, Timeout: 30 * time.Minute, Policies: map[string]replay.Policy{},
+		Decision: replay.DecisionSpec("auto")}
+}
+
+// Test_NewCmdRun: `replay run`'s flags become a request, without I/O.
+func Test_NewCmdRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    func(r *replay.Request)
+		wantErr string
+	}{
+		{name: "defaults", args: []string{"t.jsonl"}, want: func(r *replay.Request) { r.Repeat, r.MaxSteps = 1, 200 }},
+		{name: "model and endpoint", args: []string{"t.jsonl", "--model", "gpt-4o-mini", "--base-url", "http://h/v1"},
+			want: func(r *replay.Request) {
+				r.Repeat, r.MaxSteps = 1, 200
+				r.Variant.Model, r.Variant.BaseURL = "gpt-4o-mini", "http://h/v1"
+			}},
+		{name: "endpoint from the environment", args: []string{"t.jsonl"}, env: map[string]string{"OPENAI_BASE_URL": "http://env/v1"},
+			want: func(r *replay.Request) { r.Repeat, r.MaxSteps, r.Variant.BaseURL = 1, 200, "http://env/v1" }},
+		{name: "prompts, context, parameters, limits", args: []string{"t.jsonl", "--system-file", "acme/p@v2:review.md", "--prompt", "security=sec.md",
+			"--context", "add=STYLE.md", "--context", "drop=3", "--temperature", "0", "--seed", "7", "--from-step", "12",
+			"--repeat", "5", "--max-steps", "9", "--max-cost", "0.5", "--tool-policy", "Task=recorded", "--repo", "r.bundle", "--commit", "HEAD"},
+			want: func(r *replay.Request) {
+				r.Repeat, r.MaxSteps, r.MaxCostUSD = 5, 9, 0.5
+				r.Policies["Task"] = replay.Recorded
+				r.Fetch = world.FetchOptions{Repo: "r.bundle", Commit: "HEAD"}
+				r.Variant = replay.Variant{SystemFile: "acme/p@v2:review.md", Prompts: map[string]string{"security": "sec.md"},
+					AddContext: []string{"STYLE.md"}, DropSteps: []int{3}, FromStep: 12,
+					Params: trace.Params{Temperature: trace.Float(0), Seed: trace.Int(7)}}
+			}},
+		{name: "a temperature not given is not sent", args: []string{"t.jsonl", "--top-p", "0.9"},
+			want: func(r *replay.Request) {
+				r.Repeat, r.MaxSteps = 1, 200
+				r.Variant.Params = trace.Params{TopP: trace.Float(0.9)}
+			}},
+		{name: "bad repeat", args: []string{"t.jsonl", "--repeat", "0"}, wantErr: "--repeat 0: want 1 or more"},
+		{name: "bad prompt", args: []string{"t.jsonl", "--prompt", "sec.md"}, wantErr: `--prompt "sec.md": want NAME=FILE`},
+		{name: "bad context", args: []string{"t.jsonl", "--context", "drop=x"}, wantErr: "drop takes a step number"},
+		{name: "bad policy", args: []string{"t.jsonl", "--tool-policy", "Bash"}, wantErr: `--tool-policy "Bash": want NAME=POLICY`},
+		{name: "unknown policy", args: []string{"t.jsonl", "--tool-policy", "Bash=run"}, wantErr: "unknown tool policy"},
+		{name: "two repos", args: []string{"t.jsonl", "--repo", "a", "--repo", "b"}, wantErr: "--repo given twice"},
+		{name: "bad decision", args: []string{"t.jsonl", "--decision", "nowhere"}, wantErr: "--decision"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &globals{env: Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return tt.env[k] }}}
+			var got *runOptions
+			if err := parse(t, newRunCmd(g, func(_ context.Context, o *runOptions) error { got = o; return nil }), tt.args); err != nil {
+				t.Fatal(err)
+			}
+			req, err := got.request()
+			if tt.wantErr != "" {
+				var ue *usageError
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.As(err, &ue) {
+					t.Fatalf("error %v, want a usage error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := baseRequest(replay.ModeRun)
+			tt.want(&want)
+			if !cmp.Equal(req, want) {
+				t.Errorf("request:\n got %+v\nwant %+v", req, want)
+			}
+		})
+	}
+}
+
+// Test_NewCmdVerify: `replay verify`'s flags become a verify request.
+func Test_NewCmdVerify(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    func(r *replay.Request)
+		wantErr string
+	}{
+		{name: "defaults", args: []string{"t.jsonl"}, want: func(*replay.Request) {}},
+		{name: "world and sandbox", args: []string{"t.jsonl", "--repo", "acme/widgets=w.bundle", "--github-fixture", "gh", "--image", "img:1", "--timeout", "5m", "--decision", "file:out/*.json"},
+			want: func(r *replay.Request) {
+				r.Fetch = world.FetchOptions{RepoMap: map[string]string{"acme/widgets": "w.bundle"}, GitHubFixture: "gh"}
+				r.Image, r.Timeout = "img:1", 5*time.Minute
+				r.Decision = replay.DecisionSpec("file:out/*.json")
+			}},
+		{name: "bad policy", args: []string{"t.jsonl", "--tool-policy", "Bash"}, wantErr: `--tool-policy "Bash"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &globals{env: Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}}
+			var got *verifyOptions
+			if err := parse(t, newVerifyCmd(g, func(_ context.Context, o *verifyOptions) error { got = o; return nil }), tt.args); err != nil {
+				t.Fatal(err)
+			}
+			req, err := got.request()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := baseRequest(replay.ModeVerify)
+			tt.want(&want)
+			if !cmp.Equal(req, want) {
+				t.Errorf("request:\n got %+v\nwant %+v", req, want)
+			}
+		})
+	}
+}
+
+// TestUsageHintNamesTheFailingCommand: a usage mistake points at the --help
+// of the command that was run, not another one.
+func TestUsageHintNamesTheFailingCommand(t *testing.T) {
+	tests := []struct {
+		args []string
+		help string
+	}{
+		{[]string{"verify", "t.jsonl", "--tool-policy", "Bash"}, "replay verify"},
+		{[]string{"run", "t.jsonl", "--repo", "a", "--repo", "b"}, "replay run"},
+		{[]string{"run", "t.jsonl", "--repeat", "0"}, "replay run"},
+		{[]string{"world", "fetch", "t.jsonl", "--repo", "a", "--repo", "b"}, "replay world fetch"},
+		{[]string{"inspect", "t.jsonl", "--nope"}, "replay inspect"},
+		{[]string{"ls", "--limit", "-1"}, "replay ls"},
+	}
+	for _, tt := range tests {
+		var out, errb strings.Builder
+		dir := t.TempDir()
+		args := append([]string{"--home", dir}, tt.args...)
+		// t.jsonl must exist for the commands that parse the trace first.
+		code := Run(context.Background(), args, Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+			if k == "REPLAY_CACHE" {
+				return dir
+			}
+			return ""
+		}})
+		want := "Run '" + tt.help + " --help' for usage."
+		if code != ExitUsage || !strings.Contains(errb.String(), want) {
+			t.Errorf("%v: exit %d, stderr %q, want exit 2 and %q", tt.args, code, errb.String(), want)
+		}
+	}
+}
+
+// TestExitCodes: the one mapping from errors to exit codes.
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"ok", nil, ExitOK},
+		{"a check failed", &exitError{code: ExitCheckFailed, msg: "differs"}, ExitCheckFailed},
+		{"usage", usage(errors.New("bad flag")), ExitUsage},
+		{"bad input", errors.New(`read "x": invalid`), ExitUsage},
+		{"a limit stopped the run", &replay.StopError{Reason: "max-cost", Step: 8}, ExitIncomplete},
+		{"max-steps", &replay.StopError{Reason: "max-steps", Step: 3}, ExitIncomplete},
+		{"a model error", &replay.StopError{Reason: "model-error", Step: 2, Err: errors.New("401")}, ExitIncomplete},
+		{"a sandbox fault, wrapped", errors.Join(errors.New("store"), &replay.StopError{Reason: "sandbox-fault"}), ExitIncomplete},
+		{"interrupted", &replay.StopError{Reason: "interrupted"}, ExitInterrupted},
+		{"cancelled", context.Canceled, ExitInterrupted},
+	}
+	for _, tt := range tests {
+		var errb strings.Builder
+		if got := exitCode(context.Background(), nil, tt.err, &errb); got != tt.want {
+			t.Errorf("%s: exit %d, want %d (%s)", tt.name, got, tt.want, errb.String())
+		}
+	}
+}
