@@ -3,8 +3,8 @@
 //
 // # Use
 //
-//	cli, err := sandbox.NewClient(ctx, sandbox.ClientOptionsFromEnv(os.Getenv))
-//	sb, err := sandbox.New(ctx, cli, sandbox.Options{
+//	docker, err := sandbox.NewDocker(ctx, sandbox.ClientOptionsFromEnv(os.Getenv))
+//	sb, err := docker.Start(ctx, sandbox.Options{
 //		WorkDir:   "/home/runner/work/widgets/widgets", // the recorded cwd
 //		Workspace: tarOfTheRepo,                        // an io.Reader of a tar
 //	})
@@ -20,9 +20,12 @@
 // exits and the stopped container waits for Prune (`replay sandbox prune`),
 // which removes containers and volumes by the label io.replay.managed=true.
 //
-// The replay engine consumes the Sandbox interface; *Container is the
-// Docker backend, and sandboxtest.Run is the conformance suite any other
-// backend must pass.
+// The replay engine consumes the Sandbox interface and starts sandboxes
+// through a Backend; Docker (backend.go) is the Docker backend, whose
+// containers are *Container (start.go: how one starts; containerSpec: the
+// hardening, unit-tested without a daemon). sandboxtest.Run is the
+// conformance suite any other backend must pass. The tools are one list,
+// executor.Tools (executor/registry.go).
 //
 // # The executor and how replay gets it
 //

@@ -167,19 +167,58 @@ func number(ref trace.Ref, urlRe *regexp.Regexp) (int, string) {
 // Config.Offline it uses only the cache, and fails with ErrOffline when
 // something is missing.
 func (w *World) Fetch(ctx context.Context, t Target, o FetchOptions) (*Resolution, error) {
-	res := &Resolution{Version: ResolutionVersion, TraceID: t.TraceID, At: t.At, Refs: map[string]trace.Ref{}, ResolvedAt: w.cfg.Now().UTC()}
+	f := &fetch{w: w, t: t, o: o,
+		res: &Resolution{Version: ResolutionVersion, TraceID: t.TraceID, At: t.At, Refs: map[string]trace.Ref{}, ResolvedAt: w.cfg.Now().UTC()}}
 	for k, v := range t.Refs {
-		res.Refs[k] = v
+		f.res.Refs[k] = v
 	}
-	prev, _ := w.LoadResolution(t.TraceID)
+	f.prev, _ = w.LoadResolution(t.TraceID)
+	for _, step := range []func(context.Context) error{
+		f.chooseRepo,     // by flag, by mapping, as resolved before, as recorded
+		f.findWorkItem,   // the pull request or issue the run worked on
+		f.openGitHub,     // a fixture directory, the API, or nothing offline
+		f.loadGitHub,     // the snapshot from the cache, else its raw data
+		f.chooseCommit,   // by flag, as recorded, or inferred
+		f.readObjects,    // the objects, and the snapshot's git-derived parts
+		f.keepSnapshot,   // the snapshot into the cache, its refs into the resolution
+		f.keepResolution, // the resolution into the cache, for inspect and offline replays
+	} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return f.res, nil
+}
 
-	// The repository: by flag, by mapping, as resolved before, as recorded.
-	// logical is owner/name on the GitHub host, for its API.
-	recorded, logical, hasRepo := w.traceRepo(t.Refs)
-	var (
-		remote Remote
-		err    error
-	)
+// fetch is one Fetch: what each step found, for the next.
+type fetch struct {
+	w    *World
+	t    Target
+	o    FetchOptions
+	res  *Resolution
+	prev *Resolution // what an earlier Fetch of the trace resolved
+
+	remote               Remote
+	logical, owner, name string // owner/name on the GitHub host, for its API
+	m                    *mirror
+
+	kind string // KindPR, KindIssue or ""
+	num  int
+	gh   ghSource
+
+	snap    *Snapshot
+	snapKey string
+	prd     *prData
+	isd     *issueData
+
+	nd need
+}
+
+// chooseRepo picks the repository: by flag, by mapping, as resolved
+// before, as recorded.
+func (f *fetch) chooseRepo(context.Context) error {
+	t, o, res := f.t, f.o, f.res
+	recorded, logical, hasRepo := f.w.traceRepo(t.Refs)
 	src, from := "", ""
 	switch {
 	case o.Repo != "":
@@ -187,159 +226,220 @@ func (w *World) Fetch(ctx context.Context, t Target, o FetchOptions) (*Resolutio
 	case logical != "" && mapLookup(o.RepoMap, logical) != "":
 		src, from = mapLookup(o.RepoMap, logical), "--repo "+logical+"=…"
 	}
+	prev := f.prev
 	switch {
 	case src != "":
-		if remote, err = parseRepo(src, w.gh); err != nil {
-			return nil, err
+		remote, err := parseRepo(src, f.w.gh)
+		if err != nil {
+			return err
 		}
+		f.remote = remote
 		res.Refs["repo"] = trace.Ref{Value: remote.String(), Provenance: trace.Flag, From: from}
 	case prev != nil && prev.Remote.URL != "" && (logical == "" || prev.Remote.FullName() == "" || strings.EqualFold(prev.Remote.FullName(), logical)):
-		remote = prev.Remote
+		f.remote = prev.Remote
 		if r, ok := prev.Refs["repo"]; ok {
 			res.Refs["repo"] = r
 		}
 	case hasRepo:
-		remote = recorded
+		f.remote = recorded
 		if _, ok := res.Refs["repo"]; !ok && logical != "" {
 			res.Refs["repo"] = trace.Ref{Value: logical, Provenance: trace.Inferred, From: "work item, pull request or issue ref"}
 		}
 	default:
-		return nil, fmt.Errorf("resolve trace %s: %w: the trace names no repository; pass --repo", t.TraceID, ErrNoRepo)
+		return fmt.Errorf("resolve trace %s: %w: the trace names no repository; pass --repo", t.TraceID, ErrNoRepo)
 	}
-	if logical == "" && remote.Kind == RemoteGitHub {
-		logical = remote.FullName()
+	if logical == "" && f.remote.Kind == RemoteGitHub {
+		logical = f.remote.FullName()
 	}
-	owner, name, _ := strings.Cut(logical, "/")
-	m := w.mirrorOf(remote)
+	f.logical = logical
+	f.owner, f.name, _ = strings.Cut(logical, "/")
+	f.m = f.w.mirrorOf(f.remote)
+	return nil
+}
 
-	// The pull request or issue.
-	kind, num := "", 0
-	if r, ok := t.Refs["pr"]; ok {
+// findWorkItem reads the pull request or issue from the refs (a work item
+// is resolved to one or the other once GitHub is open).
+func (f *fetch) findWorkItem(context.Context) error {
+	if r, ok := f.t.Refs["pr"]; ok {
 		if n, _ := number(r, prURL); n > 0 {
-			kind, num = KindPR, n
+			f.kind, f.num = KindPR, n
 		}
 	}
-	if kind == "" {
-		if r, ok := t.Refs["issue"]; ok {
+	if f.kind == "" {
+		if r, ok := f.t.Refs["issue"]; ok {
 			if n, _ := number(r, issueURL); n > 0 {
-				kind, num = KindIssue, n
+				f.kind, f.num = KindIssue, n
 			}
 		}
+	}
+	return nil
+}
+
+// openGitHub picks where GitHub data comes from: a fixture directory, the
+// API, or nowhere (offline, or the repository is not on GitHub).
+func (f *fetch) openGitHub(ctx context.Context) error {
+	switch {
+	case f.o.GitHubFixture != "":
+		if _, err := os.Stat(f.o.GitHubFixture); err != nil {
+			return fmt.Errorf("read github fixture %q: %w", f.o.GitHubFixture, err)
+		}
+		abs, _ := filepath.Abs(f.o.GitHubFixture)
+		f.gh = dirSource{dir: abs}
+	case f.owner != "" && !f.w.cfg.Offline:
+		gh, err := f.w.apiSource()
+		if err != nil {
+			return err
+		}
+		f.gh = gh
 	}
 	workItemNum := 0
-	if r, ok := t.Refs["work_item"]; ok {
+	if r, ok := f.t.Refs["work_item"]; ok {
 		workItemNum, _ = number(r, prURL)
 	}
-
-	// The GitHub source.
-	var gh ghSource
-	switch {
-	case o.GitHubFixture != "":
-		if _, err := os.Stat(o.GitHubFixture); err != nil {
-			return nil, fmt.Errorf("read github fixture %q: %w", o.GitHubFixture, err)
-		}
-		abs, _ := filepath.Abs(o.GitHubFixture)
-		gh = dirSource{dir: abs}
-	case owner != "" && !w.cfg.Offline:
-		if gh, err = w.apiSource(); err != nil {
-			return nil, err
-		}
-	}
-	if kind == "" && workItemNum > 0 && owner != "" {
+	if f.kind == "" && workItemNum > 0 && f.owner != "" {
 		// A work item is an issue or a pull request: the cache or GitHub
 		// says which.
-		kind, num = w.workItemKind(ctx, gh, owner, name, workItemNum, t.At)
+		f.kind, f.num = f.w.workItemKind(ctx, f.gh, f.owner, f.name, workItemNum, f.t.At)
 	}
-
-	if kind != "" && owner == "" {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%s #%d: the repository is not on GitHub (%s), so there is no snapshot of it", kindName(kind), num, remote))
+	if f.kind != "" && f.owner == "" {
+		f.res.Warnings = append(f.res.Warnings, fmt.Sprintf("%s #%d: the repository is not on GitHub (%s), so there is no snapshot of it", kindName(f.kind), f.num, f.remote))
 	}
+	return nil
+}
 
-	// The snapshot's raw data, when it is not cached.
-	var (
-		snap    *Snapshot
-		snapKey string
-		prd     *prData
-		isd     *issueData
-	)
-	if kind != "" && owner != "" {
-		snapKey = w.snapshotKey(kind, owner, name, num, t.At)
-		if o.GitHubFixture == "" {
-			snap, err = w.loadSnapshot(snapKey)
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				w.logf("world: %v: fetching it again", err)
-			}
+// loadGitHub takes the snapshot from the cache, else fetches its raw data.
+func (f *fetch) loadGitHub(ctx context.Context) error {
+	if f.kind == "" || f.owner == "" {
+		return nil
+	}
+	f.snapKey = f.w.snapshotKey(f.kind, f.owner, f.name, f.num, f.t.At)
+	if f.o.GitHubFixture == "" {
+		snap, err := f.w.loadSnapshot(f.snapKey)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			f.w.logf("world: %v: fetching it again", err)
 		}
-		if snap == nil {
-			if gh == nil {
-				return nil, fmt.Errorf("fetch github %s %s#%d: %w: the cache has no snapshot of it as of %s; run replay world fetch without --offline first (or pass --github-fixture DIR)",
-					kindName(kind), logical, num, ErrOffline, asOfText(t.At))
-			}
-			w.logf("world: fetching %s %s#%d from %s", kindName(kind), logical, num, gh.name())
-			switch kind {
-			case KindPR:
-				prd, err = fetchPR(ctx, gh, owner, name, num)
-			case KindIssue:
-				isd, err = fetchIssue(ctx, gh, owner, name, num)
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
+		f.snap = snap
 	}
+	if f.snap != nil {
+		return nil
+	}
+	if f.gh == nil {
+		return fmt.Errorf("fetch github %s %s#%d: %w: the cache has no snapshot of it as of %s; run replay world fetch without --offline first (or pass --github-fixture DIR)",
+			kindName(f.kind), f.logical, f.num, ErrOffline, asOfText(f.t.At))
+	}
+	f.w.logf("world: fetching %s %s#%d from %s", kindName(f.kind), f.logical, f.num, f.gh.name())
+	var err error
+	switch f.kind {
+	case KindPR:
+		f.prd, err = fetchPR(ctx, f.gh, f.owner, f.name, f.num)
+	case KindIssue:
+		f.isd, err = fetchIssue(ctx, f.gh, f.owner, f.name, f.num)
+	}
+	return err
+}
 
-	// The commit: by flag, as recorded, or inferred.
-	nd := need{}
-	if kind == KindPR && remote.Kind == RemoteGitHub {
-		nd.Refspecs = []string{fmt.Sprintf("+refs/pull/%d/head:refs/pull/%d/head", num, num)}
-	}
-	commit := ""
+// commitInputs are what the commit is chosen from.
+type commitInputs struct {
+	Flag     string // --commit
+	Recorded string // the trace's commit ref
+	HeadSHA  string // head_sha of the agent's result
+	Kind     string // the work item: KindPR, KindIssue or ""
+	Num      int
+	// PRKnown says the pull request's data is at hand (a snapshot or
+	// GitHub's answer); PRHead is its head as of the run's start ("" when
+	// no commit of it predates the run), PRHeadFrom where that came from.
+	PRKnown            bool
+	PRHead, PRHeadFrom string
+	Branch             string // the recorded branch
+	At                 time.Time
+	Logical            string // owner/name, for messages
+}
+
+// commitChoice is the commit chosen, or the branch whose tip as of the
+// run's start is the commit.
+type commitChoice struct {
+	Rev string // a SHA or revision; "" when TipOf says which branch's tip
+	// TipOf asks for the tip of a branch as of the run's start; "" with
+	// Tip set is the default branch.
+	Tip   bool
+	TipOf string
+	// Ref is the commit ref to record (nil keeps the trace's own).
+	Ref *trace.Ref
+}
+
+// chooseCommitFrom is the rule for the commit, in order: --commit, the
+// recorded commit, the result's head_sha, the pull request's head as of
+// the run's start, the tip of the recorded branch (else the default
+// branch) as of the run's start.
+func chooseCommitFrom(in commitInputs) (commitChoice, error) {
 	switch {
-	case o.Commit != "":
-		commit = o.Commit
-		res.Refs["commit"] = trace.Ref{Value: commit, Provenance: trace.Flag, From: "--commit"}
-	case t.Refs["commit"].Value != "":
-		commit = t.Refs["commit"].Value
-	case headSHA(t.Decision) != "":
-		commit = headSHA(t.Decision)
-		res.Refs["commit"] = trace.Ref{Value: commit, Provenance: trace.Inferred, From: "head_sha of the agent's result"}
-	case kind == KindPR:
-		head, from := "", ""
-		if snap != nil {
-			head, from = snap.HeadSHA, snap.HeadFrom
-		} else if h, ok := headAsOf(prd.commits, t.At); ok {
-			head, from = h, "the pull request's commits as of the run's start"
+	case in.Flag != "":
+		return commitChoice{Rev: in.Flag, Ref: &trace.Ref{Value: in.Flag, Provenance: trace.Flag, From: "--commit"}}, nil
+	case in.Recorded != "":
+		return commitChoice{Rev: in.Recorded}, nil
+	case in.HeadSHA != "":
+		return commitChoice{Rev: in.HeadSHA, Ref: &trace.Ref{Value: in.HeadSHA, Provenance: trace.Inferred, From: "head_sha of the agent's result"}}, nil
+	case in.Kind == KindPR && in.PRKnown:
+		if in.PRHead == "" {
+			return commitChoice{}, fmt.Errorf("infer the commit of %s#%d: %w: no commit of the pull request predates the run (force-pushed since?); pass --commit SHA", in.Logical, in.Num, ErrNoCommit)
 		}
-		if head == "" {
-			return nil, fmt.Errorf("infer the commit of %s#%d: %w: no commit of the pull request predates the run (force-pushed since?); pass --commit SHA", logical, num, ErrNoCommit)
-		}
-		commit = head
-		res.Refs["commit"] = trace.Ref{Value: head, Provenance: trace.Inferred, From: fmt.Sprintf("head of pull request #%d as of %s, from %s", num, asOfText(t.At), from)}
-	default:
-		branch, from := t.Refs["branch"].Value, ""
-		if branch == "" || branch == "HEAD" {
-			branch = ""
-		}
-		var sha string
-		if sha, branch, err = w.tipAsOf(ctx, m, branch, t.At); err != nil {
-			return nil, fmt.Errorf("infer the commit of trace %s: %w", t.TraceID, err)
-		}
-		if t.Refs["branch"].Value != "" && t.Refs["branch"].Value == branch {
-			from = fmt.Sprintf("tip of branch %s as of %s", branch, asOfText(t.At))
-		} else {
-			from = fmt.Sprintf("tip of the default branch %s as of %s", branch, asOfText(t.At))
-			if kind == KindIssue {
-				from = fmt.Sprintf("issue #%d: %s", num, from)
+		return commitChoice{Rev: in.PRHead, Ref: &trace.Ref{Value: in.PRHead, Provenance: trace.Inferred,
+			From: fmt.Sprintf("head of pull request #%d as of %s, from %s", in.Num, asOfText(in.At), in.PRHeadFrom)}}, nil
+	}
+	branch := in.Branch
+	if branch == "HEAD" {
+		branch = ""
+	}
+	return commitChoice{Tip: true, TipOf: branch}, nil
+}
+
+// chooseCommit picks the commit (chooseCommitFrom), looks up a branch tip
+// when that is the choice, and expands an abbreviated SHA or a name.
+func (f *fetch) chooseCommit(ctx context.Context) error {
+	t, res := f.t, f.res
+	if f.kind == KindPR && f.remote.Kind == RemoteGitHub {
+		f.nd.Refspecs = []string{fmt.Sprintf("+refs/pull/%d/head:refs/pull/%d/head", f.num, f.num)}
+	}
+	in := commitInputs{Flag: f.o.Commit, Recorded: t.Refs["commit"].Value, HeadSHA: headSHA(t.Decision), Kind: f.kind, Num: f.num,
+		Branch: t.Refs["branch"].Value, At: t.At, Logical: f.logical}
+	if f.kind == KindPR {
+		switch {
+		case f.snap != nil:
+			in.PRKnown, in.PRHead, in.PRHeadFrom = true, f.snap.HeadSHA, f.snap.HeadFrom
+		case f.prd != nil:
+			in.PRKnown = true
+			if h, ok := headAsOf(f.prd.commits, t.At); ok {
+				in.PRHead, in.PRHeadFrom = h, "the pull request's commits as of the run's start"
 			}
+		}
+	}
+	c, err := chooseCommitFrom(in)
+	if err != nil {
+		return err
+	}
+	commit := c.Rev
+	if c.Ref != nil {
+		res.Refs["commit"] = *c.Ref
+	}
+	if c.Tip {
+		sha, branch, err := f.w.tipAsOf(ctx, f.m, c.TipOf, t.At)
+		if err != nil {
+			return fmt.Errorf("infer the commit of trace %s: %w", t.TraceID, err)
+		}
+		from := fmt.Sprintf("tip of the default branch %s as of %s", branch, asOfText(t.At))
+		if in.Branch != "" && in.Branch == branch {
+			from = fmt.Sprintf("tip of branch %s as of %s", branch, asOfText(t.At))
+		} else if f.kind == KindIssue {
+			from = fmt.Sprintf("issue #%d: %s", f.num, from)
 		}
 		commit = sha
 		res.Refs["commit"] = trace.Ref{Value: sha, Provenance: trace.Inferred, From: from}
 	}
 	commit = strings.ToLower(strings.TrimSpace(commit))
 	if !isSHA(commit) {
-		full, err := w.expandSHA(ctx, m, commit)
+		full, err := f.w.expandSHA(ctx, f.m, commit)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if r := res.Refs["commit"]; r.Value != "" {
 			r.From = strings.TrimSpace(r.From + " " + commit)
@@ -348,67 +448,79 @@ func (w *World) Fetch(ctx context.Context, t Target, o FetchOptions) (*Resolutio
 		}
 		commit = full
 	}
-	nd.Commit = commit
+	f.nd.Commit = commit
 	res.Commit = commit
-	res.Remote = remote
+	res.Remote = f.remote
+	return nil
+}
 
-	// The objects, and the snapshot's git-derived parts.
-	err = m.read(ctx, nd, func(g *gitRepo) error {
-		if snap != nil {
+// readObjects fetches the commit's objects into the mirror and builds the
+// snapshot's git-derived parts (a pull request's diff as of the commit).
+func (f *fetch) readObjects(ctx context.Context) error {
+	return f.m.read(ctx, f.nd, func(g *gitRepo) error {
+		if f.snap != nil {
 			return nil
 		}
-		switch kind {
+		var err error
+		switch f.kind {
 		case KindPR:
 			var moved bool
-			headFrom := res.Refs["commit"].Provenance + ": " + res.Refs["commit"].From
-			snap, moved, err = asOfPR(prd, owner, name, num, t.At, commit, headFrom)
+			headFrom := f.res.Refs["commit"].Provenance + ": " + f.res.Refs["commit"].From
+			f.snap, moved, err = asOfPR(f.prd, f.owner, f.name, f.num, f.t.At, f.res.Commit, headFrom)
 			if err != nil {
 				return err
 			}
 			if moved {
-				diff, files, err := gitDiff(g, snap.BaseSHA, commit)
+				diff, files, err := gitDiff(g, f.snap.BaseSHA, f.res.Commit)
 				if err != nil {
-					snap.Warnings = append(snap.Warnings, "diff not computed: "+err.Error())
+					f.snap.Warnings = append(f.snap.Warnings, "diff not computed: "+err.Error())
 				} else {
-					snap.data["pr.diff"] = []byte(diff)
-					if err := snap.putJSON("files.json", files); err != nil {
+					f.snap.data["pr.diff"] = []byte(diff)
+					if err := f.snap.putJSON("files.json", files); err != nil {
 						return err
 					}
 				}
 			}
 		case KindIssue:
-			snap, err = asOfIssue(isd, owner, name, num, t.At)
+			f.snap, err = asOfIssue(f.isd, f.owner, f.name, f.num, f.t.At)
 		}
 		return err
 	})
-	if err != nil {
-		return nil, err
+}
+
+// keepSnapshot stores a new snapshot in the cache and adds the refs it
+// tells (the base commit, whether the work item is a PR or an issue).
+func (f *fetch) keepSnapshot(context.Context) error {
+	snap, res := f.snap, f.res
+	if snap == nil {
+		return nil
 	}
-	if snap != nil && snap.Files == nil {
-		snap.FetchedAt, snap.Source = w.cfg.Now().UTC(), gh.name()
-		if err := w.storeSnapshot(snapKey, snap); err != nil {
-			return nil, err
-		}
-	}
-	if snap != nil {
-		res.Snapshot = snapKey
-		res.Warnings = append(res.Warnings, snap.Warnings...)
-		if _, ok := res.Refs["base_commit"]; !ok && snap.BaseSHA != "" {
-			res.Refs["base_commit"] = trace.Ref{Value: snap.BaseSHA, Provenance: trace.Inferred, From: fmt.Sprintf("base of pull request #%d", num)}
-		}
-		if _, ok := res.Refs["pr"]; !ok && kind == KindPR {
-			res.Refs["pr"] = trace.Ref{Value: strconv.Itoa(num), Provenance: trace.Inferred, From: "work_item is a pull request"}
-		}
-		if _, ok := res.Refs["issue"]; !ok && kind == KindIssue {
-			res.Refs["issue"] = trace.Ref{Value: strconv.Itoa(num), Provenance: trace.Inferred, From: "work_item is an issue"}
+	if snap.Files == nil {
+		snap.FetchedAt, snap.Source = f.w.cfg.Now().UTC(), f.gh.name()
+		if err := f.w.storeSnapshot(f.snapKey, snap); err != nil {
+			return err
 		}
 	}
-	if t.TraceID != "" {
-		if err := w.saveResolution(res); err != nil {
-			return nil, err
-		}
+	res.Snapshot = f.snapKey
+	res.Warnings = append(res.Warnings, snap.Warnings...)
+	if _, ok := res.Refs["base_commit"]; !ok && snap.BaseSHA != "" {
+		res.Refs["base_commit"] = trace.Ref{Value: snap.BaseSHA, Provenance: trace.Inferred, From: fmt.Sprintf("base of pull request #%d", f.num)}
 	}
-	return res, nil
+	if _, ok := res.Refs["pr"]; !ok && f.kind == KindPR {
+		res.Refs["pr"] = trace.Ref{Value: strconv.Itoa(f.num), Provenance: trace.Inferred, From: "work_item is a pull request"}
+	}
+	if _, ok := res.Refs["issue"]; !ok && f.kind == KindIssue {
+		res.Refs["issue"] = trace.Ref{Value: strconv.Itoa(f.num), Provenance: trace.Inferred, From: "work_item is an issue"}
+	}
+	return nil
+}
+
+// keepResolution records the resolution under the trace's id.
+func (f *fetch) keepResolution(context.Context) error {
+	if f.t.TraceID == "" {
+		return nil
+	}
+	return f.w.saveResolution(f.res)
 }
 
 var (

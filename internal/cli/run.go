@@ -1,0 +1,305 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentreplay/replay/replay"
+	"github.com/agentreplay/replay/replay/model"
+	"github.com/agentreplay/replay/replay/trace"
+)
+
+// replayFlags are what verify and run share: where the trace and its world
+// come from, the sandbox, the limits.
+
+type runOptions struct {
+	*globals
+	replayFlags
+	Target      string
+	Model       string
+	BaseURL     string
+	SystemFile  string
+	Prompts     []string
+	Context     []string
+	Temperature float64
+	TopP        float64
+	MaxTokens   int64
+	Seed        int64
+	FromStep    int
+	Repeat      int
+	MaxSteps    int
+	MaxCost     float64
+	NoCache     bool
+	set         func(string) bool
+}
+
+func newRunCmd(g *globals, runF func(context.Context, *runOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runRun
+	}
+	opts := &runOptions{globals: g}
+	cmd := &cobra.Command{
+		Use:   "run <trace>",
+		Short: "Replay a trace with a changed model, prompt, context or parameters (also: replay <trace>)",
+		Long: `Run replays a trace as a counterfactual: the world is rebuilt as for verify,
+and the agent runs again against an OpenAI-compatible endpoint with what you
+changed. Tool calls are answered by policy: workspace tools run in the
+sandbox; anything that reaches outside (network, gh writes, comments, git
+push, MCP tools) never runs for real: it gets the recorded result of the
+identical call, a gh read is answered from the GitHub snapshot, anything else
+is denied. Sub-agents (Task) run as nested agents, recorded as child runs.
+
+The endpoint: --base-url, else $OPENAI_BASE_URL, else OpenAI; the key comes
+from $OPENAI_API_KEY and never enters the sandbox. Answers are cached on
+disk, so re-running an unchanged replay costs nothing (--no-cache to ask
+again). --repeat N runs it N times (each repetition its own sample).
+
+Prompts (--system-file, --prompt NAME=…) are a file path or a file in git:
+owner/repo@ref:path (any --repo source works for the repository).
+
+The new run is stored, linked to the original; a short comparison with the
+original is printed.`,
+		Example: `  replay 5ef49dd6 --model gpt-4o-mini
+  replay run session.jsonl --model qwen2.5-coder --base-url http://localhost:11434/v1
+  replay run 5ef49dd6 --system-file prompts/review.md --prompt security=prompts/security.md
+  replay run 5ef49dd6 --system-file acme/prompts@v2:review/system.md --repeat 5
+  replay run 5ef49dd6 --from-step 12 --context add=STYLE.md --temperature 0`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Target = args[0]
+			opts.set = func(name string) bool { return cmd.Flags().Changed(name) }
+			return runF(cmd.Context(), opts)
+		},
+	}
+	opts.replayFlags.bind(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Model, "model", "", "call model `M` (default: the recorded model)")
+	fl.StringVar(&opts.BaseURL, "base-url", "", "OpenAI-compatible endpoint `URL` (default $OPENAI_BASE_URL, else https://api.openai.com/v1)")
+	fl.StringVar(&opts.SystemFile, "system-file", "", "replace the system prompt with `FILE` (a path, or owner/repo@ref:path)")
+	fl.StringArrayVar(&opts.Prompts, "prompt", nil, "replace sub-agent `NAME=FILE`'s system prompt (repeatable)")
+	fl.StringArrayVar(&opts.Context, "context", nil, "change the context: add=FILE adds the file as a user message after the opening ones; drop=STEP leaves out that message step (repeatable)")
+	fl.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature")
+	fl.Float64Var(&opts.TopP, "top-p", 0, "nucleus sampling")
+	fl.Int64Var(&opts.MaxTokens, "max-tokens", 0, "cap each answer at `N` tokens")
+	fl.Int64Var(&opts.Seed, "seed", 0, "sampling seed, where the endpoint supports one")
+	fl.IntVar(&opts.FromStep, "from-step", 0, "take steps before `K` from the recording at no cost; the model takes over at step K")
+	fl.IntVar(&opts.Repeat, "repeat", 1, "run it `N` times")
+	fl.IntVar(&opts.MaxSteps, "max-steps", 200, "end the run after `N` model calls (sub-agents included)")
+	fl.Float64Var(&opts.MaxCost, "max-cost", 0, "end the run once it has cost `USD` (priced; 0: no limit)")
+	fl.BoolVar(&opts.NoCache, "no-cache", false, "ask the endpoint even when the response cache has the answer")
+	return cmd
+}
+
+// request is the counterfactual the flags ask for, built without I/O.
+func (opts *runOptions) request() (replay.Request, error) {
+	req, err := opts.replayFlags.request(opts.Target, replay.ModeRun)
+	if err != nil {
+		return req, err
+	}
+	if opts.Repeat < 1 {
+		return req, usage(fmt.Errorf("--repeat %d: want 1 or more", opts.Repeat))
+	}
+	req.Repeat, req.MaxSteps, req.MaxCostUSD = opts.Repeat, opts.MaxSteps, opts.MaxCost
+	v := replay.Variant{Model: opts.Model, BaseURL: opts.BaseURL, SystemFile: opts.SystemFile, FromStep: opts.FromStep}
+	if v.BaseURL == "" {
+		v.BaseURL = opts.env.Getenv("OPENAI_BASE_URL")
+	}
+	set := opts.set
+	if set == nil {
+		set = func(string) bool { return false }
+	}
+	if set("temperature") {
+		v.Params.Temperature = trace.Float(opts.Temperature)
+	}
+	if set("top-p") {
+		v.Params.TopP = trace.Float(opts.TopP)
+	}
+	if set("max-tokens") {
+		v.Params.MaxTokens = trace.Int(opts.MaxTokens)
+	}
+	if set("seed") {
+		v.Params.Seed = trace.Int(opts.Seed)
+	}
+	for _, pr := range opts.Prompts {
+		name, file, ok := strings.Cut(pr, "=")
+		if !ok || name == "" || file == "" {
+			return req, usage(fmt.Errorf("--prompt %q: want NAME=FILE (NAME is the sub-agent's type, e.g. security)", pr))
+		}
+		if v.Prompts == nil {
+			v.Prompts = map[string]string{}
+		}
+		v.Prompts[name] = file
+	}
+	for _, c := range opts.Context {
+		op, arg, _ := strings.Cut(c, "=")
+		switch op {
+		case "add":
+			if arg == "" {
+				return req, usage(fmt.Errorf("--context %q: add takes a file", c))
+			}
+			v.AddContext = append(v.AddContext, arg)
+		case "drop":
+			n, err := strconv.Atoi(arg)
+			if err != nil || n < 1 {
+				return req, usage(fmt.Errorf("--context %q: drop takes a step number (see replay inspect)", c))
+			}
+			v.DropSteps = append(v.DropSteps, n)
+		default:
+			return req, usage(fmt.Errorf("--context %q: want add=FILE or drop=STEP", c))
+		}
+	}
+	req.Variant = v
+	return req, nil
+}
+
+// models makes the client a counterfactual calls: the endpoint, the key
+// from the environment (it stays in replay), the response cache.
+func (opts *runOptions) models() (func(string) (model.Model, error), error) {
+	cacheDir, err := opts.cacheDir()
+	if err != nil {
+		return nil, err
+	}
+	pricing, err := opts.pricing()
+	if err != nil {
+		return nil, err
+	}
+	return func(base string) (model.Model, error) {
+		cache, err := model.OpenCache(cacheDir + "/model")
+		if err != nil {
+			return nil, err
+		}
+		return model.New(model.Config{BaseURL: base, APIKey: opts.env.Getenv("OPENAI_API_KEY"), Cache: cache, NoCache: opts.NoCache, Pricing: pricing,
+			Warn: func(err error) { fmt.Fprintln(opts.env.Stderr, "warning: "+err.Error()) }})
+	}, nil
+}
+
+func runRun(ctx context.Context, opts *runOptions) error {
+	req, err := opts.request()
+	if err != nil {
+		return err
+	}
+	models, err := opts.models()
+	if err != nil {
+		return err
+	}
+	s, done, err := opts.session(ctx, &opts.replayFlags, models)
+	if err != nil {
+		return err
+	}
+	defer done()
+	results, runErr := s.ReplayAll(ctx, req, func(r *replay.Result) error {
+		return opts.writeOut(s, opts.Out, r.ID)
+	})
+	if runErr != nil && len(results) > 0 {
+		if last := results[len(results)-1]; last.ID != "" {
+			fmt.Fprintf(opts.env.Stderr, "replay: the partial run is stored as %s\n", shortID(last.ID))
+		}
+	}
+	if opts.JSON {
+		out := struct {
+			Version int              `json:"version"`
+			Runs    []replay.Summary `json:"runs"`
+		}{Version: 1}
+		for _, r := range results {
+			out.Runs = append(out.Runs, replay.Summarize(r))
+		}
+		if err := writeJSON(opts.env.Stdout, out); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			writeRun(opts.env.Stdout, replay.Summarize(r))
+		}
+		if len(results) > 1 {
+			writeRepeats(opts.env.Stdout, results)
+		}
+	}
+	return runErr
+}
+
+func writeRun(w io.Writer, rr replay.Summary) {
+	fmt.Fprintf(w, "replay of %s -> new run %s", shortID(rr.Original), shortID(rr.Run))
+	if len(rr.Variant) > 0 {
+		var keys []string
+		for k := range rr.Variant {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, k+"="+rr.Variant[k])
+		}
+		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tORIGINAL\tREPLAY")
+	fmt.Fprintf(tw, "decision\t%s\t%s\n", decisionText(rr.Was), decisionText(rr.Decision))
+	fmt.Fprintf(tw, "model calls\t%d\t%d\n", rr.LLMCalls[0], rr.LLMCalls[1])
+	var prod []string
+	for _, k := range []string{replay.ProducedExec, replay.ProducedRecorded, replay.ProducedSnapshot, replay.ProducedDenied, replay.ProducedAgent} {
+		if n := rr.Produced[k]; n > 0 {
+			prod = append(prod, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	fmt.Fprintf(tw, "tool calls\t%d\t%d (%s)\n", rr.ToolCalls[0], rr.ToolCalls[1], strings.Join(prod, ", "))
+	fmt.Fprintf(tw, "tokens in/out\t%d/%d\t%d/%d\n", rr.Tokens[0].Input+rr.Tokens[0].CacheRead+rr.Tokens[0].CacheWrite, rr.Tokens[0].Output, rr.Tokens[1].Input+rr.Tokens[1].CacheRead+rr.Tokens[1].CacheWrite, rr.Tokens[1].Output)
+	fmt.Fprintf(tw, "cost\t%s\t%s\n", usdPtr(rr.CostUSD[0]), usdPtr(rr.CostUSD[1]))
+	if rr.Stopped != "" {
+		fmt.Fprintf(tw, "stopped\t-\t%s\n", rr.Stopped)
+	}
+	if d := rr.Divergence; d != nil {
+		fmt.Fprintf(tw, "first divergence\tstep %d: %s\t%s\n", d.Step, clip(d.Original, 50), clip(d.Replay, 50))
+	} else {
+		fmt.Fprintf(tw, "actions\tthe same tool calls\t\n")
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "(replay inspect %s for the new run)\n\n", shortID(rr.Run))
+}
+
+func writeRepeats(w io.Writer, rs []*replay.Result) {
+	counts := map[string]int{}
+	for _, r := range rs {
+		counts[decisionText(r.New.Decision)]++
+	}
+	var keys []string
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return counts[keys[i]] > counts[keys[j]] })
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d/%d", k, counts[k], len(rs)))
+	}
+	fmt.Fprintf(w, "decisions over %d runs: %s (original: %s)\n", len(rs), strings.Join(parts, ", "), decisionText(rs[0].Original.Decision))
+}
+
+// decisionText shows a decision briefly: a review's action and findings.
+func decisionText(d json.RawMessage) string {
+	if len(d) == 0 || string(d) == "null" {
+		return "-"
+	}
+	var v struct {
+		Action   string            `json:"action"`
+		Findings []json.RawMessage `json:"findings"`
+	}
+	if json.Unmarshal(d, &v) == nil && v.Action != "" {
+		return fmt.Sprintf("%s (%s)", v.Action, plural(len(v.Findings), "finding", "findings"))
+	}
+	return clip(string(d), 40)
+}
+
+func usdPtr(v *float64) string {
+	if v == nil {
+		return "unpriced"
+	}
+	return usd(*v)
+}

@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentreplay/replay/replay"
+	"github.com/agentreplay/replay/replay/model"
+	"github.com/agentreplay/replay/replay/world"
+)
+
+// replayFlags are what verify and run share: where the trace and its world
+// come from, the sandbox, the limits.
+
+type verifyOptions struct {
+	*globals
+	replayFlags
+	Target string
+}
+
+func newVerifyCmd(g *globals, runF func(context.Context, *verifyOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runVerify
+	}
+	opts := &verifyOptions{globals: g}
+	cmd := &cobra.Command{
+		Use:   "verify <trace>",
+		Short: "Replay a trace faithfully and report, call by call, whether the rebuilt world gives the recorded results",
+		Long: `Verify rebuilds the world the trace points to (the repository at the recorded
+commit, the pull request as it was), starts the sandbox, and replays the run
+with the model's answers taken from the recording. Every tool call that runs
+in the sandbox is compared with its recorded result:
+
+  match            the same result, up to differences that carry no meaning
+                   (trailing whitespace, a tool's own line-number format,
+                   harness reminders, the order of file lists); the
+                   normalizations applied are named
+  differs          not the same: a short diff shows where
+  not-reexecuted   answered another way (a call reaching outside the
+                   sandbox answered from the recording, a sub-agent), and why
+
+Read the verdict before trusting a counterfactual: a world that does not give
+the recorded results will not give a meaningful "what if".
+
+The replay is stored as a new run linked to the original. Exit code 1 when
+any re-executed call differs.`,
+		Example: `  replay verify testdata/example/run --repo testdata/example/widgets.bundle --github-fixture testdata/example/github
+  replay verify 5ef49dd6 --offline
+  replay verify session.jsonl --json | jq '.calls[] | select(.fidelity.status=="differs")'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Target = args[0]
+			return runF(cmd.Context(), opts)
+		},
+	}
+	opts.replayFlags.bind(cmd)
+	return cmd
+}
+
+// verifyJSON is `replay verify --json` (versioned).
+type verifyJSON struct {
+	Version     int                 `json:"version"`
+	Original    string              `json:"original"`
+	Run         string              `json:"run"`
+	Workspace   string              `json:"workspace"`
+	Commit      string              `json:"commit,omitempty"`
+	Faithful    bool                `json:"faithful"`
+	Counts      map[string]int      `json:"counts"`
+	Calls       []replay.CallReport `json:"calls"`
+	Divergences []model.Divergence  `json:"divergences"`
+	Stopped     string              `json:"stopped,omitempty"`
+	Normalized  []string            `json:"normalizations"`
+	Resolution  *world.Resolution   `json:"-"`
+}
+
+// request is the verify the flags ask for.
+func (opts *verifyOptions) request() (replay.Request, error) {
+	return opts.replayFlags.request(opts.Target, replay.ModeVerify)
+}
+
+func runVerify(ctx context.Context, opts *verifyOptions) error {
+	req, err := opts.request()
+	if err != nil {
+		return err
+	}
+	s, done, err := opts.session(ctx, &opts.replayFlags, nil)
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := s.Replay(ctx, req)
+	if res == nil || res.Report == nil {
+		return err
+	}
+	if oerr := opts.writeOut(s, opts.Out, res.ID); oerr != nil {
+		return oerr
+	}
+	rep := res.Report
+	v := verifyJSON{Version: 1, Original: res.Original.ID, Run: res.ID, Workspace: res.Workspace, Calls: rep.Calls, Divergences: rep.Divergences, Stopped: rep.Stopped, Counts: map[string]int{}, Normalized: []string{}}
+	if v.Calls == nil {
+		v.Calls = []replay.CallReport{}
+	}
+	if v.Divergences == nil {
+		v.Divergences = []model.Divergence{}
+	}
+	if res.Resolution != nil {
+		v.Commit = res.Resolution.Commit
+	}
+	norms := map[string]bool{}
+	for _, c := range rep.Calls {
+		v.Counts[c.Fidelity.Status]++
+		for _, n := range c.Fidelity.Normalizations {
+			norms[n] = true
+		}
+	}
+	for n := range norms {
+		v.Normalized = append(v.Normalized, n)
+	}
+	sort.Strings(v.Normalized)
+	v.Faithful = !rep.Diverged() && err == nil
+	if opts.JSON {
+		if werr := writeJSON(opts.env.Stdout, v); werr != nil {
+			return werr
+		}
+	} else {
+		writeVerify(opts.env.Stdout, res, v)
+	}
+	if err != nil {
+		if res.ID != "" {
+			fmt.Fprintf(opts.env.Stderr, "replay: the partial run is stored as %s\n", shortID(res.ID))
+		}
+		return err
+	}
+	if rep.Diverged() {
+		return &exitError{code: ExitCheckFailed, msg: fmt.Sprintf("%d re-executed call(s) differ from the recording", v.Counts[replay.Differs])}
+	}
+	return nil
+}
+
+func writeVerify(w io.Writer, res *replay.Result, v verifyJSON) {
+	o := res.Original
+	fmt.Fprintf(w, "verify %s (%s", shortID(o.ID), o.Format)
+	if o.Agent != "" {
+		fmt.Fprintf(w, ", agent %s", o.Agent)
+	}
+	fmt.Fprintf(w, "): %d model calls answered from the recording, %d tool calls\n", res.Report.LLMCalls, len(v.Calls))
+	if v.Commit != "" {
+		fmt.Fprintf(w, "world: %s at %s in %s\n", res.Resolution.Remote, shortID(v.Commit), v.Workspace)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nSTEP\tRUN\tTOOL\tCALL\tRESULT")
+	for _, c := range v.Calls {
+		run := c.Run
+		if run == "" {
+			run = "main"
+		}
+		verdict := c.Fidelity.Status
+		switch {
+		case len(c.Fidelity.Normalizations) > 0:
+			verdict += " (" + strings.Join(c.Fidelity.Normalizations, ", ") + ")"
+		case c.Fidelity.Reason != "":
+			verdict += ": " + c.Fidelity.Reason
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", c.Step, run, c.Tool, callSummary(c), verdict)
+	}
+	tw.Flush()
+	for _, c := range v.Calls {
+		if c.Fidelity.Status == replay.Differs {
+			fmt.Fprintf(w, "\nstep %d %s %s differs:\n%s", c.Step, c.Tool, callSummary(c), indent(c.Fidelity.Diff, "  "))
+		}
+	}
+	reexec := v.Counts[replay.Match] + v.Counts[replay.Differs]
+	fmt.Fprintf(w, "\nfidelity: %d of %d re-executed calls match", v.Counts[replay.Match], reexec)
+	if n := v.Counts[replay.NotReexecuted]; n > 0 {
+		fmt.Fprintf(w, "; %d answered another way", n)
+	}
+	if len(v.Normalized) > 0 {
+		fmt.Fprintf(w, "; normalizations: %s", strings.Join(v.Normalized, ", "))
+	}
+	fmt.Fprintln(w)
+	if len(v.Divergences) > 0 {
+		fmt.Fprintf(w, "the recorded model was fed %d result(s) other than recorded\n", len(v.Divergences))
+	}
+	if v.Stopped != "" {
+		fmt.Fprintf(w, "stopped: %s\n", v.Stopped)
+	}
+	if v.Run != "" {
+		fmt.Fprintf(w, "new run %s stored (replay inspect %s)\n", shortID(v.Run), shortID(v.Run))
+	}
+}
+
+// callSummary shows a call's main argument.
+func callSummary(c replay.CallReport) string {
+	var a map[string]any
+	if json.Unmarshal([]byte(c.Args), &a) == nil {
+		for _, k := range []string{"command", "file_path", "pattern", "path", "description", "url", "query"} {
+			if s, ok := a[k].(string); ok && s != "" {
+				return clip(strings.ReplaceAll(s, "\n", " "), 60)
+			}
+		}
+	}
+	return clip(c.Args, 60)
+}
