@@ -162,7 +162,8 @@ func TestCounterfactualInSandbox(t *testing.T) {
 }
 
 // A container that dies mid-run ends the run as a sandbox fault: the
-// partial run is kept with the step where it stopped.
+// partial run is kept with the step where it stopped, and that step is the
+// call that met the fault, with its arguments.
 func TestContainerDiesMidRun(t *testing.T) {
 	cli := sandboxtest.Docker(t)
 	sandboxtest.EnsureImage(t, cli)
@@ -190,7 +191,11 @@ func TestContainerDiesMidRun(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	run := c.Run()
-	if len(run.Steps) != 4 || run.Steps[2].Tool.Output != "alive" || run.Outcome.Stopped != "sandbox-fault" || run.Outcome.StoppedAt != 5 {
-		t.Errorf("partial run: %d steps, outcome %+v", len(run.Steps), run.Outcome)
+	if len(run.Steps) != 5 || run.Steps[2].Tool.Output != "alive" || run.Outcome.Stopped != "sandbox-fault" || run.Outcome.StoppedAt != 5 {
+		t.Fatalf("partial run: %d steps, outcome %+v", len(run.Steps), run.Outcome)
+	}
+	fatal := run.Steps[4].Tool
+	if fatal == nil || fatal.Name != "Bash" || string(fatal.Arguments) != `{"command":"echo alive"}` || fatal.Status != trace.ToolError || fatal.Fault == "" || !strings.Contains(fatal.Output, "sandbox failed") {
+		t.Errorf("the fatal call is not recorded: %+v", fatal)
 	}
 }

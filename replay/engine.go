@@ -130,6 +130,7 @@ type CallReport struct {
 	Why      string     `json:"why"`      // why that policy
 	Produced string     `json:"produced"` // exec, recorded, denied, agent
 	IsError  bool       `json:"is_error,omitempty"`
+	Fault    string     `json:"fault,omitempty"` // the sandbox limit or failure the call met (trace.ToolCall.Fault)
 	Fidelity Comparison `json:"fidelity"`
 }
 
@@ -576,9 +577,21 @@ func (e *engine) tool(ctx context.Context, a *agent, c trace.Part) (*trace.ToolC
 			if ctx.Err() != nil {
 				return nil, e.ctxStop(ctx, a)
 			}
-			return nil, &StopError{Reason: "sandbox-fault", Run: a.key, Step: a.steps + 1, Err: err}
+			// The call that broke the sandbox is part of the partial run:
+			// its arguments and the fault.
+			t.Produced, t.Status, t.Output = ProducedExec, trace.ToolError, "replay: the sandbox failed during this call: "+err.Error()
+			t.Fault = "sandbox"
+			var fe *sandbox.FaultError
+			if errors.As(err, &fe) {
+				t.Fault = fe.Kind
+			}
+			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "the sandbox failed during the call (" + t.Fault + ")"}
+			if _, eerr := e.record(a, t, rep, start); eerr != nil {
+				return nil, eerr
+			}
+			return nil, &StopError{Reason: "sandbox-fault", Run: a.key, Step: a.steps, Err: err}
 		}
-		t.Produced, t.Output, t.ExitCode = ProducedExec, res.Output, res.ExitCode
+		t.Produced, t.Output, t.ExitCode, t.Fault = ProducedExec, res.Output, res.ExitCode, res.Fault
 		if res.IsError {
 			t.Status = trace.ToolError
 		}
@@ -615,9 +628,14 @@ func (e *engine) tool(ctx context.Context, a *agent, c trace.Part) (*trace.ToolC
 			}
 		}
 	}
+	return e.record(a, t, rep, start)
+}
+
+// record adds an answered tool call to the run and the report.
+func (e *engine) record(a *agent, t *trace.ToolCall, rep CallReport, start time.Time) (*trace.ToolCall, error) {
 	t.DurationMS = time.Since(start).Milliseconds()
 	a.steps++
-	rep.Step, rep.Produced, rep.IsError = a.steps, t.Produced, t.Status != trace.ToolOK
+	rep.Step, rep.Produced, rep.IsError, rep.Fault = a.steps, t.Produced, t.Status != trace.ToolOK, t.Fault
 	e.calls = append(e.calls, rep)
 	if err := e.emit(&trace.Event{Type: trace.EvTool, Run: a.key, Time: e.cfg.Now().UTC(), Tool: t}); err != nil {
 		return nil, err

@@ -3,8 +3,10 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/agentreplay/replay/sandbox/executor"
 )
@@ -19,9 +21,30 @@ type conn struct {
 	mu      sync.Mutex
 	next    uint64
 	pending map[uint64]*waiter
-	err     error // set once the stream ended
+	gone    map[uint64]bool // requests whose caller stopped listening: late answers are dropped
+	err     error           // set once the stream ended
 	done    chan struct{}
+
+	// frameTime bounds how long a frame may take once its header has
+	// arrived; stall closes the stream when it is exceeded.
+	frameTime time.Duration
+	stall     func()
 }
+
+// DefaultFrameTime is how long a frame may take once its header arrived:
+// the largest frame (MaxFrame) crosses a local attach stream in well under
+// a second, so a header whose body does not follow within it was not
+// written by the executor.
+const DefaultFrameTime = 10 * time.Second
+
+// ProtocolError says the executor's channel carried something the executor
+// did not send: a response to no request, a second answer to one, a frame
+// that never ended. The sandbox cannot be trusted after it.
+type ProtocolError struct {
+	Detail string
+}
+
+func (e *ProtocolError) Error() string { return "protocol desync: " + e.Detail }
 
 // waiter receives the responses to one request; gone is closed when the
 // caller stops listening, so the reader never blocks on it.
@@ -33,27 +56,64 @@ type waiter struct {
 
 func (w *waiter) leave() { w.once.Do(func() { close(w.gone) }) }
 
-func newConn(w io.Writer, r io.Reader) *conn {
-	c := &conn{w: w, pending: map[uint64]*waiter{}, done: make(chan struct{})}
+// newConn starts reading responses from r. stall is called (once) when a
+// frame does not complete within frameTime: it must make reads from r
+// fail, so that the reader stops.
+func newConn(w io.Writer, r io.Reader, frameTime time.Duration, stall func()) *conn {
+	if frameTime <= 0 {
+		frameTime = DefaultFrameTime
+	}
+	c := &conn{w: w, pending: map[uint64]*waiter{}, gone: map[uint64]bool{}, done: make(chan struct{}), frameTime: frameTime, stall: stall}
 	go c.readLoop(r)
 	return c
 }
 
 func (c *conn) readLoop(r io.Reader) {
 	fr := executor.NewFrameReader(r)
+	fr.BodyStarted = func(n uint32) func() {
+		t := time.AfterFunc(c.frameTime, func() {
+			c.fail(&ProtocolError{Detail: fmt.Sprintf("a frame announcing %d bytes did not arrive within %s", n, c.frameTime)})
+			if c.stall != nil {
+				c.stall()
+			}
+		})
+		return func() { t.Stop() }
+	}
 	for {
 		var resp executor.Response
 		if err := fr.Next(&resp); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
+			if errors.Is(err, executor.ErrFrameTooLarge) || errors.Is(err, executor.ErrBadFrame) {
+				err = &ProtocolError{Detail: err.Error()}
+			}
 			c.fail(err)
 			return
 		}
 		c.mu.Lock()
 		w := c.pending[resp.ID]
-		if w != nil && !resp.More {
+		switch {
+		case w != nil && !resp.More:
 			delete(c.pending, resp.ID)
+		case w == nil && c.gone[resp.ID]:
+			// A late answer to a call whose caller gave up: dropped.
+			if !resp.More {
+				delete(c.gone, resp.ID)
+			}
+		case w == nil:
+			// Every id the executor answers was sent by us and is answered
+			// once: anything else was not written by the executor.
+			what := "a second answer to request %d"
+			if resp.ID == 0 || resp.ID > c.next {
+				what = "an answer to request %d, which was never sent"
+			}
+			c.mu.Unlock()
+			c.fail(&ProtocolError{Detail: fmt.Sprintf(what, resp.ID)})
+			if c.stall != nil {
+				c.stall()
+			}
+			return
 		}
 		c.mu.Unlock()
 		if w != nil {
@@ -113,7 +173,10 @@ func (c *conn) send(req executor.Request) error {
 func (c *conn) forget(id uint64) {
 	c.mu.Lock()
 	w := c.pending[id]
-	delete(c.pending, id)
+	if w != nil {
+		delete(c.pending, id)
+		c.gone[id] = true
+	}
 	c.mu.Unlock()
 	if w != nil {
 		w.leave()

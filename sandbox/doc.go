@@ -30,8 +30,9 @@
 // # The executor and how replay gets it
 //
 // replay-executor (cmd/replay-executor, package sandbox/executor) is a
-// static Go program (CGO_ENABLED=0) that runs as the container's main
-// process under Docker's init. It speaks length-prefixed JSON frames over
+// static Go program (CGO_ENABLED=0) that runs as the container's first
+// process (see "Integrity" below for why there is no init beside it). It
+// speaks length-prefixed JSON frames over
 // the container's attach stream (stdin, and stdout demultiplexed from
 // Docker's stream framing), many calls in flight at once, so a tool call
 // costs one process spawn inside the container (Bash) or none (Read,
@@ -51,6 +52,48 @@
 // image's architecture; otherwise New fails with an error saying how to
 // build one. Tests build it with `go build` into a temporary directory
 // (sandboxtest.BuildExecutor), so `go test ./...` works on a fresh clone.
+//
+// # Integrity: the code under replay cannot lie to replay
+//
+// Tool commands run as the same user as the executor, so what keeps them
+// from forging, reordering, dropping or stalling the executor's answers is
+// not a uid but where the channel lives and who can reach it:
+//
+//   - The executor is the container's PID 1 (Docker's --init is off). An
+//     init beside it would hold the attach stream's stdin and stdout too,
+//     and a command could write frames into /proc/1/fd/1.
+//   - The executor is not dumpable (prctl PR_SET_DUMPABLE 0): its /proc
+//     entries belong to root and ptrace is refused, so no command can open
+//     its file descriptors or read its memory. The descriptors it gives a
+//     command are pipes of that command's own; the protocol's are never
+//     inherited.
+//   - As PID 1 of the container's PID namespace it cannot be killed or
+//     stopped from inside (the kernel drops SIGKILL and SIGSTOP sent to a
+//     namespace's init by its members; every other signal it takes and
+//     discards), so `kill -9 -1` ends the command, not the executor.
+//   - Between calls it ends every other process (kill(-1, SIGKILL) spares
+//     only the caller) and reaps the orphans: nothing a call started —
+//     setsid, nohup, a double fork — survives to change what later calls
+//     see.
+//   - On the host, every frame is bound to its call: an answer to a request
+//     that was never sent, a second answer to one, a frame that does not
+//     decode, or a header whose body does not follow within FrameTime (10 s)
+//     ends the sandbox at once with a FaultError of kind "protocol" naming
+//     the call, never at the run's timeout. A call's own deadline is
+//     enforced on the host too (its limit plus a grace period).
+//
+// Resources hold for every write path: memory, pids and CPU are cgroup
+// limits; /tmp is a capped tmpfs; the workspace volume (Docker's local
+// volumes have no size limit) is capped by the executor: every file a
+// command writes is capped at the disk limit (RLIMIT_FSIZE), a running
+// command is watched and stopped once the workspace passes the limit, and
+// the file tools check before they write (Options.DiskBytes, default 4 GiB;
+// the call's result says so, with Fault "disk", and the replay goes on).
+//
+// The attacks are tests against a real daemon (attack_test.go): a forged
+// frame and a 64 MiB header written to every reachable descriptor, kill -9
+// -1, SIGSTOP and SIGTERM to the executor, setsid/nohup/double-fork
+// survivors, a 200 MB write into a 64 MB workspace.
 //
 // # Images
 //

@@ -41,6 +41,7 @@ const (
 	DefaultPids        = 512
 	DefaultCPUs        = 1.0
 	DefaultTmpSize     = 512 << 20 // bytes
+	DefaultDisk        = 4 << 30   // bytes of workspace
 	DefaultCallTimeout = 2 * time.Minute
 	DefaultRunTimeout  = time.Hour
 	DefaultOutputLimit = executor.DefaultOutputLimit
@@ -87,6 +88,7 @@ type Options struct {
 	PidsLimit   int64   // DefaultPids
 	CPUs        float64 // DefaultCPUs
 	TmpSize     int64   // size of the tmpfs at /tmp, DefaultTmpSize
+	DiskBytes   int64   // the workspace's size limit, DefaultDisk
 	// CallTimeout caps every tool call (a Bash timeout argument may only
 	// lower it); RunTimeout caps the sandbox's whole life, after which it
 	// is killed and every call fails with a FaultError.
@@ -96,6 +98,10 @@ type Options struct {
 	// (default 30000, Claude Code's limit); the rest is counted and dropped
 	// inside the container.
 	OutputLimit int
+	// FrameTime bounds how long one protocol frame may take once its
+	// header has arrived (default DefaultFrameTime); past it the channel is
+	// desynced and the sandbox faults.
+	FrameTime time.Duration
 	// ToolVersion is the Claude Code version whose result texts the tools
 	// imitate (a recorded transcript's version); empty means the newest.
 	ToolVersion string
@@ -185,6 +191,9 @@ func (o *Options) defaults() error {
 	}
 	if o.TmpSize <= 0 {
 		o.TmpSize = DefaultTmpSize
+	}
+	if o.DiskBytes <= 0 {
+		o.DiskBytes = DefaultDisk
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
@@ -327,6 +336,16 @@ func (c *Container) diagnose(ctx context.Context) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
+	var pe *ProtocolError
+	if errors.As(c.conn.failed(), &pe) {
+		// Something other than the executor wrote to its channel: nothing
+		// more it says can be trusted. End the sandbox now.
+		c.setFault(&FaultError{Kind: FaultKindProtocol, Container: c.id, Detail: pe.Detail})
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		c.cli.ContainerKill(kctx, c.id, "KILL")
+		return c.usable()
+	}
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	f := &FaultError{Kind: FaultKindExited, Container: c.id}
@@ -384,8 +403,25 @@ func (c *Container) roundTrip(ctx context.Context, req executor.Request) (execut
 	return resp, nil
 }
 
-// Exec runs one tool call in the sandbox.
+// errStalled ends the response stream when a frame stalls part way.
+var errStalled = errors.New("the executor's channel stalled part way through a frame")
+
+// Exec runs one tool call in the sandbox. A fault names the call it ended.
 func (c *Container) Exec(ctx context.Context, call ToolCall) (Result, error) {
+	res, err := c.exec(ctx, call)
+	var fe *FaultError
+	if errors.As(err, &fe) && fe.Call == "" {
+		named := *fe
+		named.Call = call.Name
+		if call.ID != "" {
+			named.Call += " " + call.ID
+		}
+		return res, &named
+	}
+	return res, err
+}
+
+func (c *Container) exec(ctx context.Context, call ToolCall) (Result, error) {
 	if err := c.usable(); err != nil {
 		return Result{}, err
 	}

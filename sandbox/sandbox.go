@@ -67,6 +67,7 @@ const (
 	FaultTimeout = executor.FaultTimeout
 	FaultOOM     = executor.FaultOOM
 	FaultPids    = executor.FaultPids
+	FaultDisk    = executor.FaultDisk
 )
 
 // Change kinds.
@@ -100,6 +101,7 @@ const (
 	FaultKindRunTimeout   = "run_timeout"  // the run's time limit passed
 	FaultKindUnresponsive = "unresponsive" // the executor stopped answering
 	FaultKindRemoved      = "removed"      // the container was removed (by prune or a cancelled context)
+	FaultKindProtocol     = "protocol"     // the executor's channel carried what the executor did not send
 )
 
 // FaultError is a failure of the sandbox rather than of a tool. After a
@@ -108,10 +110,14 @@ type FaultError struct {
 	Kind      string // one of the FaultKind constants
 	Container string // container id
 	Detail    string // what Docker or the executor said
+	Call      string // the tool call it ended ("Bash toolu_01"), when one did
 }
 
 func (e *FaultError) Error() string {
 	msg := fmt.Sprintf("sandbox %.12s: %s", e.Container, faultText(e.Kind))
+	if e.Call != "" {
+		msg += " (during " + e.Call + ")"
+	}
 	if e.Detail != "" {
 		msg += ": " + e.Detail
 	}
@@ -133,6 +139,8 @@ func faultText(kind string) string {
 		return "the executor stopped answering"
 	case FaultKindRemoved:
 		return "the container was removed"
+	case FaultKindProtocol:
+		return "the executor's channel was corrupted"
 	}
 	return kind
 }

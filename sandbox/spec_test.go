@@ -38,7 +38,7 @@ func TestContainerSpecHardening(t *testing.T) {
 		{"pids limit", hc.PidsLimit != nil && *hc.PidsLimit == DefaultPids},
 		{"cpu limit", hc.NanoCPUs == int64(DefaultCPUs*1e9)},
 		{"/tmp capped", strings.Contains(hc.Tmpfs["/tmp"], "size=536870912")},
-		{"init reaps processes", hc.Init != nil && *hc.Init},
+		{"the executor is the container's init (no docker-init holding the protocol's streams)", hc.Init != nil && !*hc.Init},
 		{"no log driver", hc.LogConfig.Type == "none"},
 		{"no host mounts", !slices.ContainsFunc(hc.Mounts, func(m mount.Mount) bool { return m.Type == mount.TypeBind })},
 		{"executor as entrypoint", len(cfg.Entrypoint) == 1 && cfg.Entrypoint[0] == executorPath},

@@ -153,7 +153,10 @@ func containerSpec(opts Options, now time.Time, suffix string) spec {
 	}
 	volOpts := &mount.VolumeOptions{Labels: map[string]string{LabelManaged: "true", LabelRun: opts.RunID}}
 	pids := opts.PidsLimit
-	init := true
+	// The executor is the container's init: no docker-init beside it,
+	// whose inherited stdin and stdout (the protocol) commands could open
+	// through /proc (see executor/init_linux.go).
+	init := false
 	// Nothing of the host's environment: a fixed base, then what the
 	// options name.
 	env := append([]string{
@@ -251,7 +254,12 @@ func (c *Container) attach(ctx context.Context) error {
 		}
 		stdoutW.CloseWithError(err)
 	}()
-	c.conn = newConn(att.Conn, stdoutR)
+	// A frame that stalls part way ends the stream at once: the reader is
+	// unblocked and every call in flight fails with the protocol fault.
+	c.conn = newConn(att.Conn, stdoutR, c.opts.FrameTime, func() {
+		stdoutR.CloseWithError(errStalled)
+		att.Conn.Close()
+	})
 	return nil
 }
 
@@ -269,6 +277,7 @@ func (c *Container) initExecutor(ctx context.Context, ex *Executor) error {
 		OutputLimit:      opts.OutputLimit,
 		Version:          opts.ToolVersion,
 		ReadBeforeWrite:  opts.ReadBeforeWrite,
+		DiskLimit:        opts.DiskBytes,
 	}
 	args, _ := json.Marshal(xcfg)
 	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)

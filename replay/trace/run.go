@@ -249,7 +249,11 @@ type ToolCall struct {
 	DurationMS int64           `json:"duration_ms,omitempty"`
 	Child      string          `json:"child,omitempty"`    // key of the sub-agent run this call started
 	Produced   string          `json:"produced,omitempty"` // in replays: exec, recorded, denied, …
-	Detail     json.RawMessage `json:"detail,omitempty"`   // source-specific side data (Claude Code toolUseResult)
+	// Fault, in replays, names the sandbox limit that ended the call
+	// (timeout, oom, pids, disk) or the sandbox failure it met (protocol,
+	// exited, oom, run_timeout, …: the run stopped there).
+	Fault  string          `json:"fault,omitempty"`
+	Detail json.RawMessage `json:"detail,omitempty"` // source-specific side data (Claude Code toolUseResult)
 }
 
 // Tool statuses.

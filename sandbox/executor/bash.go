@@ -110,7 +110,7 @@ func (s *Server) bashTool(ctx context.Context, raw json.RawMessage, timeoutMS in
 	cmd.WaitDelay = 500 * time.Millisecond
 
 	oomBefore, pidsBefore := cgroupCounter(oomFiles, "oom_kill"), cgroupCounter(pidsFiles, "max")
-	if err := cmd.Start(); err != nil {
+	if err := s.pid1.start(cmd); err != nil {
 		r := toolError(d, fmt.Sprintf("cannot start the command: %v", err))
 		if errors.Is(err, syscall.EAGAIN) {
 			r.Fault = FaultPids
@@ -122,21 +122,46 @@ func (s *Server) bashTool(ctx context.Context, raw json.RawMessage, timeoutMS in
 	_ = os.WriteFile("/proc/"+strconv.Itoa(pgid)+"/oom_score_adj", []byte("1000"), 0)
 
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var timedOut, cancelled atomic.Bool
+	go func() {
+		err := cmd.Wait()
+		s.pid1.waited(pgid)
+		done <- err
+	}()
+	var timedOut, cancelled, overDisk atomic.Bool
 	timer := time.NewTimer(time.Duration(timeout) * time.Millisecond)
 	defer timer.Stop()
+	// The disk limit is watched while the command runs.
+	var watch <-chan time.Time
+	if s.cfg.DiskLimit > 0 {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		watch = t.C
+	}
 	var werr error
-	select {
-	case werr = <-done:
-	case <-timer.C:
-		timedOut.Store(true)
-		killGroup(pgid)
-		werr = <-done
-	case <-ctx.Done():
-		cancelled.Store(true)
-		killGroup(pgid)
-		werr = <-done
+wait:
+	for {
+		select {
+		case werr = <-done:
+			break wait
+		case <-timer.C:
+			timedOut.Store(true)
+			killGroup(pgid)
+			werr = <-done
+			break wait
+		case <-ctx.Done():
+			cancelled.Store(true)
+			killGroup(pgid)
+			werr = <-done
+			break wait
+		case <-watch:
+			if over, _ := s.overDisk(); over {
+				overDisk.Store(true)
+				killGroup(pgid)
+				s.pid1.sweep() // what the command left in the background writes too
+				werr = <-done
+				break wait
+			}
+		}
 	}
 	if errors.Is(werr, exec.ErrWaitDelay) {
 		// Children still held the pipes: they were left running in the
@@ -155,7 +180,17 @@ func (s *Server) bashTool(ctx context.Context, raw json.RawMessage, timeoutMS in
 		}
 	}
 	res := Result{ExitCode: &exit, Truncated: stdout.dropped > 0 || stderr.dropped > 0}
+	diskMsg := ""
+	if over, msg := s.overDisk(); over || overDisk.Load() {
+		overDisk.Store(true)
+		diskMsg = msg
+		if diskMsg == "" {
+			diskMsg = diskMessage(s.diskUsage(), s.cfg.DiskLimit)
+		}
+	}
 	switch {
+	case overDisk.Load():
+		res.Fault = FaultDisk
 	case timedOut.Load():
 		res.Fault = FaultTimeout
 	case (signaled || exit != 0) && cgroupCounter(oomFiles, "oom_kill") > oomBefore:
@@ -190,6 +225,9 @@ func (s *Server) bashTool(ctx context.Context, raw json.RawMessage, timeoutMS in
 	res.Detail = detail
 	body := joinNonEmpty(out, errOut)
 	switch {
+	case res.Fault == FaultDisk:
+		res.IsError = true
+		res.Output = joinNonEmpty(fmt.Sprintf("Exit code %d", exit), errOut, out, diskMsg)
 	case res.Fault == FaultTimeout:
 		res.IsError = true
 		res.Output = joinNonEmpty(body, fmt.Sprintf("Command timed out after %s", fmtDuration(time.Duration(timeout)*time.Millisecond)))

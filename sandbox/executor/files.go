@@ -243,7 +243,7 @@ func (s *Server) writeTool(_ context.Context, raw json.RawMessage, _ int64, d di
 	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
 		return toolError(d, err.Error())
 	}
-	if err := os.WriteFile(real, []byte(*a.Content), mode); err != nil {
+	if err := s.writeFile(real, []byte(*a.Content), mode); err != nil {
 		return toolError(d, err.Error())
 	}
 	s.noteWritten(real)
@@ -448,7 +448,7 @@ func (s *Server) applyEdits(name, p string, edits []edit, d dialect, multi bool)
 	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
 		return toolError(d, err.Error())
 	}
-	if err := os.WriteFile(real, []byte(content), mode); err != nil {
+	if err := s.writeFile(real, []byte(content), mode); err != nil {
 		return toolError(d, err.Error())
 	}
 	s.noteWritten(real)

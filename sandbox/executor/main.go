@@ -22,9 +22,20 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		reserveThreads(24)
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-		defer stop()
-		if err := Serve(ctx, stdin, stdout, stderr, os.Environ()); err != nil {
+		role, err := harden()
+		if err != nil {
+			fmt.Fprintf(stderr, "replay-executor: %v\n", err)
+			return 1
+		}
+		ctx := context.Background()
+		if role == nil {
+			// Not the container's init (run by hand): end on SIGTERM and
+			// SIGINT. As init, signals from commands are discarded.
+			var stop context.CancelFunc
+			ctx, stop = signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+		}
+		if err := serve(ctx, stdin, stdout, stderr, os.Environ(), role); err != nil {
 			fmt.Fprintf(stderr, "replay-executor: %v\n", err)
 			return 1
 		}

@@ -136,7 +136,7 @@ func (s *Server) WriteFile(p string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(real, data, mode.Perm()); err != nil {
+	if err := s.writeFile(real, data, mode.Perm()); err != nil {
 		return err
 	}
 	return os.Chmod(real, mode.Perm())

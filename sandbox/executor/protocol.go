@@ -107,6 +107,9 @@ type Config struct {
 	// Env is the complete environment of commands (the host's is never
 	// passed in).
 	Env []string `json:"env,omitempty"`
+	// DiskLimit bounds the workspace's size in bytes (0: none). A command
+	// that takes it past the limit is stopped; a file tool refuses to.
+	DiskLimit int64 `json:"disk_limit,omitempty"`
 }
 
 // Result is the result of one tool call.
@@ -132,6 +135,7 @@ const (
 	FaultTimeout = "timeout" // killed at its time limit
 	FaultOOM     = "oom"     // killed by the out-of-memory killer
 	FaultPids    = "pids"    // could not start a process: pids limit reached
+	FaultDisk    = "disk"    // the workspace went over its disk limit
 )
 
 // Change kinds.
@@ -154,6 +158,16 @@ type Change struct {
 // ErrFrameTooLarge is returned for a frame longer than MaxFrame.
 var ErrFrameTooLarge = errors.New("frame too large")
 
+// ErrBadFrame is returned (wrapped) for a frame whose body is not a valid
+// message.
+var ErrBadFrame = errors.New("bad frame")
+
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string        { return "decode frame: " + e.err.Error() }
+func (e *decodeError) Unwrap() error        { return e.err }
+func (e *decodeError) Is(target error) bool { return target == ErrBadFrame }
+
 // WriteFrame writes v as one frame: a 4-byte big-endian length, then JSON.
 func WriteFrame(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
@@ -173,6 +187,11 @@ func WriteFrame(w io.Writer, v any) error {
 // FrameReader reads frames.
 type FrameReader struct {
 	r *bufio.Reader
+	// BodyStarted, when set, is called once a frame's header is read,
+	// with the length it announces; the func it returns is called when the
+	// body has been read. The host uses it to bound how long a frame may
+	// take once begun: a header that never gets its body is a desync.
+	BodyStarted func(n uint32) (finished func())
 }
 
 // NewFrameReader returns a FrameReader reading from r.
@@ -191,6 +210,10 @@ func (f *FrameReader) Next(v any) error {
 	if n > MaxFrame {
 		return fmt.Errorf("read frame: %w (%d bytes)", ErrFrameTooLarge, n)
 	}
+	if f.BodyStarted != nil {
+		finished := f.BodyStarted(n)
+		defer finished()
+	}
 	// A fresh buffer per frame: decoded RawMessages may alias it.
 	b := make([]byte, n)
 	if _, err := io.ReadFull(f.r, b); err != nil {
@@ -200,7 +223,7 @@ func (f *FrameReader) Next(v any) error {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode frame: %w", err)
+		return &decodeError{err}
 	}
 	return nil
 }

@@ -41,6 +41,8 @@ type Server struct {
 	snap    map[string]entry
 	running map[uint64]context.CancelFunc
 	tools   map[string]Tool
+	pid1    *initRole // the container's init duties; nil in-process
+	calls   int       // tool calls in flight
 	shell   string
 	tmpDir  string
 	seq     uint64
@@ -53,8 +55,14 @@ type Server struct {
 // container, the executor's own (the image's and the container's, never
 // the host's).
 func Serve(ctx context.Context, in io.Reader, out io.Writer, log io.Writer, env []string) error {
+	return serve(ctx, in, out, log, env, nil)
+}
+
+// serve is Serve with the executor's init role (nil when it is not the
+// container's first process).
+func serve(ctx context.Context, in io.Reader, out io.Writer, log io.Writer, env []string, role *initRole) error {
 	fr := NewFrameReader(in)
-	s := &Server{w: out, reads: map[string]time.Time{}, running: map[uint64]context.CancelFunc{}, tools: toolIndex()}
+	s := &Server{w: out, reads: map[string]time.Time{}, running: map[uint64]context.CancelFunc{}, tools: toolIndex(), pid1: role}
 
 	var req Request
 	if err := fr.Next(&req); err != nil {
@@ -240,6 +248,9 @@ func (s *Server) init(cfg Config) (*Ready, error) {
 		}
 	}
 	s.tmpDir = os.TempDir()
+	if err := s.pid1.limitFileSize(cfg.DiskLimit); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
 	snap, err := snapshot(root)
 	if err != nil {
 		return nil, fmt.Errorf("init: snapshot workspace: %w", err)

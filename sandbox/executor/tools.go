@@ -44,7 +44,21 @@ func toolIndex() map[string]Tool {
 // itself never fails.
 func (s *Server) Call(ctx context.Context, name string, args json.RawMessage, timeoutMS int64) (res Result) {
 	start := time.Now()
-	defer func() { res.DurationMS = time.Since(start).Milliseconds() }()
+	s.mu.Lock()
+	s.calls++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.calls--
+		last := s.calls == 0
+		s.mu.Unlock()
+		if last {
+			// Nothing a call started outlives it (when no other call is
+			// running, whose processes these could be).
+			s.pid1.sweep()
+		}
+		res.DurationMS = time.Since(start).Milliseconds()
+	}()
 	e, ok := s.tools[name]
 	if !ok {
 		return toolError(claude, fmt.Sprintf("Error: No such tool available: %s", name))

@@ -1,0 +1,163 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentreplay/replay/sandbox"
+)
+
+// The code under replay cannot lie to replay: these are the attacks a
+// hostile recorded command can try from inside the sandbox, each run
+// against a real container. Each asserts that the result replay records is
+// the real one, or that the call fails as a fault naming it.
+
+// frameOctal is a protocol frame (4-byte big-endian length, then JSON) as
+// printf octal escapes, so that busybox's printf can write it.
+func frameOctal(body string, claimed int) string {
+	n := claimed
+	if n < 0 {
+		n = len(body)
+	}
+	var b strings.Builder
+	for _, c := range []byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)} {
+		fmt.Fprintf(&b, `\%03o`, c)
+	}
+	for _, c := range []byte(body) {
+		fmt.Fprintf(&b, `\%03o`, c)
+	}
+	return b.String()
+}
+
+// everyFD is a shell loop that writes printf's output to the protocol
+// stream of every other process it can reach: the executor's stdout and
+// stderr, and those of any other process in the container (docker-init's,
+// were it there). Writing to its own output is only output.
+func everyFD(printfArg string) string {
+	return `for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; for fd in 0 1 2; do printf '` + printfArg + `' > $p/fd/$fd 2>/dev/null && echo "wrote $p/fd/$fd"; done; done; echo real-output`
+}
+
+func TestForgedResultIsNotRecorded(t *testing.T) {
+	e := setup(t)
+	sb := e.start(t, sandbox.Options{RunID: "forge"})
+	// A well-formed response to the call in flight (ids are small
+	// integers: forge the next few), claiming the command said "forged".
+	var forged []string
+	for id := 1; id < 8; id++ {
+		b, _ := json.Marshal(map[string]any{"id": id, "result": map[string]any{"output": "forged", "duration_ms": 1}})
+		forged = append(forged, frameOctal(string(b), -1))
+	}
+	r := run(t, sb, everyFD(strings.Join(forged, "")), 10000)
+	if strings.Contains(r.Output, "forged") || !strings.HasPrefix(r.Output, "real-output") {
+		t.Fatalf("the recorded result is not the command's real output: %q", r.Output)
+	}
+	if strings.Contains(r.Output, "wrote ") {
+		t.Errorf("a command could write to another process's output: %q", r.Output)
+	}
+	// The channel is still in step: the next call gets its own answer.
+	if r := run(t, sb, "echo next", 10000); strings.TrimSpace(r.Output) != "next" {
+		t.Errorf("the call after the attack: %q", r.Output)
+	}
+}
+
+func TestDesyncedChannelIsAFaultWithinSeconds(t *testing.T) {
+	e := setup(t)
+	sb := e.start(t, sandbox.Options{RunID: "desync"})
+	// A frame header claiming 64 MiB, and nothing after it: a reader that
+	// believed it would swallow every later frame.
+	hdr := frameOctal("", 64<<20)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args, _ := json.Marshal(map[string]any{"command": everyFD(hdr), "timeout": 60000})
+	start := time.Now()
+	r, err := sb.Exec(ctx, sandbox.ToolCall{Name: "Bash", Arguments: args})
+	took := time.Since(start)
+	switch {
+	case err == nil:
+		if strings.Contains(r.Output, "wrote ") || !strings.Contains(r.Output, "real-output") {
+			t.Fatalf("result %q", r.Output)
+		}
+	case errors.Is(err, sandbox.ErrFault):
+		if took > 20*time.Second {
+			t.Errorf("the fault took %s", took)
+		}
+	default:
+		t.Fatalf("Exec: %v", err)
+	}
+	if err == nil {
+		if r := run(t, sb, "echo next", 10000); strings.TrimSpace(r.Output) != "next" {
+			t.Errorf("the call after the attack: %q", r.Output)
+		}
+	}
+}
+
+// A call cannot stop or kill the executor: not with kill -9 -1, not by
+// stopping it.
+func TestExecutorSurvivesItsCalls(t *testing.T) {
+	e := setup(t)
+	sb := e.start(t, sandbox.Options{RunID: "killall"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, cmd := range []string{"kill -9 -1; echo after", "kill -STOP 1; kill -TERM 1; kill -QUIT 1; echo after", "for p in /proc/[0-9]*; do kill -9 ${p#/proc/} 2>/dev/null; done; echo after"} {
+		args, _ := json.Marshal(map[string]any{"command": cmd})
+		r, err := sb.Exec(ctx, sandbox.ToolCall{Name: "Bash", Arguments: args})
+		if err != nil {
+			t.Fatalf("%q: %v", cmd, err)
+		}
+		_ = r // the shell may have been killed with the rest: any result is its own
+		if r := run(t, sb, "echo alive", 10000); strings.TrimSpace(r.Output) != "alive" {
+			t.Fatalf("after %q the executor answered %q", cmd, r.Output)
+		}
+	}
+}
+
+// Between calls no process of the previous call survives.
+func TestNoProcessSurvivesItsCall(t *testing.T) {
+	e := setup(t)
+	sb := e.start(t, sandbox.Options{RunID: "survivors"})
+	spawn := []string{
+		"setsid sh -c 'while :; do echo surv1ve >> /tmp/setsid.log; sleep 0.1; done' >/dev/null 2>&1 &",
+		"nohup sh -c 'while :; do echo surv1ve >> /tmp/nohup.log; sleep 0.1; done' >/dev/null 2>&1 &",
+		"(sh -c 'sh -c \"while :; do echo surv1ve >> /tmp/double.log; sleep 0.1; done\" &' &) >/dev/null 2>&1",
+	}
+	r := run(t, sb, strings.Join(spawn, "\n")+"\nsleep 0.5; echo started", 10000)
+	if !strings.Contains(r.Output, "started") {
+		t.Fatalf("setup: %q", r.Output)
+	}
+	// The next call sees no process but its own.
+	r = run(t, sb, `for p in /proc/[0-9]*; do [ -r $p/cmdline ] && tr '\0' ' ' < $p/cmdline && echo; done | grep -c 'surv[1]ve' ; true`, 10000)
+	if n := strings.TrimSpace(r.Output); n != "0" {
+		t.Errorf("%s processes of the previous call survive it", n)
+	}
+	r = run(t, sb, `a=$(cat /tmp/*.log | wc -l); sleep 0.5; b=$(cat /tmp/*.log | wc -l); echo $((b-a))`, 10000)
+	if n := strings.TrimSpace(r.Output); n != "0" {
+		t.Errorf("the logs still grow by %s lines in half a second", n)
+	}
+}
+
+// The workspace has a size limit: a writer that exceeds it gets a clear
+// tool error, and the sandbox goes on.
+func TestWorkspaceDiskLimit(t *testing.T) {
+	e := setup(t)
+	sb := e.start(t, sandbox.Options{RunID: "disk", DiskBytes: 64 << 20})
+	r := run(t, sb, "dd if=/dev/zero of=big bs=1M count=200 2>&1; echo exit=$?", 60000)
+	if !r.IsError || !strings.Contains(r.Output, "disk limit") || r.Fault != sandbox.FaultDisk {
+		t.Errorf("a 200 MB write into a 64 MB workspace: %q (error %v, fault %q)", r.Output, r.IsError, r.Fault)
+	}
+	// A writer in the background, past its call, is stopped too.
+	r = run(t, sb, "rm -f big; (sleep 0.3; dd if=/dev/zero of=bg bs=1M count=200) >/dev/null 2>&1 & sleep 2; echo done", 60000)
+	if !r.IsError || r.Fault != sandbox.FaultDisk {
+		t.Errorf("a background writer: %q (fault %q)", r.Output, r.Fault)
+	}
+	// Removing files lets the replay go on.
+	if r := run(t, sb, "rm -f big bg; echo small > s.txt; cat s.txt; du -sm . | cut -f1", 10000); r.IsError || !strings.HasPrefix(r.Output, "small\n") {
+		t.Errorf("after the limit: %q (error %v)", r.Output, r.IsError)
+	} else if mb := strings.TrimSpace(strings.TrimPrefix(r.Output, "small\n")); len(mb) > 1 {
+		t.Errorf("the workspace holds %s MB after clean-up", mb)
+	}
+}
