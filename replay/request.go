@@ -28,6 +28,8 @@ type Request struct {
 	// ExecutorPath an explicit executor binary.
 	Image        string
 	ExecutorPath string
+	// DiskBytes caps the sandbox's workspace (0: the sandbox's default).
+	DiskBytes int64
 	// Timeout bounds each run (0: none).
 	Timeout time.Duration
 	// Policies override the default tool policies by tool name.

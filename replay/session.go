@@ -252,6 +252,13 @@ func (s *Session) replayOnce(ctx context.Context, p *prepared, sample int) (*Res
 		if err != nil {
 			return nil, err
 		}
+		if r, ok := sb.(interface{ Remapped() (string, string, bool) }); ok {
+			if from, to, moved := r.Remapped(); moved {
+				w := fmt.Sprintf("the recorded working directory %s is one of the image's or the sandbox's own: the workspace is at %s instead (file tools take and show the recorded paths; shell commands run there)", from, to)
+				res.Warnings = append(res.Warnings, w)
+				fmt.Fprintln(s.logw(), "world: "+w)
+			}
+		}
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer cancel()
@@ -294,6 +301,7 @@ func (s *Session) startSandbox(ctx, rctx context.Context, p *prepared) (sandbox.
 		Cwd:          p.cwd,
 		Workspace:    ws,
 		ExecutorPath: p.req.ExecutorPath,
+		DiskBytes:    p.req.DiskBytes,
 		ToolVersion:  toolVersion(p.orig),
 		Labels:       map[string]string{"io.replay.original": p.id},
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentreplay/replay/sandbox"
+	"github.com/agentreplay/replay/sandbox/sandboxtest"
 )
 
 // The code under replay cannot lie to replay: these are the attacks a
@@ -159,5 +160,41 @@ func TestWorkspaceDiskLimit(t *testing.T) {
 		t.Errorf("after the limit: %q (error %v)", r.Output, r.IsError)
 	} else if mb := strings.TrimSpace(strings.TrimPrefix(r.Output, "small\n")); len(mb) > 1 {
 		t.Errorf("the workspace holds %s MB after clean-up", mb)
+	}
+}
+
+// A recorded working directory is never mounted over the image's own
+// directories: /usr/app hides nothing of /usr, and /usr or /tmp/project are
+// remapped, with the recorded paths still resolving for the file tools and
+// shown as recorded in their answers.
+func TestRecordedSystemDirectories(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	for _, dir := range []string{"/usr/app", "/usr", "/tmp/project", "/etc"} {
+		t.Run(dir, func(t *testing.T) {
+			ws := sandboxtest.Tar(t, sandboxtest.File{Name: "hello.txt", Body: "hi\n"})
+			sb := e.start(t, sandbox.Options{RunID: "sysdir", WorkDir: dir, Workspace: ws})
+			// The image is intact: its shell and busybox still run.
+			if r := run(t, sb, "ls /bin/sh /bin/busybox >/dev/null && echo image-ok", 10000); !strings.Contains(r.Output, "image-ok") {
+				t.Fatalf("the image's own files are hidden: %q", r.Output)
+			}
+			args, _ := json.Marshal(map[string]any{"file_path": dir + "/hello.txt"})
+			r, err := sb.Exec(ctx, sandbox.ToolCall{Name: "Read", Arguments: args})
+			if err != nil || r.IsError || !strings.Contains(r.Output, "hi") {
+				t.Fatalf("Read %s/hello.txt: %q %v", dir, r.Output, err)
+			}
+			args, _ = json.Marshal(map[string]any{"pattern": "*.txt", "path": dir})
+			r, err = sb.Exec(ctx, sandbox.ToolCall{Name: "Glob", Arguments: args})
+			if err != nil || strings.TrimSpace(r.Output) != dir+"/hello.txt" {
+				t.Errorf("Glob answers %q (%v), want the recorded path", r.Output, err)
+			}
+			if r := run(t, sb, "pwd", 10000); strings.TrimSpace(r.Output) != dir {
+				t.Errorf("pwd shows %q, want the recorded %q", r.Output, dir)
+			}
+			from, to, remapped := sb.Remapped()
+			if want := dir != "/usr/app"; remapped != want || (remapped && (from != dir || !strings.HasPrefix(to, sandbox.RemapRoot))) {
+				t.Errorf("remapped %v: %q -> %q", remapped, from, to)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,10 @@ const (
 	DefaultCallTimeout = 2 * time.Minute
 	DefaultRunTimeout  = time.Hour
 	DefaultOutputLimit = executor.DefaultOutputLimit
+
+	// RemapRoot holds a workspace whose recorded directory collides with
+	// the image's or the sandbox's own (see Container.Remapped).
+	RemapRoot = "/sandbox/remap"
 
 	executorDir  = "/.replay"
 	executorPath = executorDir + "/" + executorName
@@ -110,6 +115,9 @@ type Options struct {
 	ReadBeforeWrite bool
 	// Shell runs Bash commands (default /bin/bash when present, else /bin/sh).
 	Shell string
+	// remap is set by defaults when WorkDir had to move (see collides).
+	remap *executor.Remap
+
 	// Executor is the executor binary to copy in; nil finds one with
 	// FindExecutor(image architecture, ExecutorPath).
 	Executor     *Executor
@@ -167,12 +175,16 @@ func (o *Options) defaults() error {
 			return fmt.Errorf("cwd %q is not inside the work dir %q", o.Cwd, o.WorkDir)
 		}
 	}
-	if o.WorkDir == "/" || o.WorkDir == executorDir || strings.HasPrefix(o.WorkDir, executorDir+"/") ||
-		o.WorkDir == "/tmp" || strings.HasPrefix(o.WorkDir, "/tmp/") ||
-		o.WorkDir == "/proc" || strings.HasPrefix(o.WorkDir, "/proc/") ||
-		o.WorkDir == "/dev" || strings.HasPrefix(o.WorkDir, "/dev/") ||
-		o.WorkDir == "/sys" || strings.HasPrefix(o.WorkDir, "/sys/") {
-		return fmt.Errorf("work dir %q is reserved; choose another directory", o.WorkDir)
+	if collides(o.WorkDir) {
+		// The recorded directory is one of the image's own (/usr, /etc)
+		// or one the sandbox needs (/tmp, /proc): a volume there would hide
+		// the image's files, or the sandbox's. The workspace goes under
+		// RemapRoot instead; the executor translates recorded paths.
+		o.remap = &executor.Remap{From: o.WorkDir, To: path.Join(RemapRoot, o.WorkDir)}
+		o.WorkDir = o.remap.To
+		if o.Cwd != "" {
+			o.Cwd = path.Join(RemapRoot, o.Cwd)
+		}
 	}
 	if o.User == "" {
 		o.User = DefaultUser
@@ -210,6 +222,29 @@ func (o *Options) defaults() error {
 		}
 	}
 	return nil
+}
+
+// systemDirs are directories of the image a workspace must not replace.
+var systemDirs = []string{"/", "/bin", "/boot", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt",
+	"/root", "/run", "/sbin", "/srv", "/usr", "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib64", "/usr/libexec", "/usr/local",
+	"/usr/local/bin", "/usr/local/lib", "/usr/local/sbin", "/usr/sbin", "/usr/share", "/var", "/var/cache", "/var/lib", "/var/log", "/sandbox"}
+
+// sandboxTrees are the sandbox's own: the executor's volume, /tmp (a
+// tmpfs), the kernel's file systems, and the remap root itself.
+var sandboxTrees = []string{executorDir, "/tmp", "/proc", "/dev", "/sys", RemapRoot}
+
+// collides reports whether a workspace at dir would be mounted over a
+// directory of the image or of the sandbox.
+func collides(dir string) bool {
+	if slices.Contains(systemDirs, dir) {
+		return true
+	}
+	for _, t := range sandboxTrees {
+		if dir == t || strings.HasPrefix(dir, t+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func parseUser(u string) (int, int, error) {
@@ -309,6 +344,16 @@ func (c *Container) Name() string { return c.name }
 
 // WorkDir is the workspace directory inside the container.
 func (c *Container) WorkDir() string { return c.workDir }
+
+// Remapped says where the workspace went when its recorded directory
+// collided with the image's or the sandbox's own (from is the recorded
+// directory, to where it is); ok is false when it is where it was recorded.
+func (c *Container) Remapped() (from, to string, ok bool) {
+	if c.opts.remap == nil {
+		return "", "", false
+	}
+	return c.opts.remap.From, c.opts.remap.To, true
+}
 
 func (c *Container) setFault(f *FaultError) {
 	c.mu.Lock()

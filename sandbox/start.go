@@ -142,13 +142,14 @@ func containerSpec(opts Options, now time.Time, suffix string) spec {
 
 	// The workspace is a volume: the root filesystem is read-only, and
 	// Docker can copy into a volume of a created container. Its root is
-	// owned by root, so the volume is mounted on the work directory's
-	// parent and the work directory itself comes from the tar, owned by the
-	// sandbox user. A top-level work directory (/work) has no parent to
-	// mount on: it gets its own volume, whose root a one-shot helper hands
-	// to the sandbox user.
+	// owned by root, so when the work directory's parent is the sandbox's
+	// own (/sandbox: nothing of the image is there) the volume is mounted on
+	// the parent and the work directory itself comes from the tar, owned by
+	// the sandbox user. Elsewhere (a recorded /home/me/proj) the volume is
+	// mounted on the work directory itself, hiding nothing of the image's,
+	// and a one-shot helper hands its root to the sandbox user.
 	volTarget, prefix := path.Dir(opts.WorkDir), path.Base(opts.WorkDir)
-	if volTarget == "/" {
+	if volTarget != "/sandbox" && !strings.HasPrefix(volTarget, "/sandbox/") {
 		volTarget, prefix = opts.WorkDir, ""
 	}
 	volOpts := &mount.VolumeOptions{Labels: map[string]string{LabelManaged: "true", LabelRun: opts.RunID}}
@@ -278,6 +279,7 @@ func (c *Container) initExecutor(ctx context.Context, ex *Executor) error {
 		Version:          opts.ToolVersion,
 		ReadBeforeWrite:  opts.ReadBeforeWrite,
 		DiskLimit:        opts.DiskBytes,
+		Remap:            opts.remap,
 	}
 	args, _ := json.Marshal(xcfg)
 	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentreplay/replay/sandbox/executor"
 )
@@ -23,8 +25,8 @@ func TestOptionsDefaultsAndValidation(t *testing.T) {
 		t.Errorf("defaults: %+v", o)
 	}
 	for _, bad := range []Options{
-		{User: "0:0"}, {User: "root"}, {User: "1000"}, {WorkDir: "rel"}, {WorkDir: "/"}, {WorkDir: "/tmp"},
-		{WorkDir: "/proc/x"}, {WorkDir: "/.replay"}, {Env: []string{"NOEQUALS"}},
+		{User: "0:0"}, {User: "root"}, {User: "1000"}, {WorkDir: "rel"}, {Env: []string{"NOEQUALS"}},
+		{WorkDir: "/w", Cwd: "/elsewhere"},
 	} {
 		if err := bad.defaults(); err == nil {
 			t.Errorf("accepted %+v", bad)
@@ -33,6 +35,48 @@ func TestOptionsDefaultsAndValidation(t *testing.T) {
 	o = Options{WorkDir: "/a/b/../c/"}
 	if err := o.defaults(); err != nil || o.WorkDir != "/a/c" {
 		t.Errorf("WorkDir cleaned to %q (%v)", o.WorkDir, err)
+	}
+}
+
+// A recorded working directory that is one of the image's own (/usr, /etc)
+// or the sandbox's (/tmp, /proc) is never mounted over: it is remapped under
+// RemapRoot, never refused; any other directory stays where it was recorded.
+func TestWorkDirRemap(t *testing.T) {
+	tests := []struct {
+		workDir, cwd      string
+		wantDir, wantCwd  string
+		remapped          bool
+		volTarget, prefix string
+	}{
+		{"/usr", "/usr", "/sandbox/remap/usr", "/sandbox/remap/usr", true, "/sandbox/remap", "usr"},
+		{"/etc", "", "/sandbox/remap/etc", "", true, "/sandbox/remap", "etc"},
+		{"/tmp/project", "/tmp/project/src", "/sandbox/remap/tmp/project", "/sandbox/remap/tmp/project/src", true, "/sandbox/remap/tmp", "project"},
+		{"/proc/x", "", "/sandbox/remap/proc/x", "", true, "/sandbox/remap/proc", "x"},
+		{"/.replay", "", "/sandbox/remap/.replay", "", true, "/sandbox/remap", ".replay"},
+		{"/", "", "/sandbox/remap", "", true, "/sandbox", "remap"},
+		// Not collisions: the volume sits on the directory itself (nothing
+		// of the image's /usr or /home is hidden), or on /sandbox.
+		{"/usr/app", "", "/usr/app", "", false, "/usr/app", ""},
+		{"/home/me/widgets", "/home/me/widgets", "/home/me/widgets", "/home/me/widgets", false, "/home/me/widgets", ""},
+		{"/sandbox/workspace", "/sandbox/workspace/widgets", "/sandbox/workspace", "/sandbox/workspace/widgets", false, "/sandbox", "workspace"},
+		{"/work", "", "/work", "", false, "/work", ""},
+	}
+	for _, tt := range tests {
+		o := Options{WorkDir: tt.workDir, Cwd: tt.cwd}
+		if err := o.defaults(); err != nil {
+			t.Errorf("%s: %v", tt.workDir, err)
+			continue
+		}
+		if o.WorkDir != tt.wantDir || o.Cwd != tt.wantCwd || (o.remap != nil) != tt.remapped {
+			t.Errorf("%s: work dir %q cwd %q remap %+v", tt.workDir, o.WorkDir, o.Cwd, o.remap)
+		}
+		if tt.remapped && (o.remap.From != path.Clean(tt.workDir) || o.remap.To != tt.wantDir) {
+			t.Errorf("%s: remap %+v", tt.workDir, o.remap)
+		}
+		sp := containerSpec(o, time.Unix(0, 0), "x")
+		if sp.VolTarget != tt.volTarget || sp.Prefix != tt.prefix {
+			t.Errorf("%s: volume at %q prefix %q, want %q %q", tt.workDir, sp.VolTarget, sp.Prefix, tt.volTarget, tt.prefix)
+		}
 	}
 }
 

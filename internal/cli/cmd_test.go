@@ -29,7 +29,7 @@ func parse(t *testing.T, cmd *cobra.Command, args []string) error {
 
 // baseRequest is what every replay request holds by default.
 func baseRequest(mode string) replay.Request {
-	return replay.Request{Trace: "t.jsonl", Mode: mode, Timeout: 30 * time.Minute, Policies: map[string]replay.Policy{},
+	return replay.Request{Trace: "t.jsonl", Mode: mode, Timeout: 30 * time.Minute, DiskBytes: 4 << 30, Policies: map[string]replay.Policy{},
 		Decision: replay.DecisionSpec("auto")}
 }
 
@@ -117,6 +117,8 @@ func Test_NewCmdVerify(t *testing.T) {
 				r.Decision = replay.DecisionSpec("file:out/*.json")
 			}},
 		{name: "bad policy", args: []string{"t.jsonl", "--tool-policy", "Bash"}, wantErr: `--tool-policy "Bash"`},
+		{name: "a disk size", args: []string{"t.jsonl", "--disk", "500MiB"}, want: func(r *replay.Request) { r.DiskBytes = 500 << 20 }},
+		{name: "a bad disk size", args: []string{"t.jsonl", "--disk", "lots"}, wantErr: `--disk "lots"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

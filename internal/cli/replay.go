@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/agentreplay/replay/replay"
@@ -21,6 +22,7 @@ type replayFlags struct {
 	worldFlags
 	Image    string
 	Executor string
+	Disk     string
 	Timeout  time.Duration
 	Policies []string
 	Decision string
@@ -33,6 +35,7 @@ func (f *replayFlags) bind(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.Image, "image", "", "run tools in image `IMG` (default "+sandbox.DefaultImage+", built by replay sandbox build)")
 	fl.StringVar(&f.Executor, "executor", "", "use the static replay-executor binary at `PATH` (default: the one built into replay)")
+	fl.StringVar(&f.Disk, "disk", "4GiB", "cap the sandbox's workspace at `SIZE` (e.g. 500MiB, 8GiB); a command that writes past it is stopped with an error the agent sees")
 	fl.DurationVar(&f.Timeout, "timeout", 30*time.Minute, "end the run after `DURATION` (the partial run is kept)")
 	fl.StringArrayVar(&f.Policies, "tool-policy", nil, "answer tool `NAME=POLICY`: exec (run in the sandbox), recorded (the recorded result of the identical call, else an error), deny, agent (a nested sub-agent; Task's default) (repeatable)")
 	fl.StringVar(&f.Decision, "decision", "auto", "where the new run's decision is: auto, final (JSON in the final message), file:GLOB (a file the agent wrote), tool:NAME (a tool call's arguments)")
@@ -111,9 +114,13 @@ func (f *replayFlags) request(target, mode string) (replay.Request, error) {
 	if err != nil {
 		return replay.Request{}, usage(fmt.Errorf("--decision: %w", err))
 	}
+	disk, err := units.RAMInBytes(f.Disk)
+	if err != nil || disk <= 0 {
+		return replay.Request{}, usage(fmt.Errorf("--disk %q: want a size such as 500MiB or 8GiB", f.Disk))
+	}
 	return replay.Request{
 		Trace: target, Format: f.Format, Lenient: f.Lenient, Mode: mode, Fetch: fetch,
-		Image: f.Image, ExecutorPath: f.Executor, Timeout: f.Timeout,
+		Image: f.Image, ExecutorPath: f.Executor, DiskBytes: disk, Timeout: f.Timeout,
 		Policies: pol, Decision: dec,
 	}, nil
 }

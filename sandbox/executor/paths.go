@@ -37,6 +37,7 @@ func (s *Server) resolveDepth(p, base string, depth int) (shown, real string, er
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(base, p)
 	}
+	p = s.remapIn(filepath.Clean(p))
 	shown = filepath.Clean(p)
 	if !within(s.cfg.Root, shown) && !within(s.root, shown) {
 		return "", "", s.outside(p)
@@ -140,4 +141,29 @@ func (s *Server) WriteFile(p string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Chmod(real, mode.Perm())
+}
+
+// remapIn takes a recorded path (under Remap.From) to where it lives.
+func (s *Server) remapIn(p string) string {
+	r := s.cfg.Remap
+	if r == nil || r.From == "/" {
+		return p
+	}
+	if p == r.From {
+		return r.To
+	}
+	if rest, ok := strings.CutPrefix(p, r.From+"/"); ok {
+		return r.To + "/" + rest
+	}
+	return p
+}
+
+// remapOut shows the remapped workspace under its recorded path in a
+// tool's answer.
+func (s *Server) remapOut(text string) string {
+	r := s.cfg.Remap
+	if r == nil || r.From == "/" || !strings.Contains(text, r.To) {
+		return text
+	}
+	return strings.ReplaceAll(text, r.To, r.From)
 }

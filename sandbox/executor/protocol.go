@@ -110,6 +110,16 @@ type Config struct {
 	// DiskLimit bounds the workspace's size in bytes (0: none). A command
 	// that takes it past the limit is stopped; a file tool refuses to.
 	DiskLimit int64 `json:"disk_limit,omitempty"`
+	// Remap, when set, says the workspace was recorded at From but lives
+	// at To: paths the tools are given under From are taken under To, and
+	// To is shown as From in what they answer.
+	Remap *Remap `json:"remap,omitempty"`
+}
+
+// Remap moves a recorded directory.
+type Remap struct {
+	From string `json:"from"`
+	To   string `json:"to"`
 }
 
 // Result is the result of one tool call.

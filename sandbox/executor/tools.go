@@ -67,6 +67,10 @@ func (s *Server) Call(ctx context.Context, name string, args json.RawMessage, ti
 		args = json.RawMessage("{}")
 	}
 	res = e.fn(s, ctx, args, timeoutMS, e.dialect())
+	res.Output = s.remapOut(res.Output)
+	if s.cfg.Remap != nil && len(res.Detail) > 0 {
+		res.Detail = json.RawMessage(s.remapOut(string(res.Detail)))
+	}
 	if res.IsError && res.Fault == "" && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		res = toolError(e.dialect(), fmt.Sprintf("%s timed out", name))
 		res.Fault = FaultTimeout
