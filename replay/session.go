@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"archive/tar"
 	"context"
 	"encoding/json"
@@ -35,8 +37,10 @@ type Session struct {
 	// Models returns the model a counterfactual calls at an endpoint (""
 	// is the default endpoint). Nil refuses counterfactuals.
 	Models func(baseURL string) (model.Model, error)
-	// Log receives status lines (stderr).
-	Log io.Writer
+	// Log receives status lines (stderr); Verbose adds detail (the
+	// sandbox's run id).
+	Log     io.Writer
+	Verbose bool
 }
 
 // Result is a finished (or stopped) replay.
@@ -295,7 +299,19 @@ func (s *Session) startSandbox(ctx, rctx context.Context, p *prepared) (sandbox.
 		return nil, err
 	}
 	defer ws.Close()
+	runID := "replay-" + short(p.id) + "-" + randomHex(4)
+	// The run id is recorded in the store before the sandbox exists, so a
+	// replay killed outright leaves the id behind for `replay sandbox
+	// prune` to name (the record goes when the sandbox does).
+	rec, err := s.Store.NoteSandbox(store.SandboxRecord{Run: runID, Trace: p.id, PID: os.Getpid(), Started: time.Now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	if s.Verbose {
+		fmt.Fprintf(s.logw(), "sandbox: run %s for trace %s (replay sandbox prune --run %s removes it if this replay is killed)\n", runID, short(p.id), runID)
+	}
 	sb, err := s.Sandboxes.Start(rctx, sandbox.Options{
+		RunID:        runID,
 		Image:        p.req.Image,
 		WorkDir:      p.root,
 		Cwd:          p.cwd,
@@ -306,9 +322,38 @@ func (s *Session) startSandbox(ctx, rctx context.Context, p *prepared) (sandbox.
 		Labels:       map[string]string{"io.replay.original": p.id},
 	})
 	if err != nil {
+		rec.Done()
 		return nil, fmt.Errorf("start the sandbox: %w", err)
 	}
-	return sb, nil
+	return &noted{Sandbox: sb, rec: rec}, nil
+}
+
+// noted is a sandbox whose store record goes with it.
+type noted struct {
+	sandbox.Sandbox
+	rec store.SandboxNote
+}
+
+func (n *noted) Close(ctx context.Context) error {
+	err := n.Sandbox.Close(ctx)
+	if err == nil {
+		n.rec.Done()
+	}
+	return err
+}
+
+// Remapped passes on where the sandbox put a colliding workspace.
+func (n *noted) Remapped() (string, string, bool) {
+	if r, ok := n.Sandbox.(interface{ Remapped() (string, string, bool) }); ok {
+		return r.Remapped()
+	}
+	return "", "", false
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // runAndStore runs the engine with the new run streaming to a temporary

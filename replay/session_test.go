@@ -19,11 +19,12 @@ import (
 type closeFailing struct {
 	t       *testing.T
 	started int
+	closeOK bool
 }
 
 func (b *closeFailing) Start(_ context.Context, opts sandbox.Options) (sandbox.Sandbox, error) {
 	b.started++
-	return &unremovable{localWorkspace: newLocal(b.t, nil), dir: opts.WorkDir}, nil
+	return &unremovable{localWorkspace: newLocal(b.t, nil), dir: opts.WorkDir, ok: b.closeOK}, nil
 }
 
 func (b *closeFailing) Close() error { return nil }
@@ -31,6 +32,7 @@ func (b *closeFailing) Close() error { return nil }
 type unremovable struct {
 	*localWorkspace
 	dir string
+	ok  bool
 }
 
 func (u *unremovable) WriteFile(context.Context, string, []byte, fs.FileMode) error {
@@ -42,6 +44,9 @@ func (u *unremovable) CopyOut(context.Context, io.Writer, ...string) error {
 }
 func (u *unremovable) WorkDir() string { return u.dir }
 func (u *unremovable) Close(context.Context) error {
+	if u.ok {
+		return nil
+	}
 	return errors.New("remove sandbox 0123456789ab: daemon said no")
 }
 
@@ -69,5 +74,18 @@ func TestSessionReportsAFailedSandboxRemoval(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "warning: remove sandbox 0123456789ab: daemon said no") {
 		t.Errorf("log %q", log.String())
+	}
+	// The sandbox is still noted in the store, so that prune can say whose
+	// it was; one that was removed is not.
+	recs, err := st.Sandboxes()
+	if err != nil || len(recs) != 1 || !strings.HasPrefix(recs[0].Run, "replay-") || recs[0].Trace != res.Original.ID {
+		t.Errorf("sandbox notes %+v, %v", recs, err)
+	}
+	backend.closeOK = true
+	if _, err := s.Replay(ctx, replay.Request{Trace: "store/testdata/review.jsonl", Mode: replay.ModeVerify}); err != nil {
+		t.Fatal(err)
+	}
+	if recs, _ := st.Sandboxes(); len(recs) != 1 {
+		t.Errorf("a removed sandbox is still noted: %+v", recs)
 	}
 }

@@ -198,3 +198,41 @@ func TestRecordedSystemDirectories(t *testing.T) {
 		})
 	}
 }
+
+// Prune removes by default only the sandboxes whose owning replay is gone:
+// never another replay's live one.
+func TestPruneKeepsLiveSandboxes(t *testing.T) {
+	e := setup(t)
+	sb := e.start(t, sandbox.Options{RunID: "live"})
+	ctx := context.Background()
+	rep, err := sandbox.Prune(ctx, e.cli, sandbox.PruneOptions{Labels: e.labels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Containers) != 0 || len(rep.Volumes) != 0 || len(rep.Kept) != 1 || rep.Kept[0].Run != "live" || rep.Kept[0].Liveness != sandbox.OwnerAlive {
+		t.Fatalf("prune of a live sandbox: %+v", rep)
+	}
+	if r := run(t, sb, "echo still", 10000); strings.TrimSpace(r.Output) != "still" {
+		t.Fatalf("the live sandbox after prune: %q", r.Output)
+	}
+	// A sandbox whose owner process is gone is a leftover.
+	dead := e.start(t, sandbox.Options{RunID: "orphan", Owner: sandbox.Owner{Host: sandbox.Self().Host, PID: 1 << 22, Start: "1"}})
+	rep, err = sandbox.Prune(ctx, e.cli, sandbox.PruneOptions{Labels: e.labels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Containers) != 1 || !strings.HasPrefix(rep.Containers[0], "replay-orphan") || len(rep.Kept) != 1 {
+		t.Errorf("prune with a dead owner's sandbox: %+v", rep)
+	}
+	_ = dead
+	// Another host's sandbox cannot be judged from here: kept.
+	e.start(t, sandbox.Options{RunID: "elsewhere", Owner: sandbox.Owner{Host: "other-host", PID: 1}})
+	rep, _ = sandbox.Prune(ctx, e.cli, sandbox.PruneOptions{Labels: e.labels, DryRun: true})
+	if len(rep.Containers) != 0 || len(rep.Kept) != 2 {
+		t.Errorf("dry run with another host's sandbox: %+v", rep)
+	}
+	rep, _ = sandbox.Prune(ctx, e.cli, sandbox.PruneOptions{Labels: e.labels, All: true, DryRun: true})
+	if len(rep.Containers) != 2 {
+		t.Errorf("--all would remove %v, want both", rep.Containers)
+	}
+}

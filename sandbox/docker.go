@@ -66,6 +66,9 @@ type Options struct {
 	RunID string
 	// Labels are added to the container's labels.
 	Labels map[string]string
+	// Owner is the replay process the sandbox belongs to (default: this
+	// one): prune removes a sandbox by default only once its owner is gone.
+	Owner Owner
 	// WorkDir is the absolute workspace directory inside the container,
 	// e.g. the agent's recorded cwd, so that recorded absolute paths work.
 	WorkDir string
@@ -161,6 +164,9 @@ func (o *Options) defaults() error {
 	}
 	if o.RunID == "" {
 		o.RunID = randomHex(8)
+	}
+	if o.Owner == (Owner{}) {
+		o.Owner = Self()
 	}
 	if o.WorkDir == "" {
 		o.WorkDir = DefaultWorkDir

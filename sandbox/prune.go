@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -14,9 +16,13 @@ import (
 	"github.com/docker/docker/errdefs"
 )
 
-// PruneOptions select what Prune removes.
+// PruneOptions select what Prune removes. By default: the sandboxes whose
+// owning replay is gone (see Owner), never another replay's live ones.
 type PruneOptions struct {
-	// RunID limits pruning to one run's sandboxes (label io.replay.run).
+	// All removes every sandbox, live or not.
+	All bool
+	// RunID limits pruning to one run's sandboxes (label io.replay.run),
+	// whoever owns them.
 	RunID string
 	// Labels further limit pruning to containers and volumes carrying all
 	// of these labels.
@@ -28,19 +34,34 @@ type PruneOptions struct {
 	DryRun bool
 }
 
-// PruneReport says what Prune removed (or would remove).
+// PruneReport says what Prune removed (or would remove), and what it kept.
 type PruneReport struct {
 	Containers []string `json:"containers"` // names
 	Volumes    []string `json:"volumes"`
 	Images     []string `json:"images"`
+	// Runs are the run ids (label io.replay.run) of the removed sandboxes.
+	Runs []string `json:"runs"`
+	// Kept are sandboxes left in place: their owner is alive, or on
+	// another host (--all removes them).
+	Kept []KeptSandbox `json:"kept"`
+}
+
+// KeptSandbox is a sandbox Prune left in place, and why.
+type KeptSandbox struct {
+	Container string `json:"container"`
+	Run       string `json:"run"`
+	Owner     string `json:"owner"` // host:pid
+	Liveness  string `json:"liveness"`
 }
 
 // Prune removes sandbox containers (running or not) and their volumes by
-// label (io.replay.managed=true), including those left by a replay process
-// that was killed outright. Note that it also removes the sandboxes of
-// replay processes still running unless RunID or Labels narrow it.
+// label (io.replay.managed=true): by default those whose owning replay is
+// gone — killed outright, say — and never another replay's live ones;
+// opts.All removes them all, opts.RunID one run's.
 func Prune(ctx context.Context, cli *client.Client, opts PruneOptions) (PruneReport, error) {
-	rep := PruneReport{Containers: []string{}, Volumes: []string{}, Images: []string{}}
+	rep := PruneReport{Containers: []string{}, Volumes: []string{}, Images: []string{}, Runs: []string{}, Kept: []KeptSandbox{}}
+	self := Self()
+	keptRuns := map[string]bool{}
 	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"))
 	if opts.RunID != "" {
 		f.Add("label", LabelRun+"="+opts.RunID)
@@ -61,6 +82,14 @@ func Prune(ctx context.Context, cli *client.Client, opts PruneOptions) (PruneRep
 		if len(c.Names) > 0 {
 			name = trimSlash(c.Names[0])
 		}
+		if !opts.All && opts.RunID == "" {
+			o, ok := ownerOf(c.Labels)
+			if l := liveness(o, ok, self); l != OwnerGone {
+				rep.Kept = append(rep.Kept, KeptSandbox{Container: name, Run: c.Labels[LabelRun], Owner: o.Host + ":" + strconv.Itoa(o.PID), Liveness: l})
+				keptRuns[c.Labels[LabelRun]] = true
+				continue
+			}
+		}
 		if !opts.DryRun {
 			err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 			if err != nil && !errdefs.IsNotFound(err) {
@@ -69,12 +98,18 @@ func Prune(ctx context.Context, cli *client.Client, opts PruneOptions) (PruneRep
 			}
 		}
 		rep.Containers = append(rep.Containers, name)
+		if r := c.Labels[LabelRun]; r != "" && !slices.Contains(rep.Runs, r) {
+			rep.Runs = append(rep.Runs, r)
+		}
 	}
 	vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list volumes: %w", err))
 	} else {
 		for _, v := range vols.Volumes {
+			if keptRuns[v.Labels[LabelRun]] {
+				continue // a kept sandbox's workspace
+			}
 			if !opts.DryRun {
 				err := cli.VolumeRemove(ctx, v.Name, true)
 				if err != nil && !errdefs.IsNotFound(err) {

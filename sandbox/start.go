@@ -136,6 +136,9 @@ func containerSpec(opts Options, now time.Time, suffix string) spec {
 	for k, v := range opts.Labels {
 		labels[k] = v
 	}
+	for k, v := range opts.Owner.labels() {
+		labels[k] = v
+	}
 	labels[LabelManaged] = "true"
 	labels[LabelRun] = opts.RunID
 	labels[LabelCreated] = strconv.FormatInt(now.Unix(), 10)

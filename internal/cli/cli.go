@@ -164,6 +164,7 @@ type globals struct {
 	env         Env
 	home        string // --home
 	pricingFile string // --pricing
+	verbose     bool   // --verbose
 }
 
 func newRootCmd(g *globals) *cobra.Command {
@@ -194,6 +195,7 @@ Data goes to stdout, status and warnings to stderr.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.home, "home", "", "store `DIR` (default $REPLAY_HOME, else $XDG_DATA_HOME/replay, else ~/.local/share/replay)")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "print more status on stderr (the sandbox's run id, for replay sandbox prune --run)")
 	root.PersistentFlags().StringVar(&g.pricingFile, "pricing", "", "pricing table `FILE` merged over the built-in one (default $REPLAY_HOME/pricing.json if present)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usage(err)

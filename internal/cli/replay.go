@@ -84,7 +84,7 @@ func (g *globals) session(ctx context.Context, f *replayFlags, models func(strin
 		st.Close()
 		return nil, nil, err
 	}
-	s := &replay.Session{Store: st, World: w, Sandboxes: docker, Pricer: pricing, Models: models, Log: g.env.Stderr}
+	s := &replay.Session{Store: st, World: w, Sandboxes: docker, Pricer: pricing, Models: models, Log: g.env.Stderr, Verbose: g.verbose}
 	return s, func() {
 		docker.Close()
 		st.Close()

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -84,6 +86,7 @@ func runSandboxBuild(ctx context.Context, opts *sandboxBuildOptions) error {
 type sandboxPruneOptions struct {
 	*globals
 	Run                  string
+	All, Stale           bool
 	Images, DryRun, JSON bool
 }
 
@@ -96,21 +99,27 @@ func newSandboxPruneCmd(g *globals, runF func(context.Context, *sandboxPruneOpti
 		Use:   "prune",
 		Short: "Remove leftover sandbox containers and volumes",
 		Long: `Prune removes the containers and volumes replay created (label
-io.replay.managed=true), running or not, including those of a replay process
-that was killed outright (kill -9) and could not clean up.
+io.replay.managed=true) that were left behind: those whose owning replay
+process is gone (killed outright, say, so it could not clean up). Every
+sandbox records its owner (host and process) in its labels; the sandboxes of
+replays still running, and of replays on other hosts sharing the daemon,
+are kept and listed (--all removes them too).
 
-Without --run it also removes the sandboxes of replay processes that are
-still running: use --dry-run first when replays may be in progress.`,
+A replay run with --verbose prints its sandbox's run id when it starts;
+--run removes that run's sandboxes whoever owns them.`,
 		Example: `  replay sandbox prune --dry-run
-  replay sandbox prune
-  replay sandbox prune --run 5ef49dd6     # one run's sandboxes only
+  replay sandbox prune                    # leftovers of replays that are gone
+  replay sandbox prune --run 5ef49dd6     # one run's sandboxes
+  replay sandbox prune --all              # every sandbox, live ones included
   replay sandbox prune --images           # the sandbox images too`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runF(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Run, "run", "", "only the sandboxes of run `ID` (label io.replay.run)")
+	cmd.Flags().StringVar(&opts.Run, "run", "", "only the sandboxes of run `ID` (label io.replay.run), whoever owns them")
+	cmd.Flags().BoolVar(&opts.All, "all", false, "every sandbox, also those of replays still running or on other hosts")
+	cmd.Flags().BoolVar(&opts.Stale, "stale", false, "only sandboxes whose owning replay is gone (the default)")
 	cmd.Flags().BoolVar(&opts.Images, "images", false, "also remove the images replay built")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be removed, remove nothing")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what was removed as JSON")
@@ -123,7 +132,10 @@ func runSandboxPrune(ctx context.Context, opts *sandboxPruneOptions) error {
 		return err
 	}
 	defer cli.Close()
-	rep, err := sandbox.Prune(ctx, cli, sandbox.PruneOptions{RunID: opts.Run, Images: opts.Images, DryRun: opts.DryRun})
+	if opts.All && (opts.Stale || opts.Run != "") {
+		return usage(fmt.Errorf("--all removes every sandbox: it does not go with --stale or --run"))
+	}
+	rep, err := sandbox.Prune(ctx, cli, sandbox.PruneOptions{All: opts.All, RunID: opts.Run, Images: opts.Images, DryRun: opts.DryRun})
 	if err != nil {
 		return err
 	}
@@ -143,6 +155,27 @@ func runSandboxPrune(ctx context.Context, opts *sandboxPruneOptions) error {
 	for _, list := range [][]string{rep.Containers, rep.Volumes, rep.Images} {
 		if len(list) > 0 {
 			fmt.Fprintln(w, "  "+strings.Join(list, "\n  "))
+		}
+	}
+	// The store's notes name what killed replays left.
+	if _, exists, _ := opts.storeExists(); exists {
+		if st, err := opts.openStore(ctx, nil); err == nil {
+			defer st.Close()
+			recs, _ := st.Sandboxes()
+			for _, r := range recs {
+				if slices.Contains(rep.Runs, r.Run) {
+					fmt.Fprintf(w, "  run %s was left by a replay of %s started %s (process %d)\n", r.Run, shortID(r.Trace), r.Started.Format(time.RFC3339), r.PID)
+					if !opts.DryRun {
+						st.ForgetSandbox(r.Run)
+					}
+				}
+			}
+		}
+	}
+	if len(rep.Kept) > 0 {
+		fmt.Fprintf(w, "kept %d sandbox(es) of replays that may still be running (--all removes them):\n", len(rep.Kept))
+		for _, k := range rep.Kept {
+			fmt.Fprintf(w, "  %s  run %s  owner %s (%s)\n", k.Container, k.Run, k.Owner, k.Liveness)
 		}
 	}
 	return nil

@@ -97,7 +97,7 @@ func TestLabels(tb testing.TB, cli *client.Client) map[string]string {
 		left := Leftovers(tb, cli, labels)
 		if len(left) > 0 {
 			tb.Errorf("containers left behind: %v", left)
-			sandbox.Prune(ctx, cli, sandbox.PruneOptions{Labels: labels})
+			sandbox.Prune(ctx, cli, sandbox.PruneOptions{Labels: labels, All: true})
 		}
 	})
 	return labels
