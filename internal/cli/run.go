@@ -271,7 +271,9 @@ func runRun(ctx context.Context, opts *runOptions) error {
 			Runs    []replay.Summary `json:"runs"`
 		}{Version: 1}
 		for _, r := range results {
-			out.Runs = append(out.Runs, replay.Summarize(r))
+			rs := replay.Summarize(r)
+			rs.CostUSD = [2]*float64{roundUSD(rs.CostUSD[0]), roundUSD(rs.CostUSD[1])}
+			out.Runs = append(out.Runs, rs)
 		}
 		if err := writeJSON(opts.env.Stdout, out); err != nil {
 			return err

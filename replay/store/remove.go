@@ -168,8 +168,8 @@ func (s *Store) Expired(ctx context.Context, cutoff time.Time, kind Kind) (Expir
 
 // File is a file the store holds besides its traces.
 type File struct {
-	Path string
-	Size int64
+	Path string `json:"path"`
+	Size int64  `json:"bytes"`
 }
 
 // leftoverMinAge is the youngest a temporary file must be to count as left
