@@ -200,7 +200,8 @@ Data goes to stdout, status and warnings to stderr.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usage(err)
 	})
-	root.AddCommand(newImportCmd(g, nil), newLsCmd(g, nil), newInspectCmd(g, nil), newSandboxCmd(g), newVerifyCmd(g, nil), newRunCmd(g, nil), newWorldCmd(g))
+	root.AddCommand(newImportCmd(g, nil), newLsCmd(g, nil), newInspectCmd(g, nil), newRmCmd(g, nil), newGcCmd(g, nil),
+		newSandboxCmd(g), newVerifyCmd(g, nil), newRunCmd(g, nil), newWorldCmd(g))
 	for _, c := range root.Commands() {
 		args := c.Args
 		c.Args = func(c *cobra.Command, a []string) error {

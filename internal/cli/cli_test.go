@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/agentreplay/replay/replay/store"
+	"github.com/agentreplay/replay/replay/trace"
 )
 
 var update = flag.Bool("update", false, "rewrite the testscript files' golden sections with the actual output")
@@ -28,7 +31,9 @@ func TestMain(m *testing.M) {
 // its own directory with REPLAY_HOME=$WORK/home and TZ=UTC.
 //
 // Besides testscript's builtins: "exitcode N command args..." runs a command
-// and fails unless it exits with code N.
+// and fails unless it exits with code N; "import-at TIME file..." imports
+// files into the store as if it were TIME (RFC 3339), for scripts about age;
+// "chtime TIME file..." sets files' modification times.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
@@ -39,6 +44,31 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"import-at": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: import-at TIME file...")
+				}
+				at, err := time.Parse(time.RFC3339, args[0])
+				ts.Check(err)
+				st, err := store.Open(context.Background(), ts.Getenv("REPLAY_HOME"), store.Options{Now: func() time.Time { return at }})
+				ts.Check(err)
+				defer st.Close()
+				for _, f := range args[1:] {
+					r, err := st.Import(context.Background(), ts.MkAbs(f), "", trace.Options{})
+					ts.Check(err)
+					ts.Logf("imported %s as %s at %s", f, r.ID, at)
+				}
+			},
+			"chtime": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: chtime TIME file...")
+				}
+				at, err := time.Parse(time.RFC3339, args[0])
+				ts.Check(err)
+				for _, f := range args[1:] {
+					ts.Check(os.Chtimes(ts.MkAbs(f), at, at))
+				}
+			},
 			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) < 2 {
 					ts.Fatalf("usage: exitcode N command [args...]")
@@ -151,4 +181,21 @@ func FuzzParseSince(f *testing.F) {
 			t.Fatalf("parseSince(%q) = %v: a duration back from now is in the future", s, got)
 		}
 	})
+}
+
+// TestRoundUSD: --json costs are rounded to micro-dollars; the value they
+// come from (the stored one) is left as it is.
+func TestRoundUSD(t *testing.T) {
+	if roundUSD(nil) != nil {
+		t.Error("roundUSD(nil) is not nil")
+	}
+	for in, want := range map[float64]float64{
+		0.0001 + 0.0002: 0.0003, 0.00027089999900000003: 0.000271, 0.54: 0.54, 12.3456789: 12.345679, 0.0000004: 0, 0.0000005: 0.000001, -0.0000126: -0.000013,
+	} {
+		v := in
+		got := roundUSD(&v)
+		if *got != want || v != in {
+			t.Errorf("roundUSD(%v) = %v (input now %v), want %v", in, *got, v, want)
+		}
+	}
 }

@@ -203,3 +203,80 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// Test_NewCmdRunModelConfig: what `replay run`'s flags and environment make
+// of the model client: the silence limits from --request-timeout or
+// $REPLAY_REQUEST_TIMEOUT, the key, and OpenAI's endpoint refused without
+// one before anything starts.
+func Test_NewCmdRunModelConfig(t *testing.T) {
+	key := map[string]string{"OPENAI_API_KEY": "sk-test"}
+	with := func(m map[string]string, k, v string) map[string]string {
+		out := map[string]string{k: v}
+		for kk, vv := range m {
+			out[kk] = vv
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		firstByte time.Duration // FirstByteTimeout and IdleTimeout (0: the model package's defaults)
+		apiKey    string
+		wantErr   []string
+		isUsage   bool
+	}{
+		{name: "defaults", args: []string{"t.jsonl"}, env: key, apiKey: "sk-test"},
+		{name: "--request-timeout", args: []string{"t.jsonl", "--request-timeout", "10m"}, env: key, firstByte: 10 * time.Minute, apiKey: "sk-test"},
+		{name: "REPLAY_REQUEST_TIMEOUT", args: []string{"t.jsonl"}, env: with(key, "REPLAY_REQUEST_TIMEOUT", "90s"), firstByte: 90 * time.Second, apiKey: "sk-test"},
+		{name: "the flag wins over the environment", args: []string{"t.jsonl", "--request-timeout", "5s"}, env: with(key, "REPLAY_REQUEST_TIMEOUT", "90s"), firstByte: 5 * time.Second, apiKey: "sk-test"},
+		{name: "a bad REPLAY_REQUEST_TIMEOUT", args: []string{"t.jsonl"}, env: with(key, "REPLAY_REQUEST_TIMEOUT", "soon"),
+			wantErr: []string{`REPLAY_REQUEST_TIMEOUT="soon"`, "positive duration"}, isUsage: true},
+		{name: "a zero --request-timeout", args: []string{"t.jsonl", "--request-timeout", "0s"}, env: key, wantErr: []string{"--request-timeout 0s"}, isUsage: true},
+		{name: "OpenAI without a key", args: []string{"t.jsonl"},
+			wantErr: []string{"https://api.openai.com/v1 needs an API key", "OPENAI_API_KEY", "--base-url"}},
+		{name: "OpenAI named explicitly, without a key", args: []string{"t.jsonl", "--base-url", "https://api.openai.com/v1"},
+			wantErr: []string{"needs an API key", "OPENAI_API_KEY"}},
+		{name: "a local server without a key", args: []string{"t.jsonl", "--base-url", "http://localhost:11434/v1"}},
+		{name: "a local server from the environment", args: []string{"t.jsonl"}, env: map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &globals{env: Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return tt.env[k] }}}
+			var got *runOptions
+			if err := parse(t, newRunCmd(g, func(_ context.Context, o *runOptions) error { got = o; return nil }), tt.args); err != nil {
+				t.Fatal(err)
+			}
+			req, err := got.request()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := got.modelConfig(req.Variant.BaseURL)
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("no error, want one saying %q", tt.wantErr)
+				}
+				for _, s := range tt.wantErr {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not say %q", err, s)
+					}
+				}
+				var ue *usageError
+				if errors.As(err, &ue) != tt.isUsage {
+					t.Errorf("error %v: usage error %v, want %v", err, !tt.isUsage, tt.isUsage)
+				}
+				if code := exitCode(context.Background(), nil, err, io.Discard); code != ExitUsage {
+					t.Errorf("exit %d, want %d", code, ExitUsage)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.FirstByteTimeout != tt.firstByte || cfg.IdleTimeout != tt.firstByte || cfg.APIKey != tt.apiKey || cfg.BaseURL != req.Variant.BaseURL {
+				t.Errorf("config: first byte %s, idle %s, key %q, base %q; want %s, %s, %q, %q",
+					cfg.FirstByteTimeout, cfg.IdleTimeout, cfg.APIKey, cfg.BaseURL, tt.firstByte, tt.firstByte, tt.apiKey, req.Variant.BaseURL)
+			}
+		})
+	}
+}

@@ -48,7 +48,9 @@ pricing table of that time); a path is priced with the current table.
 
 --json prints the summary as a versioned JSON object (fields: version, id,
 format, agent, models, llm_calls, tool_calls, tools, tokens, cost_usd, refs,
-started_at, ended_at, status, decision, replayable, warnings, sub_agents, …).`,
+started_at, ended_at, status, decision, replayable, warnings, sub_agents, …).
+Costs in it are USD rounded to 6 decimal places (micro-dollars); the store
+keeps them at full precision.`,
 		Example: `  # A stored trace, by id prefix
   replay inspect 3f2a91c0
 
@@ -77,9 +79,20 @@ func runInspect(ctx context.Context, opts *inspectOptions) error {
 	}
 	worldRefs(opts.globals, &sum) // refs a `replay world fetch` resolved (world.go)
 	if opts.JSON {
-		return writeJSON(opts.env.Stdout, sum)
+		return writeJSON(opts.env.Stdout, roundSummary(sum))
 	}
 	return writeSummary(opts.env.Stdout, sum)
+}
+
+// roundSummary is sum with its costs rounded for --json (roundUSD).
+func roundSummary(sum trace.Summary) trace.Summary {
+	sum.Cost.Recorded, sum.Cost.Priced = roundUSD(sum.Cost.Recorded), roundUSD(sum.Cost.Priced)
+	if r := sum.Recorded; r != nil && r.CostUSD != nil {
+		rc := *r
+		rc.CostUSD = roundUSD(r.CostUSD)
+		sum.Recorded = &rc
+	}
+	return sum
 }
 
 // summary reads the summary of a <trace> argument (store.ParseTarget tells

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -16,12 +17,14 @@ import (
 
 type lsOptions struct {
 	*globals
-	Agent string
-	Repo  string
-	Since string
-	Limit int
-	JSON  bool
-	Now   func() time.Time
+	Agent     string
+	Repo      string
+	Since     string
+	Limit     int
+	Originals bool
+	Replays   bool
+	JSON      bool
+	Now       func() time.Time
 }
 
 func newLsCmd(g *globals, runF func(context.Context, *lsOptions) error) *cobra.Command {
@@ -34,17 +37,32 @@ func newLsCmd(g *globals, runF func(context.Context, *lsOptions) error) *cobra.C
 		Short: "List the traces in the store, newest first",
 		Long: `Ls prints a table of the stored traces, newest first (by start time, else
 import time): id prefix, start, format, agent, repository or work item, LLM
-calls, tool calls and cost. Cost is the recorded cost ("$0.54") when the
-trace has one, else the cost priced from the pricing table ("~$0.61"), else
-"-".
+calls, tool calls, cost, status, and what the run replays. Cost is the
+recorded cost ("$0.54") when the trace has one, else the cost priced from
+the pricing table ("~$0.61"), else "-".
+
+Every verify and run stores its new run as a replay of its original: REPLAY
+OF shows the original's id prefix and the mode (verify or run); "-" marks an
+original (an imported trace). --originals lists only those, --replays only
+replays. A replay that did not finish (a model or sandbox failure, a limit,
+Ctrl-C: its partial run is what is stored) has the status "failed", with the
+reason when known ("failed (max-steps)").
 
 Any prefix of 4 or more characters of an id names the trace in other
-commands (replay inspect 3f2a91c0).`,
+commands (replay inspect 3f2a91c0).
+
+--json prints {"version": 1, "traces": [...]}; each trace has replay_of
+({"of": id, "mode": ...}, null for an original), failed and stopped, and
+costs in USD rounded to 6 decimal places (micro-dollars).`,
 		Example: `  # What ran this week for acme/widgets
   replay ls --repo acme/widgets --since 7d
 
   # The last 5 review runs
   replay ls --agent review --limit 5
+
+  # The replays, and the failed ones among them
+  replay ls --replays
+  replay ls --replays --json | jq -r '.traces[] | select(.failed) | .id'
 
   # Everything, as JSON
   replay ls --limit 0 --json | jq -r '.traces[] | [.id, .agent] | @tsv'`,
@@ -56,6 +74,8 @@ commands (replay inspect 3f2a91c0).`,
 	f.StringVar(&opts.Repo, "repo", "", "only traces of repository `REPO` (owner/name or URL; matches work items like owner/name#42)")
 	f.StringVar(&opts.Since, "since", "", "only traces started since `WHEN`: a duration back from now (30m, 12h, 7d, 2w) or a date (2026-11-01, 2026-11-01T09:00:00Z)")
 	f.IntVar(&opts.Limit, "limit", 50, "show at most `N` traces; 0 shows all")
+	f.BoolVar(&opts.Originals, "originals", false, "only originals: traces that replay nothing (imported ones)")
+	f.BoolVar(&opts.Replays, "replays", false, "only replays: the runs verify and run stored")
 	f.BoolVar(&opts.JSON, "json", false, "print the traces as JSON")
 	return cmd
 }
@@ -80,14 +100,31 @@ type lsTrace struct {
 		Recorded *float64 `json:"recorded"`
 		Priced   *float64 `json:"priced"`
 	} `json:"cost_usd"`
-	Status     string `json:"status"`
-	Replayable bool   `json:"replayable"`
+	Status     string    `json:"status"`
+	Failed     bool      `json:"failed"`            // a replay that did not finish
+	Stopped    string    `json:"stopped,omitempty"` // why it stopped, when known
+	Replayable bool      `json:"replayable"`
+	ReplayOf   *lsOrigin `json:"replay_of"` // null for an original
+}
+
+// lsOrigin is what a replay replays, as inspect's replay_of names it.
+type lsOrigin struct {
+	Of   string `json:"of"`
+	Mode string `json:"mode"`
 }
 
 func runLs(ctx context.Context, opts *lsOptions) error {
 	f := store.Filter{Agent: opts.Agent, Repo: opts.Repo, Limit: opts.Limit}
 	if opts.Limit < 0 {
 		return usage(fmt.Errorf("--limit %d: must be 0 (all) or more", opts.Limit))
+	}
+	switch {
+	case opts.Originals && opts.Replays:
+		return usage(errors.New("--originals and --replays: give one (neither lists both)"))
+	case opts.Originals:
+		f.Kind = store.Originals
+	case opts.Replays:
+		f.Kind = store.Replays
 	}
 	if opts.Since != "" {
 		t, err := parseSince(opts.Since, opts.Now())
@@ -132,7 +169,7 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(opts.env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTARTED\tFORMAT\tAGENT\tREPO/WORK ITEM\tLLM\tTOOLS\tCOST")
+	fmt.Fprintln(tw, "ID\tSTARTED\tFORMAT\tAGENT\tREPO/WORK ITEM\tLLM\tTOOLS\tCOST\tSTATUS\tREPLAY OF")
 	for _, e := range rows {
 		started := "-"
 		if !e.StartedAt.IsZero() {
@@ -145,8 +182,8 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 				where += "#" + e.PR
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", e.ID[:12], started, dash(e.Format), dash(clip(e.Agent, 24)), dash(clip(where, 40)),
-			e.LLMCalls, e.ToolCalls, costCell(e.CostRecorded, e.CostPriced))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", e.ID[:12], started, dash(e.Format), dash(clip(e.Agent, 24)), dash(clip(where, 40)),
+			e.LLMCalls, e.ToolCalls, costCell(e.CostRecorded, e.CostPriced), statusCell(e), replayOfCell(e))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -165,17 +202,56 @@ func printLsJSON(opts *lsOptions, rows []store.Entry) error {
 	for _, e := range rows {
 		t := lsTrace{ID: e.ID, Format: e.Format, Agent: e.Agent, Repo: e.Repo, WorkItem: e.WorkItem, PR: e.PR, Commit: e.Commit,
 			Source: e.Source, ImportedAt: e.ImportedAt, LLMCalls: e.LLMCalls, ToolCalls: e.ToolCalls, Tokens: e.Tokens,
-			Status: e.Status, Replayable: e.Replayable}
+			Status: e.Status, Failed: e.Failed(), Stopped: e.Stopped, Replayable: e.Replayable}
+		if e.IsReplay() {
+			t.ReplayOf = &lsOrigin{Of: e.ReplayOf, Mode: e.ReplayMode}
+		}
 		if !e.StartedAt.IsZero() {
 			t.StartedAt = &e.StartedAt
 		}
 		if !e.EndedAt.IsZero() {
 			t.EndedAt = &e.EndedAt
 		}
-		t.Cost.Recorded, t.Cost.Priced = e.CostRecorded, e.CostPriced
+		t.Cost.Recorded, t.Cost.Priced = roundUSD(e.CostRecorded), roundUSD(e.CostPriced)
 		out.Traces = append(out.Traces, t)
 	}
 	return writeJSON(opts.env.Stdout, out)
+}
+
+// statusCell is a run's status; a replay that did not finish is "failed",
+// with why when known.
+func statusCell(e store.Entry) string {
+	switch {
+	case e.Failed() && e.Stopped != "":
+		return "failed (" + e.Stopped + ")"
+	case e.Failed():
+		return "failed"
+	}
+	return dash(e.Status)
+}
+
+// replayOfCell is what a replay replays (the original's id prefix and the
+// mode), "-" for an original.
+func replayOfCell(e store.Entry) string {
+	if !e.IsReplay() {
+		return "-"
+	}
+	return strings.TrimSpace(shortID(e.ReplayOf) + " " + e.ReplayMode)
+}
+
+// usdDecimals is the precision of costs in --json outputs: 6 decimal places
+// of a dollar (micro-dollars), so that sums of per-call prices show as
+// 0.000271, not 0.00027089999900000003. The store keeps full precision.
+const usdDecimals = 6
+
+// roundUSD rounds a cost for a --json output (nil stays nil).
+func roundUSD(v *float64) *float64 {
+	if v == nil {
+		return nil
+	}
+	p := math.Pow10(usdDecimals)
+	r := math.Round(*v*p) / p
+	return &r
 }
 
 // shortRepo shows a repository URL as owner/name.
@@ -251,8 +327,13 @@ func trimZeros(s string) string {
 // any Go duration) or a date (YYYY-MM-DD, local midnight) or an RFC 3339
 // time.
 func parseSince(s string, now time.Time) (time.Time, error) {
+	return parseWhen("--since", s, now)
+}
+
+// parseWhen reads a time given to flag as parseSince does.
+func parseWhen(flag, s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	bad := fmt.Errorf("--since %q: want a duration back from now (30m, 12h, 7d, 2w) or a date (2026-11-01 or 2026-11-01T09:00:00Z)", s)
+	bad := fmt.Errorf("%s %q: want a duration back from now (30m, 12h, 7d, 2w) or a date (2026-11-01 or 2026-11-01T09:00:00Z)", flag, s)
 	if s == "" {
 		return time.Time{}, bad
 	}

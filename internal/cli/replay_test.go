@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -87,6 +88,15 @@ func TestVerifyExample(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "replay of   5c737df2") {
 		t.Errorf("inspect does not say what the run replays:\n%s", out)
 	}
+	// ls lists it as a replay of the original, and the original apart.
+	code, out, _ = runCLI(t, env, flags[0], flags[1], "ls", "--replays")
+	if code != 0 || !strings.Contains(out, v.Run[:12]+"  ") || !strings.Contains(out, "5c737df2") || !strings.Contains(out, " verify\n") {
+		t.Errorf("ls --replays does not list the verify as a replay of the original:\n%s", out)
+	}
+	code, out, _ = runCLI(t, env, flags[0], flags[1], "ls", "--originals")
+	if code != 0 || strings.Contains(out, v.Run[:12]) || !strings.Contains(out, "5c737df2") {
+		t.Errorf("ls --originals:\n%s", out)
+	}
 }
 
 // A world that does not give the recorded results: verify says where, with
@@ -156,6 +166,10 @@ func TestRunCounterfactual(t *testing.T) {
 	if run.LLMCalls != [2]int{10, 7} || run.Produced["agent"] != 1 || run.Produced["recorded"] != 1 || run.Diverged == nil {
 		t.Errorf("run: %+v", run)
 	}
+	// Costs in --json are USD to 6 decimal places.
+	if m := regexp.MustCompile(`"cost_usd": \[[^\]]*\]`).FindString(out); m == "" || regexp.MustCompile(`[0-9]\.[0-9]{7,}`).MatchString(m) {
+		t.Errorf("run --json costs not rounded to 6 decimal places: %q", m)
+	}
 	// A system prompt from git (the bundle's README at a branch), and the
 	// new run written out.
 	outDir := t.TempDir()
@@ -202,9 +216,9 @@ func TestRunInterruptedKeepsThePartialRun(t *testing.T) {
 	if left := sandboxtest.Leftovers(t, sandboxtest.Docker(t), map[string]string{"io.replay.original": id}); len(left) > 0 {
 		t.Errorf("sandboxes left after the interrupt: %v", left)
 	}
-	code, out, _ := runCLI(t, env, flags[0], flags[1], "ls", "--json")
-	if code != 0 || !strings.Contains(out, `"format": "native"`) {
-		t.Errorf("the partial run is not in the store: %s", out)
+	code, out, _ := runCLI(t, env, flags[0], flags[1], "ls", "--replays", "--json")
+	if code != 0 || !strings.Contains(out, `"format": "native"`) || !strings.Contains(out, `"failed": true,`) || !strings.Contains(out, `"stopped": "interrupted"`) {
+		t.Errorf("the partial run is not in the store as a failed replay: %s", out)
 	}
 }
 
@@ -267,6 +281,9 @@ func TestRunIncompleteExits3(t *testing.T) {
 	code, out, errs := runCLI(t, env, args...)
 	if code != ExitIncomplete || !strings.Contains(errs, "stopped (max-steps)") || !strings.Contains(errs, "partial run is stored as") || !strings.Contains(out, "max-steps") {
 		t.Errorf("--max-steps 2: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, _ := runCLI(t, env, flags[0], flags[1], "ls", "--replays"); code != 0 || !strings.Contains(out, "failed (max-steps)") {
+		t.Errorf("ls does not mark the stopped run as failed:\n%s", out)
 	}
 
 	// An endpoint that refuses the key: not a usage error, an incomplete run.

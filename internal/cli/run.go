@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -38,7 +40,10 @@ type runOptions struct {
 	MaxSteps    int
 	MaxCost     float64
 	NoCache     bool
-	set         func(string) bool
+	// RequestTimeout is how long the endpoint may stay silent (0: not
+	// given; $REPLAY_REQUEST_TIMEOUT, else the model package's limits).
+	RequestTimeout time.Duration
+	set            func(string) bool
 }
 
 func newRunCmd(g *globals, runF func(context.Context, *runOptions) error) *cobra.Command {
@@ -58,9 +63,18 @@ identical call, a gh read is answered from the GitHub snapshot, anything else
 is denied. Sub-agents (Task) run as nested agents, recorded as child runs.
 
 The endpoint: --base-url, else $OPENAI_BASE_URL, else OpenAI; the key comes
-from $OPENAI_API_KEY and never enters the sandbox. Answers are cached on
-disk, so re-running an unchanged replay costs nothing (--no-cache to ask
-again). --repeat N runs it N times (each repetition its own sample).
+from $OPENAI_API_KEY and never enters the sandbox (OpenAI's API needs one; a
+local server such as Ollama or vLLM may not). Answers are cached on disk, so
+re-running an unchanged replay costs nothing (--no-cache to ask again).
+--repeat N runs it N times (each repetition its own sample).
+
+A model request may stay silent for --request-timeout (else
+$REPLAY_REQUEST_TIMEOUT, else 2m for the answer to start and 1m between its
+bytes): an endpoint that accepts and never answers, or stalls part way, ends
+the attempt, which is retried. A long answer that keeps coming is never cut.
+Rate limits (429, honouring Retry-After), server errors (5xx), timeouts and
+dropped connections are retried with backoff; a 200 that is not a chat
+completion is not (the base URL points to something else).
 
 Prompts (--system-file, --prompt NAME=…) are a file path or a file in git:
 owner/repo@ref:path (any --repo source works for the repository).
@@ -71,7 +85,10 @@ original is printed.`,
   replay run session.jsonl --model qwen2.5-coder --base-url http://localhost:11434/v1
   replay run 5ef49dd6 --system-file prompts/review.md --prompt security=prompts/security.md
   replay run 5ef49dd6 --system-file acme/prompts@v2:review/system.md --repeat 5
-  replay run 5ef49dd6 --from-step 12 --context add=STYLE.md --temperature 0`,
+  replay run 5ef49dd6 --from-step 12 --context add=STYLE.md --temperature 0
+
+  # A slow local model: let it think up to 10 minutes per answer
+  replay run 5ef49dd6 --model qwen2.5-coder:32b --base-url http://localhost:11434/v1 --request-timeout 10m`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
@@ -95,6 +112,7 @@ original is printed.`,
 	fl.IntVar(&opts.MaxSteps, "max-steps", 200, "end the run after `N` model calls (sub-agents included)")
 	fl.Float64Var(&opts.MaxCost, "max-cost", 0, "end the run once it has cost `USD` (priced; 0: no limit)")
 	fl.BoolVar(&opts.NoCache, "no-cache", false, "ask the endpoint even when the response cache has the answer")
+	fl.DurationVar(&opts.RequestTimeout, "request-timeout", 0, "let a model request stay silent up to `DURATION`, both before its answer starts and between its bytes (default $REPLAY_REQUEST_TIMEOUT, else 2m to start, 1m between bytes)")
 	return cmd
 }
 
@@ -160,6 +178,37 @@ func (opts *runOptions) request() (replay.Request, error) {
 	return req, nil
 }
 
+// modelConfig is how the client of endpoint base ("" is OpenAI's) is
+// configured from the flags and the environment, without I/O (models adds
+// the cache and the pricing): the key from $OPENAI_API_KEY, the silence
+// limits from --request-timeout, else $REPLAY_REQUEST_TIMEOUT. OpenAI's API
+// without a key is refused here, before anything starts.
+func (opts *runOptions) modelConfig(base string) (model.Config, error) {
+	cfg := model.Config{BaseURL: base, APIKey: opts.env.Getenv("OPENAI_API_KEY"), NoCache: opts.NoCache}
+	d := opts.RequestTimeout
+	switch {
+	case opts.set != nil && opts.set("request-timeout"):
+		if d <= 0 {
+			return cfg, usage(fmt.Errorf("--request-timeout %s: want a positive duration, e.g. 90s or 10m", d))
+		}
+	case opts.env.Getenv("REPLAY_REQUEST_TIMEOUT") != "":
+		v := opts.env.Getenv("REPLAY_REQUEST_TIMEOUT")
+		var err error
+		if d, err = time.ParseDuration(strings.TrimSpace(v)); err != nil || d <= 0 {
+			return cfg, usage(fmt.Errorf("REPLAY_REQUEST_TIMEOUT=%q: want a positive duration, e.g. 90s or 10m", v))
+		}
+	}
+	cfg.FirstByteTimeout, cfg.IdleTimeout = d, d
+	if model.RequiresKey(base) && strings.TrimSpace(cfg.APIKey) == "" {
+		endpoint := base
+		if endpoint == "" {
+			endpoint = model.DefaultBaseURL
+		}
+		return cfg, fmt.Errorf("run: the endpoint %s needs an API key: set OPENAI_API_KEY, or give --base-url (or $OPENAI_BASE_URL) for another OpenAI-compatible endpoint (a local server may need no key)", endpoint)
+	}
+	return cfg, nil
+}
+
 // models makes the client a counterfactual calls: the endpoint, the key
 // from the environment (it stays in replay), the response cache.
 func (opts *runOptions) models() (func(string) (model.Model, error), error) {
@@ -172,12 +221,16 @@ func (opts *runOptions) models() (func(string) (model.Model, error), error) {
 		return nil, err
 	}
 	return func(base string) (model.Model, error) {
-		cache, err := model.OpenCache(cacheDir + "/model")
+		cfg, err := opts.modelConfig(base)
 		if err != nil {
 			return nil, err
 		}
-		return model.New(model.Config{BaseURL: base, APIKey: opts.env.Getenv("OPENAI_API_KEY"), Cache: cache, NoCache: opts.NoCache, Pricing: pricing,
-			Warn: func(err error) { fmt.Fprintln(opts.env.Stderr, "warning: "+err.Error()) }})
+		if cfg.Cache, err = model.OpenCache(filepath.Join(cacheDir, "model")); err != nil {
+			return nil, err
+		}
+		cfg.Pricing = pricing
+		cfg.Warn = func(err error) { fmt.Fprintln(opts.env.Stderr, "warning: "+err.Error()) }
+		return model.New(cfg)
 	}, nil
 }
 
@@ -185,6 +238,15 @@ func runRun(ctx context.Context, opts *runOptions) error {
 	req, err := opts.request()
 	if err != nil {
 		return err
+	}
+	// The endpoint's configuration fails now, not after the world is
+	// rebuilt and the sandbox started.
+	cfg, err := opts.modelConfig(req.Variant.BaseURL)
+	if err != nil {
+		return err
+	}
+	if _, err := model.New(cfg); err != nil {
+		return usage(err)
 	}
 	models, err := opts.models()
 	if err != nil {
@@ -209,7 +271,9 @@ func runRun(ctx context.Context, opts *runOptions) error {
 			Runs    []replay.Summary `json:"runs"`
 		}{Version: 1}
 		for _, r := range results {
-			out.Runs = append(out.Runs, replay.Summarize(r))
+			rs := replay.Summarize(r)
+			rs.CostUSD = [2]*float64{roundUSD(rs.CostUSD[0]), roundUSD(rs.CostUSD[1])}
+			out.Runs = append(out.Runs, rs)
 		}
 		if err := writeJSON(opts.env.Stdout, out); err != nil {
 			return err

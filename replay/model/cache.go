@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -120,4 +122,67 @@ func (c *Cache) put(key string, e cacheEntry) error {
 		return fmt.Errorf("write model cache entry %q: %w", p, err)
 	}
 	return nil
+}
+
+// PruneStats counts what Prune removed (or, in a dry run, would remove).
+type PruneStats struct {
+	Entries int   // cache entries, and temporary files of writes that never finished
+	Bytes   int64 // their size
+}
+
+// Prune removes the entries stored before cutoff (by their file's
+// modification time: when the answer was written; a cache hit does not make
+// an entry younger), and the temporary files of writes that never finished.
+// With dryRun it only counts them. Files that are not the cache's own are
+// left alone.
+func (c *Cache) Prune(ctx context.Context, cutoff time.Time, dryRun bool) (PruneStats, error) {
+	var st PruneStats
+	shards, err := os.ReadDir(c.dir)
+	if err != nil {
+		return st, fmt.Errorf("prune model cache %q: %w", c.dir, err)
+	}
+	var errs []error
+	for _, sh := range shards {
+		if !sh.IsDir() || len(sh.Name()) != 2 || !isHex(sh.Name()) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		dir := filepath.Join(c.dir, sh.Name())
+		files, err := os.ReadDir(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("prune model cache %q: %w", dir, err))
+			continue
+		}
+		for _, f := range files {
+			name := f.Name()
+			key, isEntry := strings.CutSuffix(name, ".json")
+			if !(isEntry && len(key) == sha256.Size*2 && isHex(key) && key[:2] == sh.Name()) && !strings.HasPrefix(name, ".tmp-") {
+				continue
+			}
+			fi, err := f.Info()
+			if err != nil || !fi.Mode().IsRegular() || !fi.ModTime().Before(cutoff) {
+				continue
+			}
+			if !dryRun {
+				if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, fmt.Errorf("prune model cache entry %q: %w", filepath.Join(dir, name), err))
+					continue
+				}
+			}
+			st.Entries++
+			st.Bytes += fi.Size()
+		}
+	}
+	return st, errors.Join(errs...)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -242,5 +243,74 @@ func TestOpenCacheErrors(t *testing.T) {
 	os.WriteFile(f, nil, 0o644)
 	if _, err := OpenCache(filepath.Join(f, "sub")); err == nil || !strings.Contains(err.Error(), "open model cache") {
 		t.Errorf("OpenCache under a file: %v", err)
+	}
+}
+
+// TestCachePrune: entries stored before the cutoff go (and unfinished
+// writes); younger ones stay and still answer; files that are not the
+// cache's own are left alone. A dry run only counts.
+func TestCachePrune(t *testing.T) {
+	api := newFakeAPI(t, reply{body: "@tool_calls"})
+	dir := t.TempDir()
+	cache, err := OpenCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newTestClient(t, api, Config{Cache: cache})
+	ctx := context.Background()
+	oldReq, newReq := sailingRequest(), sailingRequest()
+	newReq.Sample = 1
+	for _, r := range []Request{oldReq, newReq} {
+		if _, err := c.Complete(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	longAgo := now.Add(-40 * 24 * time.Hour)
+	h := keyHasher(c.endpoint, 0)
+	body, _ := chatRequest(oldReq)
+	b, _ := encodeRequest(&body)
+	h.Write(b)
+	oldKey := keyString(h)
+	if err := os.Chtimes(cache.path(oldKey), longAgo, longAgo); err != nil {
+		t.Fatal(err)
+	}
+	oldEntry, _ := os.Stat(cache.path(oldKey))
+	tmp := filepath.Join(dir, oldKey[:2], ".tmp-123")
+	notOurs := []string{filepath.Join(dir, "NOTES.txt"), filepath.Join(dir, oldKey[:2], "keep.json")}
+	for _, p := range append([]string{tmp}, notOurs...) {
+		os.WriteFile(p, []byte("x"), 0o644)
+		os.Chtimes(p, longAgo, longAgo)
+	}
+	before := cacheFiles(t, dir)
+
+	cutoff := now.Add(-30 * 24 * time.Hour)
+	st, err := cache.Prune(ctx, cutoff, true)
+	if err != nil || st.Entries != 2 || st.Bytes != oldEntry.Size()+1 {
+		t.Errorf("dry run: %+v, %v; want 2 files (the old entry and the unfinished write) of %d bytes", st, err, oldEntry.Size()+1)
+	}
+	if d := cmp.Diff(before, cacheFiles(t, dir)); d != "" {
+		t.Errorf("a dry run changed the cache (-before +after):\n%s", d)
+	}
+	if st, err = cache.Prune(ctx, cutoff, false); err != nil || st.Entries != 2 {
+		t.Errorf("prune: %+v, %v", st, err)
+	}
+	for _, p := range []string{cache.path(oldKey), tmp} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s stays after the prune", p)
+		}
+	}
+	for _, p := range notOurs {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("the prune removed %s, not the cache's own", p)
+		}
+	}
+	// The young entry still answers; the pruned one asks the endpoint.
+	sent := len(api.requests())
+	if got, err := c.Complete(ctx, newReq); err != nil || got.Produced != ProducedCache {
+		t.Errorf("the kept entry: %v, %v", got, err)
+	}
+	if got, err := c.Complete(ctx, oldReq); err != nil || got.Produced != ProducedModel || len(api.requests()) != sent+1 {
+		t.Errorf("the pruned entry: produced %v, %v, %d requests", got.Produced, err, len(api.requests())-sent)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -20,8 +21,14 @@ import (
 // DefaultBaseURL is the endpoint used when Config.BaseURL is empty.
 const DefaultBaseURL = "https://api.openai.com/v1"
 
-// DefaultTimeout bounds one attempt of a call when Config.Timeout is zero.
-const DefaultTimeout = 10 * time.Minute
+// How long an endpoint may stay silent, when Config leaves it zero. The
+// request is not streamed: the endpoint answers once the model has written
+// the whole answer, so the first-byte limit is also how long the model may
+// think. The idle limit is a silence inside a response that has started.
+const (
+	DefaultFirstByteTimeout = 2 * time.Minute
+	DefaultIdleTimeout      = time.Minute
+)
 
 // maxBody bounds a response body: a chat completion is a few KB; anything
 // near this is not one.
@@ -43,11 +50,19 @@ type Config struct {
 	// "api-key", OpenRouter's "HTTP-Referer", a proxy's own auth header).
 	Header http.Header
 	// HTTPClient sends the requests; nil uses a client of this package.
-	// Its own Timeout, if any, applies on top of Timeout.
+	// Its own Timeout, if any, applies on top of the limits below.
 	HTTPClient *http.Client
-	// Timeout bounds one attempt (request sent to response read); an
-	// attempt that times out is retried. Zero means DefaultTimeout.
-	Timeout time.Duration
+	// FirstByteTimeout bounds the wait for the response to start: from
+	// sending the request to receiving its headers (an endpoint that
+	// accepts the connection and never answers). Zero means
+	// DefaultFirstByteTimeout.
+	FirstByteTimeout time.Duration
+	// IdleTimeout bounds a silence inside a response: the time between two
+	// reads that bring bytes (an endpoint that stalls, or drips slower
+	// than this). Zero means DefaultIdleTimeout. Nothing bounds a whole
+	// response: one that keeps coming is never cut. An attempt that hits
+	// either limit is retried.
+	IdleTimeout time.Duration
 	// Retry is the retry policy for transient failures.
 	Retry Retry
 	// Cache, when not nil, answers requests it has seen and stores new
@@ -65,10 +80,12 @@ type Config struct {
 
 // Retry is a retry policy: exponential backoff with jitter between
 // attempts, or the wait the endpoint asks for in Retry-After (seconds or an
-// HTTP date; Azure's retry-after-ms too). Transient failures are retried:
-// 408, 409, 429 (except an exhausted quota), 5xx, timeouts, connection
-// errors and a 200 whose body is not a chat completion. Zero fields take
-// the defaults.
+// HTTP date; Azure's retry-after-ms too). Only transient failures are
+// retried: 408, 409, 429 (except an exhausted quota), 5xx, an endpoint
+// silent past the first-byte or idle limit, connection errors and a
+// response cut short. A 200 whose body is not a chat completion is not
+// transient (the endpoint is not what the base URL should point to) and
+// fails at once. Zero fields take the defaults.
 type Retry struct {
 	// MaxAttempts is the number of attempts, the first included: 1 means
 	// no retry. Default 6.
@@ -106,7 +123,6 @@ func (r Retry) withDefaults() Retry {
 type Client struct {
 	cfg      Config
 	retry    Retry
-	timeout  time.Duration
 	endpoint string // URL of /chat/completions, for keys and messages (credentials redacted)
 	oa       *openai.Client
 	pricing  *Pricing
@@ -136,13 +152,22 @@ func New(cfg Config) (*Client, error) {
 		tr.MaxIdleConnsPerHost = 32 // sub-agents call in parallel
 		hc = &http.Client{Transport: tr}
 	}
+	if RequiresKey(base) && strings.TrimSpace(cfg.APIKey) == "" {
+		return nil, fmt.Errorf("new model client: %s: %w", redact(base), ErrNoAPIKey)
+	}
+	tr := &transport{hc: hc, header: cfg.Header, firstByte: cfg.FirstByteTimeout, idle: cfg.IdleTimeout}
+	if tr.firstByte <= 0 {
+		tr.firstByte = DefaultFirstByteTimeout
+	}
+	if tr.idle <= 0 {
+		tr.idle = DefaultIdleTimeout
+	}
 	oc := openai.DefaultConfig(cfg.APIKey)
 	oc.BaseURL = base
-	oc.HTTPClient = &transport{hc: hc, header: cfg.Header}
+	oc.HTTPClient = tr
 	c := &Client{
 		cfg:      cfg,
 		retry:    cfg.Retry.withDefaults(),
-		timeout:  cfg.Timeout,
 		endpoint: redact(base + "/chat/completions"),
 		oa:       openai.NewClientWithConfig(oc),
 		pricing:  cfg.Pricing,
@@ -150,13 +175,25 @@ func New(cfg Config) (*Client, error) {
 		jitter:   equalJitter,
 		now:      time.Now,
 	}
-	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
-	}
 	if c.pricing == nil {
 		c.pricing = DefaultPricing()
 	}
 	return c, nil
+}
+
+// ErrNoAPIKey is returned (wrapped) by New for an endpoint that refuses
+// every request without a key.
+var ErrNoAPIKey = errors.New("this endpoint needs an API key and none was given")
+
+// RequiresKey reports whether the endpoint at baseURL ("" is
+// DefaultBaseURL) refuses requests without an API key: OpenAI's own API.
+// Local and self-hosted servers (Ollama, vLLM, a proxy) may take none.
+func RequiresKey(baseURL string) bool {
+	if strings.TrimSpace(baseURL) == "" {
+		baseURL = DefaultBaseURL
+	}
+	u, err := url.Parse(strings.TrimSpace(baseURL))
+	return err == nil && strings.EqualFold(u.Hostname(), "api.openai.com")
 }
 
 // Endpoint returns the URL the client posts to.
@@ -195,12 +232,9 @@ func (c *Client) Complete(ctx context.Context, req Request) (*trace.LLMCall, err
 	var waited time.Duration
 	for n := 1; ; n++ {
 		a := &attempt{request: body}
-		actx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, a), c.timeout)
 		start := time.Now()
-		resp, err := c.oa.CreateChatCompletion(actx, lite)
+		resp, err := c.oa.CreateChatCompletion(context.WithValue(ctx, attemptKey{}, a), lite)
 		latency := time.Since(start)
-		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		cancel()
 		if ctx.Err() != nil {
 			return nil, &Error{Endpoint: c.endpoint, Model: cr.Model, Attempts: n, Status: a.status, Message: "interrupted: " + ctx.Err().Error(), Err: ctx.Err()}
 		}
@@ -212,7 +246,7 @@ func (c *Client) Complete(ctx context.Context, req Request) (*trace.LLMCall, err
 			c.finish(call, a, key, req.Sample, cr.Model, latency)
 			return call, nil
 		}
-		f := c.classify(err, a, timedOut)
+		f := classify(err, a)
 		if !f.retry || n >= c.retry.MaxAttempts {
 			return nil, f.toError(c, cr.Model, n)
 		}
@@ -348,9 +382,17 @@ type attempt struct {
 // headers, sends the body encoded by encodeRequest, and keeps the status,
 // headers and body of the response so that Complete can honour
 // Retry-After, quote a malformed body and store what came in the cache.
+//
+// It also watches for an endpoint that goes silent: the response must start
+// (its headers arrive) within firstByte of sending the request, and once it
+// has started every read must bring bytes within idle of the one before.
+// A timer is reset on every read, so a long answer that keeps coming is
+// never cut; a silent one ends the attempt with a *stallError.
 type transport struct {
-	hc     *http.Client
-	header http.Header
+	hc        *http.Client
+	header    http.Header
+	firstByte time.Duration
+	idle      time.Duration
 }
 
 // transportError marks a failure to send a request or read its response:
@@ -359,6 +401,21 @@ type transportError struct{ err error }
 
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
+
+// stallError is an endpoint silent past a limit: no response within the
+// first-byte limit, or no byte within the idle limit once it started.
+type stallError struct {
+	started bool          // the response had started (its headers came)
+	limit   time.Duration // the limit passed
+	got     int64         // bytes of the body received before the silence
+}
+
+func (e *stallError) Error() string {
+	if !e.started {
+		return fmt.Sprintf("no response within %s of sending the request (the first-byte limit)", e.limit)
+	}
+	return fmt.Sprintf("the response stalled: no byte for %s after %d bytes of the body (the idle limit)", e.limit, e.got)
+}
 
 func (t *transport) Do(req *http.Request) (*http.Response, error) {
 	for k, vs := range t.header {
@@ -377,20 +434,57 @@ func (t *transport) Do(req *http.Request) (*http.Response, error) {
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		req.ContentLength = int64(len(body))
 	}
-	resp, err := t.hc.Do(req)
-	if err != nil {
-		return nil, &transportError{err}
+	ctx, cancel := context.WithCancelCause(req.Context())
+	defer cancel(nil)
+	var got atomic.Int64
+	var started atomic.Bool
+	// One timer for both limits: it fires once the endpoint has been
+	// silent for too long, whatever it was silent about.
+	timer := time.AfterFunc(t.firstByte, func() {
+		if started.Load() {
+			cancel(&stallError{started: true, limit: t.idle, got: got.Load()})
+		} else {
+			cancel(&stallError{limit: t.firstByte})
+		}
+	})
+	defer timer.Stop()
+	stalled := func(err error) error {
+		var se *stallError
+		if errors.As(context.Cause(ctx), &se) && req.Context().Err() == nil {
+			return se
+		}
+		return err
 	}
+	resp, err := t.hc.Do(req.WithContext(ctx))
+	if err != nil {
+		return nil, &transportError{stalled(err)}
+	}
+	started.Store(true)
+	timer.Reset(t.idle)
 	defer resp.Body.Close()
 	a.status, a.header = resp.StatusCode, resp.Header
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, &transportError{fmt.Errorf("read response (status %d): %w", resp.StatusCode, err)}
+	var buf bytes.Buffer
+	chunk := make([]byte, 32<<10)
+	for {
+		n, rerr := resp.Body.Read(chunk)
+		if n > 0 {
+			timer.Reset(t.idle)
+			got.Add(int64(n))
+			buf.Write(chunk[:n])
+			if buf.Len() > maxBody {
+				return nil, fmt.Errorf("response body larger than %d MB", maxBody>>20)
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			return nil, &transportError{fmt.Errorf("read response (status %d): %w", resp.StatusCode, stalled(rerr))}
+		}
 	}
-	if len(body) > maxBody {
-		return nil, fmt.Errorf("response body larger than %d MB", maxBody>>20)
-	}
-	a.body = body
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	// A silence that ended the read just as the body did is no failure.
+	timer.Stop()
+	a.body = buf.Bytes()
+	resp.Body = io.NopCloser(bytes.NewReader(a.body))
 	return resp, nil
 }

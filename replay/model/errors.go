@@ -73,16 +73,19 @@ func (f failure) toError(c *Client, model string, attempts int) *Error {
 }
 
 // classify says what a failed attempt was and whether to retry it.
-func (c *Client) classify(err error, a *attempt, timedOut bool) failure {
+func classify(err error, a *attempt) failure {
 	f := failure{status: a.status, err: err}
 	var apiErr *openai.APIError
 	var reqErr *openai.RequestError
 	var tErr *transportError
+	var stall *stallError
 	switch {
-	case timedOut:
-		f.status = 0
-		f.message = fmt.Sprintf("no answer within %s", c.timeout)
-		f.hint = "the model is slow or the endpoint hangs: try again, or allow more time per call"
+	case errors.As(err, &stall):
+		if !stall.started {
+			f.status = 0
+		}
+		f.message = stall.Error()
+		f.hint = "the endpoint hangs or the model needs longer: try again later, or allow more with --request-timeout (REPLAY_REQUEST_TIMEOUT)"
 		f.retry = true
 		return f
 	case errors.As(err, &apiErr):
@@ -107,10 +110,10 @@ func (c *Client) classify(err error, a *attempt, timedOut bool) failure {
 		f.retry = true
 		return f
 	case a.status >= 200 && a.status < 300:
-		// The body did not decode as a chat completion.
+		// The body came whole (one cut short is a transport error) and
+		// did not decode as a chat completion: asking again gets the same.
 		f.message = fmt.Sprintf("the response is not a chat completion (%v); the body starts %s", err, snippet(a.body))
-		f.hint = "check that the base URL points to an OpenAI-compatible API (it usually ends in /v1)"
-		f.retry = true
+		f.hint = "check that the base URL points to an OpenAI-compatible API (it usually ends in /v1); not retried"
 		return f
 	}
 	f.message = err.Error()

@@ -40,6 +40,20 @@ func migrations() []string {
 		// 2: the size of each stored file, to recognize one cut short (an
 		// import is not synced to disk: its source can be imported again).
 		`ALTER TABLE traces ADD COLUMN file_size INTEGER NOT NULL DEFAULT -1;`,
+		// 3: what a run replays (a verify or run output), to list replays
+		// apart from originals and keep an original's replays with it;
+		// and why a replay stopped early. replay_of and replay_mode are
+		// filled from the summaries already stored; stopped is not in a
+		// summary, so rows stored before stay without it (their status
+		// still tells a failed replay).
+		`ALTER TABLE traces ADD COLUMN replay_of TEXT NOT NULL DEFAULT '';   -- id of the run replayed; '' for an original
+		ALTER TABLE traces ADD COLUMN replay_mode TEXT NOT NULL DEFAULT '';  -- verify or run
+		ALTER TABLE traces ADD COLUMN stopped TEXT NOT NULL DEFAULT '';      -- why a replay ended early (Outcome.Stopped)
+		UPDATE traces SET
+			replay_of = coalesce(json_extract(summary, '$.replay_of.of'), ''),
+			replay_mode = coalesce(json_extract(summary, '$.replay_of.mode'), '')
+		WHERE json_type(summary, '$.replay_of') = 'object';
+		CREATE INDEX traces_replay_of ON traces (replay_of) WHERE replay_of != '';`,
 	}
 }
 

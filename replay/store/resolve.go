@@ -54,7 +54,11 @@ type ResolveOptions struct {
 	// Import adds a path to the store (content already stored is
 	// recognised and not parsed again). Without it a path is an error:
 	// read it with Summarize instead.
-	Import  bool
+	Import bool
+	// Stored makes a path name the stored trace with its content (an id
+	// is the hash of the content it was imported from), without importing
+	// it: what a command that removes traces wants.
+	Stored  bool
 	Format  string
 	Lenient bool
 }
@@ -77,6 +81,17 @@ func (s *Store) ResolveAs(ctx context.Context, op, arg string, opts ResolveOptio
 
 // Find resolves a parsed target (see Resolve).
 func (s *Store) Find(ctx context.Context, t Target, opts ResolveOptions) (Entry, error) {
+	if t.IsPath && opts.Stored {
+		id, err := ContentID(ctx, t.Arg)
+		if err != nil {
+			return Entry{}, fmt.Errorf("%s %q: %w", t.Op, t.Arg, err)
+		}
+		e, _, err := s.get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return Entry{}, &notFoundError{fmt.Sprintf("%s %q: not in the store (its content would be stored as %s)", t.Op, t.Arg, id)}
+		}
+		return e, err
+	}
 	if t.IsPath {
 		if !opts.Import {
 			return Entry{}, fmt.Errorf("%s %q: a path, not a stored trace: import it first", t.Op, t.Arg)

@@ -240,6 +240,7 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 
 	row := entryOf(sum, abs, s.now())
 	row.FileSize = fi.Size()
+	row.Stopped = e.stopped
 	inserted, err := s.insert(ctx, row, sum)
 	if err != nil {
 		os.Remove(final)
@@ -283,6 +284,7 @@ func (s *Store) existing(ctx context.Context, id string) (Result, bool, error) {
 type stamp struct {
 	given, abs string
 	next       trace.Emitter
+	stopped    string // why the main run stopped early (its outcome's Stopped), for the index
 }
 
 func (s *stamp) Emit(ev *trace.Event) error {
@@ -291,6 +293,9 @@ func (s *stamp) Emit(ev *trace.Event) error {
 		if ev.Meta.Source == s.given {
 			ev.Meta.Source = s.abs
 		}
+	}
+	if ev.Type == trace.EvOutcome && ev.Run == "" && ev.Outcome != nil {
+		s.stopped = ev.Outcome.Stopped
 	}
 	return s.next.Emit(ev)
 }
@@ -356,6 +361,25 @@ type Entry struct {
 	Replayable   bool
 	// FileSize is the size of the stored native file (-1: not recorded).
 	FileSize int64
+	// ReplayOf is the id of the run this one replays (a verify or run
+	// output; trace.Origin.Of), "" for an original; ReplayMode is how
+	// ("verify" or "run").
+	ReplayOf   string
+	ReplayMode string
+	// Stopped says why a replay ended early (trace.Outcome.Stopped: a
+	// limit, interrupted, model-error, sandbox-fault). Empty for rows
+	// indexed before replay recorded it.
+	Stopped string
+}
+
+// IsReplay reports whether the run is a replay of another one.
+func (e Entry) IsReplay() bool { return e.ReplayOf != "" }
+
+// Failed reports whether the run is a replay that did not finish: it
+// stopped on an error, a limit or an interrupt (its outcome's status is
+// error or interrupted). Its partial run is what is stored.
+func (e Entry) Failed() bool {
+	return e.IsReplay() && (e.Status == trace.StatusError || e.Status == trace.StatusInterrupted)
 }
 
 func entryOf(sum trace.Summary, source string, now time.Time) Entry {
@@ -375,6 +399,9 @@ func entryOf(sum trace.Summary, source string, now time.Time) Entry {
 	}
 	ref := func(name string) string { return sum.Refs[name].Value }
 	e.Repo, e.WorkItem, e.PR, e.Commit = ref("repo"), ref("work_item"), ref("pr"), ref("commit")
+	if o := sum.Origin; o != nil {
+		e.ReplayOf, e.ReplayMode = o.Of, o.Mode
+	}
 	if sum.StartedAt != nil {
 		e.StartedAt = *sum.StartedAt
 	}
@@ -408,18 +435,41 @@ func RepoKey(s string) string {
 	return s
 }
 
+// Kind selects originals, replays or both.
+type Kind int
+
+const (
+	AllRuns   Kind = iota // originals and replays
+	Originals             // runs that replay nothing: imported traces
+	Replays               // runs replay produced (verify and run outputs)
+)
+
+func (k Kind) where() string {
+	switch k {
+	case Originals:
+		return ` AND replay_of = ''`
+	case Replays:
+		return ` AND replay_of != ''`
+	}
+	return ""
+}
+
+func (k Kind) match(e Entry) bool {
+	return k == AllRuns || (k == Replays) == e.IsReplay()
+}
+
 // Filter selects rows in List. Zero fields do not filter.
 type Filter struct {
 	Agent string    // agent name, case-insensitive
 	Repo  string    // repository, any form RepoKey accepts; matches repo and work item refs
 	Since time.Time // started at or after (the import time for traces without a start)
+	Kind  Kind      // originals, replays, or both (the zero Kind)
 	Limit int       // at most this many rows; 0 means all
 }
 
-// List returns the traces that match f, newest first (by start time, else
-// import time).
-func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
-	q := `SELECT ` + entryCols + ` FROM traces WHERE 1=1`
+// where is the WHERE clause of f (its Limit aside) and its arguments.
+func (f Filter) where() (string, []any) {
+	q := ` WHERE 1=1`
 	var args []any
 	if f.Agent != "" {
 		q += ` AND agent = ? COLLATE NOCASE`
@@ -433,7 +483,14 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 		q += ` AND sort_at >= ?`
 		args = append(args, f.Since.UnixNano())
 	}
-	q += ` ORDER BY sort_at DESC, id`
+	return q + f.Kind.where(), args
+}
+
+// List returns the traces that match f, newest first (by start time, else
+// import time).
+func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
+	where, args := f.where()
+	q := `SELECT ` + entryCols + ` FROM traces` + where + ` ORDER BY sort_at DESC, id`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
@@ -459,20 +516,8 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 
 // Count returns how many traces match f (its Limit is ignored).
 func (s *Store) Count(ctx context.Context, f Filter) (int, error) {
-	q := `SELECT count(*) FROM traces WHERE 1=1`
-	var args []any
-	if f.Agent != "" {
-		q += ` AND agent = ? COLLATE NOCASE`
-		args = append(args, f.Agent)
-	}
-	if f.Repo != "" {
-		q += ` AND repo_key = ?`
-		args = append(args, RepoKey(f.Repo))
-	}
-	if !f.Since.IsZero() {
-		q += ` AND sort_at >= ?`
-		args = append(args, f.Since.UnixNano())
-	}
+	where, args := f.where()
+	q := `SELECT count(*) FROM traces` + where
 	var n int
 	if err := s.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count traces: %w", err)
@@ -574,7 +619,7 @@ func (s *Store) get(ctx context.Context, id string) (Entry, trace.Summary, error
 }
 
 const entryCols = `id, format, agent, repo, work_item, pr, commit_sha, source, started_at, ended_at, imported_at,
-	llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable, file_size`
+	llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable, file_size, replay_of, replay_mode, stopped`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -586,7 +631,8 @@ func scanEntry(sc scanner, extra ...any) (Entry, error) {
 		costRec, costPric sql.NullFloat64
 	)
 	dest := append([]any{&e.ID, &e.Format, &e.Agent, &e.Repo, &e.WorkItem, &e.PR, &e.Commit, &e.Source,
-		&started, &ended, &imported, &e.LLMCalls, &e.ToolCalls, &e.Tokens, &costRec, &costPric, &e.Status, &e.Replayable, &e.FileSize}, extra...)
+		&started, &ended, &imported, &e.LLMCalls, &e.ToolCalls, &e.Tokens, &costRec, &costPric, &e.Status, &e.Replayable, &e.FileSize,
+		&e.ReplayOf, &e.ReplayMode, &e.Stopped}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return Entry{}, err
 	}
@@ -634,11 +680,13 @@ func (s *Store) insert(ctx context.Context, e Entry, sum trace.Summary) (bool, e
 		repoKey = RepoKey(e.WorkItem)
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO traces (id, format, agent, repo, repo_key, work_item, pr, commit_sha, source,
-		started_at, ended_at, imported_at, sort_at, llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable, summary, file_size)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+		started_at, ended_at, imported_at, sort_at, llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable, summary, file_size,
+		replay_of, replay_mode, stopped)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
 		e.ID, e.Format, e.Agent, e.Repo, repoKey, e.WorkItem, e.PR, e.Commit, e.Source,
 		nullTime(e.StartedAt), nullTime(e.EndedAt), e.ImportedAt.UnixNano(), sortAt.UnixNano(),
-		e.LLMCalls, e.ToolCalls, e.Tokens, nullFloat(e.CostRecorded), nullFloat(e.CostPriced), e.Status, e.Replayable, string(sumJSON), e.FileSize)
+		e.LLMCalls, e.ToolCalls, e.Tokens, nullFloat(e.CostRecorded), nullFloat(e.CostPriced), e.Status, e.Replayable, string(sumJSON), e.FileSize,
+		e.ReplayOf, e.ReplayMode, e.Stopped)
 	if err != nil {
 		return false, err
 	}
