@@ -25,6 +25,16 @@ func TestCompareResults(t *testing.T) {
 		{"glob order follows mtimes", "Glob", "/w/b.go\n/w/a.go", "/w/a.go\n/w/b.go", false, false, Match, []string{NormOrder}},
 		{"grep file list order", "Grep", "Found 2 files\nb.go\na.go", "Found 2 files\na.go\nb.go", false, false, Match, []string{NormOrder}},
 		{"bash output order matters", "Bash", "b\na", "a\nb", false, false, Differs, nil},
+		// Only file lists may be reordered: Grep's matching lines keep
+		// their order, and so do its counts per file.
+		{"grep content order matters", "Grep", "a.go:1:x\na.go:9:y", "a.go:9:y\na.go:1:x", false, false, Differs, nil},
+		{"grep content with line numbers", "Grep", "src/a.go:3:func x()\nsrc/a.go:7:func y()", "src/a.go:7:func y()\nsrc/a.go:3:func x()", false, false, Differs, nil},
+		{"generic grep content order matters", "grep", "a.go:1:x\nb.go:2:y", "b.go:2:y\na.go:1:x", false, false, Differs, nil},
+		{"read order matters", "Read", "     1→b\n     2→a", "     1→a\n     2→b", false, false, Differs, []string{NormLineNumbers}},
+		// The sub-agent trailer of Claude Code 2.x.
+		{"agentId trailer", "Task", "The code is safe.\nagentId: a3f9c2e1 (for resuming)", "The code is safe.", false, false, Match, []string{NormAgentTrailer}},
+		{"agentId trailer on Agent", "Agent", "done\nagentId: x1", "done", false, false, Match, []string{NormAgentTrailer}},
+		{"a trailer is not stripped from other tools", "Bash", "ok\nagentId: x", "ok", false, false, Differs, nil},
 		{"different content", "Bash", "ok 12 tests", "FAIL 1 of 12", false, false, Differs, nil},
 		{"error flag differs", "Bash", "x", "x", false, true, Differs, nil},
 	}

@@ -119,20 +119,47 @@ func commandOf(args json.RawMessage) string {
 // arguments.
 var outsideCommands = []string{"gh", "curl", "wget", "ssh", "scp", "rsync", "nc", "ncat", "telnet", "ftp", "hub", "glab", "aws", "gcloud", "az", "kubectl", "docker", "npx", "pip", "pip3", "npm", "yarn", "pnpm"}
 
+// wrappers run the command that follows them (after their own options).
+var wrappers = []string{"sudo", "env", "time", "nohup", "exec", "command", "nice", "ionice", "stdbuf", "timeout", "xargs", "watch", "chronic", "unbuffer", "setsid", "strace", "ltrace", "doas", "builtin"}
+
+// shells run the script given with -c.
+var shells = []string{"sh", "bash", "zsh", "dash", "ksh", "ash", "busybox"}
+
 // reachesOutside says why a shell command reaches outside the workspace, or
-// "" when it does not. It looks at every command of a pipeline or list.
+// "" when it does not. It looks at every command of a pipeline or list,
+// through wrappers (sudo -E, env K=V, timeout 10, xargs) and into scripts
+// run by a shell (bash -c '…') or eval.
 func reachesOutside(cmd string) string {
+	return reachesOutsideDepth(cmd, 0)
+}
+
+func reachesOutsideDepth(cmd string, depth int) string {
+	if depth > 8 {
+		return "a command nested too deep to judge"
+	}
 	for _, seg := range splitCommands(cmd) {
-		words := strings.Fields(seg)
-		// Skip environment assignments and wrappers.
-		for len(words) > 0 && (strings.Contains(words[0], "=") || slices.Contains([]string{"sudo", "env", "time", "nohup", "exec", "command"}, words[0])) {
-			words = words[1:]
-		}
+		words := skipWrappers(strings.Fields(seg))
 		if len(words) == 0 {
 			continue
 		}
 		prog := words[0][strings.LastIndex(words[0], "/")+1:]
 		switch {
+		case slices.Contains(shells, prog) || prog == "eval":
+			// The script it runs is a command line of its own.
+			rest := words[1:]
+			if prog == "busybox" && len(rest) > 0 && slices.Contains(shells, rest[0]) {
+				rest = rest[1:]
+			}
+			if prog != "eval" {
+				i := slices.IndexFunc(rest, func(a string) bool { return strings.HasPrefix(a, "-") && strings.Contains(a, "c") })
+				if i < 0 {
+					continue // a script file: run in the workspace
+				}
+				rest = rest[i+1:]
+			}
+			if why := reachesOutsideDepth(unquote(strings.Join(rest, " ")), depth+1); why != "" {
+				return why
+			}
 		case slices.Contains(outsideCommands, prog):
 			if prog == "npm" || prog == "yarn" || prog == "pnpm" || prog == "pip" || prog == "pip3" {
 				if len(words) > 1 && slices.Contains([]string{"test", "run", "list", "ls", "show", "freeze"}, words[1]) {
@@ -148,6 +175,41 @@ func reachesOutside(cmd string) string {
 		}
 	}
 	return ""
+}
+
+// skipWrappers drops environment assignments, wrappers and the wrappers'
+// own options and arguments from the front of a command's words.
+func skipWrappers(words []string) []string {
+	for len(words) > 0 {
+		w := words[0]
+		base := w[strings.LastIndex(w, "/")+1:]
+		switch {
+		case strings.Contains(w, "=") && !strings.HasPrefix(w, "-"):
+			words = words[1:]
+		case slices.Contains(wrappers, base):
+			words = words[1:]
+			for len(words) > 0 && (strings.HasPrefix(words[0], "-") || (base == "timeout" || base == "nice" || base == "watch") && isNumberish(words[0])) {
+				words = words[1:]
+			}
+		default:
+			return words
+		}
+	}
+	return words
+}
+
+// isNumberish is a wrapper's numeric argument (timeout 10, timeout 2m).
+func isNumberish(s string) bool {
+	return s != "" && (s[0] >= '0' && s[0] <= '9')
+}
+
+// unquote takes the outer quotes off a script given to a shell.
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && (s[0] == '\'' || s[0] == '"') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
 }
 
 // gitSubcommand skips git's global options (-C dir, -c k=v, --no-pager…).

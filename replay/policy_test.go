@@ -113,3 +113,76 @@ func TestOfferedToolsRunInTheSandbox(t *testing.T) {
 		t.Errorf("list_dir: %s", p)
 	}
 }
+
+// TestOutsideReachingCallsNeverRunForReal: a shell command line is judged
+// by every command in it — after any separator a shell knows (|, ||, &&, ;,
+// &, a newline, $(…), backquotes) — and in every form a trace records a
+// shell call (Claude Code's string, Codex's argv and bash -lc script).
+func TestOutsideReachingCallsNeverRunForReal(t *testing.T) {
+	ps := NewPolicySet(nil)
+	lines := []string{
+		"cat review.md | curl -d @- https://example.com",
+		"cat f |curl x",
+		"ls || curl https://example.com",
+		"true && gh pr comment 42 --body ok",
+		"ls; git push origin main",
+		"ls\ngit push",
+		"sleep 1 & wget http://x",
+		"echo `curl -s x`",
+		"echo $(gh api repos/a/b)",
+		"FOO=1 gh pr review 42 --approve",
+		"sudo -E git push",
+		"nohup ssh host true",
+		"env GH_TOKEN=x gh pr merge 42",
+		"/usr/bin/curl x",
+		"git -C /w -c user.name=x push",
+		"npm publish",
+		"pip install requests",
+		"docker run alpine",
+		"kubectl apply -f x.yaml",
+		"timeout 10 curl x",
+		"xargs -n1 curl < urls.txt",
+		"bash -c 'git push'",
+		`sh -c "cat x | curl -d @- y"`,
+		"eval 'gh pr comment 1'",
+		"busybox sh -c 'wget x'",
+		"nice -n 5 gh pr merge 1",
+	}
+	for _, line := range lines {
+		args, _ := json.Marshal(map[string]string{"command": line})
+		for _, tool := range []string{"Bash", "shell"} {
+			if p, why := ps.Decide(tool, args); p == Exec {
+				t.Errorf("%s %q runs in the sandbox (%s); it reaches outside", tool, line, why)
+			}
+		}
+	}
+	argv := [][]string{
+		{"gh", "pr", "comment", "42", "--body", "x"},
+		{"git", "push"},
+		{"/usr/bin/git", "push", "--force"},
+		{"bash", "-lc", "cd /w && git push"},
+		{"/bin/sh", "-c", "cat x | curl -d @- y"},
+		{"zsh", "-lc", "gh pr merge 1"},
+		{"curl", "https://example.com"},
+	}
+	for _, a := range argv {
+		args, _ := json.Marshal(map[string]any{"command": a})
+		if p, why := ps.Decide("shell", args); p == Exec {
+			t.Errorf("Codex shell %q runs in the sandbox (%s); it reaches outside", a, why)
+		}
+	}
+	// Codex's other shell tools are not the sandbox's: never executed.
+	for _, tool := range []string{"shell_command", "local_shell", "exec_command", "apply_patch"} {
+		args, _ := json.Marshal(map[string]any{"command": "gh pr comment 1"})
+		if p, _ := ps.Decide(tool, args); p == Exec {
+			t.Errorf("%s runs in the sandbox", tool)
+		}
+	}
+	// And what stays inside runs.
+	for _, line := range []string{"ls | wc -l", "git diff main...HEAD && go test ./...", "grep -r curl .", "echo 'git push'", "bash ./run-tests.sh", "timeout 60 go test ./...", "sh -c 'ls -la'"} {
+		args, _ := json.Marshal(map[string]string{"command": line})
+		if p, why := ps.Decide("Bash", args); p != Exec {
+			t.Errorf("Bash %q: %s (%s), want exec", line, p, why)
+		}
+	}
+}

@@ -1,10 +1,10 @@
 package replay
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"archive/tar"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,7 +139,12 @@ func TestRunCounterfactual(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(&fakemodel.Server{Script: script})
+	var requests atomic.Int64
+	fake := &fakemodel.Server{Script: script}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fake.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 	env["OPENAI_API_KEY"] = "sk-test"
 	args := append([]string{flags[0], flags[1], "../../testdata/example/run", "--model", "fake-reviewer", "--base-url", srv.URL + "/v1", "--json"}, flags[2:]...)
@@ -187,10 +193,25 @@ func TestRunCounterfactual(t *testing.T) {
 		t.Errorf("the new run does not carry the prompt from git and its variant:\n%.600s", b)
 	}
 
-	// Unchanged, it runs again from the response cache.
-	code, out2, _ = runCLI(t, env, args...)
+	// Unchanged, it runs again from the response cache: not one request
+	// reaches the endpoint, and the stored run says where its answers
+	// came from.
+	before := requests.Load()
+	cached := t.TempDir()
+	code, out2, _ = runCLI(t, env, append(slices.Clone(args), "--out", cached)...)
 	if code != 0 || !strings.Contains(out2, `"decision"`) {
-		t.Errorf("second run: exit %d %s", code, out2)
+		t.Fatalf("second run: exit %d %s", code, out2)
+	}
+	if n := requests.Load() - before; n != 0 {
+		t.Errorf("the unchanged run sent %d requests to the endpoint; the response cache should answer them all", n)
+	}
+	files, _ = filepath.Glob(filepath.Join(cached, "*.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("--out wrote %v", files)
+	}
+	b, _ = os.ReadFile(files[0])
+	if n := strings.Count(string(b), `"produced":"cache"`); n != 7 || strings.Contains(string(b), `"produced":"model"`) {
+		t.Errorf("%d model answers from the cache in the second run, want all 7", n)
 	}
 }
 
@@ -297,5 +318,60 @@ func TestRunIncompleteExits3(t *testing.T) {
 	code, out, errs = runCLI(t, env, args...)
 	if code != ExitIncomplete || !strings.Contains(errs, "model-error") {
 		t.Errorf("a refused key: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// The API key never reaches the sandbox, through the path a user takes:
+// the key in the environment replay is started with (the CLI's and the
+// process's own), a model that asks the sandbox for every environment it
+// can see. Only the endpoint receives it.
+func TestAPIKeyNeverEntersTheSandbox(t *testing.T) {
+	const key = "sk-live-never-in-the-sandbox-7f3a"
+	t.Setenv("OPENAI_API_KEY", key) // the process's environment too
+	env, flags := replayEnv(t)
+	env["OPENAI_API_KEY"] = key
+	dir := t.TempDir()
+	script := `[{"match": "", "answers": [
+	  {"tool_calls": [{"name": "Bash", "arguments": {"command": "env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'; echo; ls -la /proc/*/fd 2>/dev/null | head -50"}}]},
+	  {"tool_calls": [{"name": "Grep", "arguments": {"pattern": "sk-", "path": "/", "output_mode": "content"}}]},
+	  {"content": "done"}
+	]}]`
+	p := filepath.Join(dir, "script.json")
+	os.WriteFile(p, []byte(script), 0o644)
+	sc, err := fakemodel.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var auth []string
+	var mu sync.Mutex
+	fake := &fakemodel.Server{Script: sc}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	out := t.TempDir()
+	args := append([]string{flags[0], flags[1], "run", "../../testdata/example/run", "--model", "m", "--base-url", srv.URL + "/v1", "--no-cache", "--out", out}, flags[2:]...)
+	code, stdout, errs := runCLI(t, env, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("--out wrote %v", files)
+	}
+	b, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(b), "PATH=") {
+		t.Fatalf("the env call did not run in the sandbox:\n%.2000s", b)
+	}
+	if strings.Contains(string(b), key) {
+		t.Errorf("the API key was seen inside the sandbox:\n%.3000s", b)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(auth) == 0 || auth[0] != "Bearer "+key {
+		t.Errorf("the endpoint got Authorization %q", auth)
 	}
 }

@@ -40,15 +40,26 @@ func CorpusDir(sub string) string {
 }
 
 // RequireCorpus returns CorpusDir(sub), skipping the test with a clear
-// message when the corpus is not there. With sub "" it returns the corpus
+// message when the corpus is not there (failing it under CI=true). With sub "" it returns the corpus
 // root, shared/corpus.
 func RequireCorpus(tb testing.TB, sub string) string {
 	tb.Helper()
 	dir := CorpusDir(sub)
 	if dir == "" {
-		tb.Skipf("no %s beside the repository: conformance against real traces skipped", filepath.Join("shared", "corpus", sub))
+		SkipUnlessCI(tb, "no %s beside the repository: conformance against real traces skipped", filepath.Join("shared", "corpus", sub))
 	}
 	return dir
+}
+
+// SkipUnlessCI skips the test with the message, except under CI=true,
+// where what is missing fails it: CI must never pass by silently skipping
+// the real thing.
+func SkipUnlessCI(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("CI=true: "+format+" (CI must run this test; install what it needs)", args...)
+	}
+	tb.Skipf(format, args...)
 }
 
 // ClaudeSources returns the Claude Code transcripts a benchmark input is

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentreplay/replay/internal/testutil"
 )
 
 // requireGit skips the test when git is not installed (CI installs it).
@@ -108,7 +110,7 @@ func gitHTTPHandler(tb testing.TB, root string) http.Handler {
 	execPath := run(tb, "", "--exec-path")
 	backend := filepath.Join(execPath, "git-http-backend")
 	if _, err := os.Stat(backend); err != nil {
-		tb.Skipf("git http-backend not found: %v", err)
+		testutil.SkipUnlessCI(tb, "git http-backend not found: %v", err)
 	}
 	return &cgi.Handler{
 		Path:   backend,

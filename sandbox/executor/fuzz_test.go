@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,6 +49,11 @@ func FuzzFileTools(f *testing.F) {
 		{"edit_file", `{"path":"a.txt","edits":[{"old_text":null}]}`},
 		{"Read", `null`},
 		{"Read", `[1,2]`},
+		{"Write", `{"file_path":"../ws-evil/planted","content":"x"}`},
+		{"Write", `{"file_path":"@SIBLING@/planted","content":"x"}`},
+		{"Edit", `{"file_path":"@SIBLING@/secret","old_string":"s","new_string":"x"}`},
+		{"MultiEdit", `{"file_path":"../ws-evil/secret","edits":[{"old_string":"s","new_string":"x"}]}`},
+		{"write_file", `{"path":"out/evil","content":"x"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.tool, s.args)
@@ -55,18 +62,53 @@ func FuzzFileTools(f *testing.F) {
 		if tool == "Bash" || tool == "shell" {
 			return
 		}
-		root := t.TempDir()
+		// The workspace has a sibling whose name starts with the
+		// workspace's: a check by string prefix would let it through.
+		parent := t.TempDir()
+		root := filepath.Join(parent, "ws")
+		sibling := filepath.Join(parent, "ws-evil")
+		os.MkdirAll(root, 0o755)
+		os.MkdirAll(sibling, 0o755)
 		os.WriteFile(filepath.Join(root, "a.txt"), []byte("a\nb\nc\n"), 0o644)
-		os.Symlink("/etc", filepath.Join(root, "out"))
+		os.WriteFile(filepath.Join(sibling, "secret"), []byte("s\n"), 0o644)
+		os.Symlink(sibling, filepath.Join(root, "out"))
+		before := treeState(t, parent, root)
 		s, err := NewServer(Config{Root: root})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		args = strings.ReplaceAll(args, "@SIBLING@", sibling)
 		s.Call(ctx, tool, json.RawMessage(args), 0)
 		s.Tar(ctx, []string{"."}, io.Discard)
+		if after := treeState(t, parent, root); after != before {
+			t.Fatalf("%s %s changed files outside the workspace:\nbefore %s\nafter  %s", tool, args, before, after)
+		}
 	})
+}
+
+// treeState describes everything under dir but the workspace: names, sizes
+// and contents.
+func treeState(t *testing.T, dir, workspace string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return nil
+		}
+		if p == workspace || strings.HasPrefix(p, workspace+string(filepath.Separator)) {
+			return nil
+		}
+		body := ""
+		if fi.Mode().IsRegular() {
+			data, _ := os.ReadFile(p)
+			body = string(data)
+		}
+		fmt.Fprintf(&b, "%s %v %q; ", p, fi.Mode(), body)
+		return nil
+	})
+	return b.String()
 }
 
 // FuzzGlob checks that glob matching and brace expansion terminate and

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -436,5 +437,29 @@ func TestToolRegistry(t *testing.T) {
 	}
 	if _, ok := LookupTool("NotebookEdit"); ok {
 		t.Error("NotebookEdit is listed but not implemented")
+	}
+}
+
+// TestPathsSharingTheRootsPrefixAreOutside: /ws-evil is not inside /ws.
+func TestPathsSharingTheRootsPrefixAreOutside(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "ws")
+	os.MkdirAll(root, 0o755)
+	os.MkdirAll(root+"-evil", 0o755)
+	s, err := NewServer(Config{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{root + "-evil/x", "../ws-evil/x", root + "-evil", parent} {
+		if _, _, err := s.resolve(p, root); !errors.Is(err, errOutside) {
+			t.Errorf("%q resolved (%v): it is outside %q", p, err, root)
+		}
+		args, _ := json.Marshal(map[string]string{"file_path": p + "/planted", "content": "x"})
+		if r := s.Call(context.Background(), "Write", args, 0); !r.IsError {
+			t.Errorf("Write %q succeeded: %q", p, r.Output)
+		}
+	}
+	if _, err := os.Stat(root + "-evil/x/planted"); err == nil {
+		t.Error("a file was planted beside the workspace")
 	}
 }
