@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: build executor example test bench image clean
+.PHONY: build executor example test bench mutate image clean
 
 # replay embeds the static in-container tool executor for linux/amd64 and arm64.
 build: executor
@@ -29,6 +29,11 @@ test:
 # Every benchmark of the project; prints a table and writes bench/results.json.
 bench:
 	set -o pipefail; $(GO) test -run='^$$' -bench=. -timeout=60m ./... 2>&1 | $(GO) run ./bench/report -o bench/results.json
+
+# Deliberate bugs, one at a time, in a copy of the repository: each must
+# fail a test (internal/tools/mutate/mutations.go lists them). Needs Docker.
+mutate:
+	$(GO) run ./internal/tools/mutate
 
 clean:
 	rm -rf bin sandbox/executorbin/bin/replay-executor-*
