@@ -150,6 +150,15 @@ func TestWorkspaceDiskLimit(t *testing.T) {
 	if !r.IsError || !strings.Contains(r.Output, "disk limit") || r.Fault != sandbox.FaultDisk {
 		t.Errorf("a 200 MB write into a 64 MB workspace: %q (error %v, fault %q)", r.Output, r.IsError, r.Fault)
 	}
+	// Many files, each under the limit, written without end: the running
+	// command is stopped once the workspace passes the limit, not at its
+	// time limit.
+	start := time.Now()
+	r = run(t, sb, "rm -f big; i=0; while :; do dd if=/dev/zero of=f$i bs=1M count=8 2>/dev/null; i=$((i+1)); done", 120000)
+	if r.Fault != sandbox.FaultDisk || time.Since(start) > 30*time.Second {
+		t.Errorf("an endless writer: fault %q after %s: %q", r.Fault, time.Since(start), r.Output)
+	}
+	run(t, sb, "rm -f f*", 10000)
 	// A writer in the background, past its call, is stopped too.
 	r = run(t, sb, "rm -f big; (sleep 0.3; dd if=/dev/zero of=bg bs=1M count=200) >/dev/null 2>&1 & sleep 2; echo done", 60000)
 	if !r.IsError || r.Fault != sandbox.FaultDisk {
