@@ -657,6 +657,9 @@ func (im *importer) spanMeta(m *trace.RunMeta, sp *Span, agent bool) {
 	if m.Generator == "" {
 		m.Generator = generator(sp)
 	}
+	if agent {
+		replayMeta(a, m)
+	}
 }
 
 // usedTools lists the tools a run's tool spans executed, for runs whose
@@ -713,6 +716,7 @@ func outcomeOf(sp *Span, final string, agent bool) *trace.Outcome {
 	if u != nil || c != nil {
 		out.Recorded = &trace.Totals{Usage: u, CostUSD: c, DurationMS: sp.Duration().Milliseconds()}
 	}
+	replayOutcome(a, out)
 	return out
 }
 

@@ -1,0 +1,68 @@
+package otel
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/agentreplay/replay/replay/trace"
+)
+
+// A span file as replay's export writes it: replay.* attributes beside the
+// GenAI ones. What the conventions cannot say comes back from them.
+const replaySpans = `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"replay"}}]},"scopeSpans":[{"scope":{"name":"github.com/agentreplay/replay/export"},"spans":[
+{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","kind":3,"startTimeUnixNano":"1764064801000000000","endTimeUnixNano":"1764064802000000000","parentSpanId":"00f067aa0ba902b7",
+ "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},
+  {"key":"gen_ai.usage.input_tokens","value":{"intValue":"120"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":"7"}},{"key":"gen_ai.usage.cache_read.input_tokens","value":{"intValue":"100"}},
+  {"key":"gen_ai.usage.cost","value":{"doubleValue":0.25}},{"key":"replay.cost.priced_usd","value":{"doubleValue":0.25}},{"key":"replay.produced","value":{"stringValue":"model"}}]},
+{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"c7ad6b7169203331","name":"execute_tool Bash","kind":1,"startTimeUnixNano":"1764064803000000000","endTimeUnixNano":"1764064803500000000","parentSpanId":"00f067aa0ba902b7","status":{"code":2},
+ "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},{"key":"gen_ai.tool.name","value":{"stringValue":"Bash"}},{"key":"gen_ai.tool.call.id","value":{"stringValue":"call_1"}},
+  {"key":"replay.tool.status","value":{"stringValue":"interrupted"}},{"key":"replay.tool.exit_code","value":{"intValue":"130"}},{"key":"replay.produced","value":{"stringValue":"exec"}}]},
+{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"00f067aa0ba902b7","name":"invoke_agent review","kind":1,"startTimeUnixNano":"1764064800000000000","endTimeUnixNano":"1764064810000000000",
+ "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"invoke_agent"}},{"key":"gen_ai.agent.name","value":{"stringValue":"review"}},
+  {"key":"replay.original.run_id","value":{"stringValue":"5c737df208441331f47b41c414394b5c"}},{"key":"replay.mode","value":{"stringValue":"run"}},{"key":"replay.sample","value":{"intValue":"2"}},
+  {"key":"replay.variant.model","value":{"stringValue":"gpt-4o"}},
+  {"key":"replay.refs","value":{"stringValue":"{\"repo\":{\"value\":\"acme/widgets\",\"provenance\":\"recorded\",\"from\":\"review-result.json repo\"},\"commit\":{\"value\":\"072bdd28\",\"provenance\":\"inferred\"}}"}},
+  {"key":"replay.outcome.status","value":{"stringValue":"interrupted"}},{"key":"replay.outcome.stopped","value":{"stringValue":"max-steps"}},
+  {"key":"replay.recorded.cost_usd","value":{"doubleValue":0.5}},{"key":"replay.recorded.input_tokens","value":{"intValue":"20"}},{"key":"replay.recorded.turns","value":{"intValue":"3"}}]}
+]}]}]}
+`
+
+func TestReplayAttributes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "export.jsonl")
+	if err := os.WriteFile(path, []byte(replaySpans), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := mustLoad(t, path)
+	if len(r.Steps) != 2 || r.Steps[0].LLM == nil || r.Steps[1].Tool == nil {
+		t.Fatalf("steps: %+v", r.Steps)
+	}
+	l := r.Steps[0].LLM
+	// gen_ai.usage.cost alone would be read as recorded; replay's attributes
+	// say it was priced.
+	if l.Cost.Recorded != nil || l.Cost.Priced == nil || *l.Cost.Priced != 0.25 || l.Produced != "model" {
+		t.Errorf("llm cost %+v produced %q", l.Cost, l.Produced)
+	}
+	if want := (trace.Usage{Input: 20, Output: 7, CacheRead: 100}); l.Usage == nil || *l.Usage != want {
+		t.Errorf("usage %+v, want %+v", l.Usage, want)
+	}
+	tc := r.Steps[1].Tool
+	if tc.Status != trace.ToolInterrupted || tc.ExitCode == nil || *tc.ExitCode != 130 || tc.Produced != "exec" || tc.DurationMS != 500 {
+		t.Errorf("tool %+v", tc)
+	}
+	want := &trace.Origin{Of: "5c737df208441331f47b41c414394b5c", Mode: "run", Sample: 2, Variant: map[string]string{"model": "gpt-4o"}}
+	if !cmp.Equal(r.Meta.Replay, want) {
+		t.Errorf("origin %+v, want %+v", r.Meta.Replay, want)
+	}
+	if r.Meta.Refs.Repo == nil || r.Meta.Refs.Repo.Value != "acme/widgets" || r.Meta.Refs.Repo.From != "review-result.json repo" ||
+		r.Meta.Refs.Commit == nil || r.Meta.Refs.Commit.Provenance != trace.Inferred {
+		t.Errorf("refs %+v %+v", r.Meta.Refs.Repo, r.Meta.Refs.Commit)
+	}
+	o := r.Outcome
+	if o.Status != trace.StatusInterrupted || o.Stopped != "max-steps" || o.Recorded == nil || o.Recorded.CostUSD == nil || *o.Recorded.CostUSD != 0.5 ||
+		o.Recorded.Usage == nil || o.Recorded.Usage.Input != 20 || o.Recorded.Turns != 3 {
+		t.Errorf("outcome %+v recorded %+v", o, o.Recorded)
+	}
+}
