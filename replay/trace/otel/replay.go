@@ -22,6 +22,10 @@ const (
 	AttrCostPriced   = "replay.cost.priced_usd"   // model spans: USD, from the pricing table
 	AttrToolStatus   = "replay.tool.status"       // tool spans: ok, error, interrupted, missing
 	AttrToolExitCode = "replay.tool.exit_code"
+	// AttrToolDurationMS is a tool call's duration when its span lasts
+	// longer: the span of a call that started a sub-agent holds the
+	// sub-agent's run.
+	AttrToolDurationMS = "replay.tool.duration_ms"
 
 	AttrOriginalTraceID = "replay.original.trace_id" // the trace of the run a replay replays
 	AttrOriginalRunID   = "replay.original.run_id"   // its store id (trace.Origin.Of)
@@ -69,6 +73,9 @@ func replayTool(a attrs, tc *trace.ToolCall) {
 	if n, ok := a.int(AttrToolExitCode); ok && n >= -1<<31 && n < 1<<31 {
 		c := int(n)
 		tc.ExitCode = &c
+	}
+	if n, ok := a.int(AttrToolDurationMS); ok && n >= 0 {
+		tc.DurationMS = n
 	}
 	if p := a.str(AttrProduced); p != "" {
 		tc.Produced = p
