@@ -1,0 +1,141 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/agentreplay/replay/replay/trace"
+)
+
+// Message content in the shapes of the OTel GenAI conventions
+// (gen_ai.input.messages, gen_ai.output.messages,
+// gen_ai.system_instructions, gen_ai.tool.definitions): JSON, written only
+// with Options.Content.
+
+// genaiMessage is one chat message: {role, parts, name?, finish_reason?}.
+type genaiMessage struct {
+	Role         string `json:"role"`
+	Name         string `json:"name,omitempty"`
+	Parts        []any  `json:"parts"`
+	FinishReason string `json:"finish_reason,omitempty"`
+}
+
+// genaiPart is a text, reasoning, tool_call or tool_call_response part.
+type genaiPart struct {
+	Type      string          `json:"type"`
+	Content   string          `json:"content,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Name      string          `json:"name,omitempty"`
+	Arguments json.RawMessage `json:"arguments,omitempty"`
+	Response  *string         `json:"response,omitempty"`
+	IsError   bool            `json:"is_error,omitempty"` // not in the conventions; Anthropic's name, read by replay's importer
+}
+
+func genaiParts(parts []trace.Part) []any {
+	out := make([]any, 0, len(parts))
+	for _, p := range parts {
+		switch p.Type {
+		case trace.PartText:
+			out = append(out, genaiPart{Type: "text", Content: p.Text})
+		case trace.PartReasoning:
+			out = append(out, genaiPart{Type: "reasoning", Content: p.Text})
+		case trace.PartToolCall:
+			out = append(out, genaiPart{Type: "tool_call", ID: p.ID, Name: p.Name, Arguments: jsonArgs(p.Arguments)})
+		case trace.PartToolResult:
+			text := p.Text
+			out = append(out, genaiPart{Type: "tool_call_response", ID: p.ID, Response: &text, IsError: p.IsError})
+		default:
+			// Images and parts replay keeps verbatim travel as they were
+			// recorded, when that is a JSON object with a type.
+			if raw := bytes.TrimSpace(p.Raw); len(raw) > 0 && raw[0] == '{' && json.Valid(raw) {
+				out = append(out, json.RawMessage(raw))
+			}
+		}
+	}
+	return out
+}
+
+// jsonArgs keeps tool arguments that are JSON as they are and turns
+// anything else into a JSON string.
+func jsonArgs(a json.RawMessage) json.RawMessage {
+	a = bytes.TrimSpace(a)
+	if len(a) == 0 {
+		return nil
+	}
+	if json.Valid(a) {
+		return a
+	}
+	b, _ := json.Marshal(string(a))
+	return b
+}
+
+func genaiMsg(m trace.Message, finish string) genaiMessage {
+	return genaiMessage{Role: m.Role, Name: m.Name, Parts: genaiParts(m.Parts), FinishReason: finish}
+}
+
+// toolMessage is the conversation entry a tool step adds: its result.
+func toolMessage(tc *trace.ToolCall) genaiMessage {
+	out := tc.Output
+	if out == "" && len(tc.OutputRaw) > 0 {
+		out = string(tc.OutputRaw)
+	}
+	return genaiMessage{Role: "tool", Parts: []any{genaiPart{Type: "tool_call_response", ID: tc.CallID, Response: &out,
+		IsError: tc.Status == trace.ToolError}}}
+}
+
+// conversation accumulates the messages of a run step by step, for the
+// chat history of each model call whose request was not recorded whole.
+type conversation struct {
+	msgs []genaiMessage
+}
+
+func (c *conversation) add(m genaiMessage) { c.msgs = append(c.msgs, m) }
+
+// input is the chat history sent with call: the recorded request when it
+// is whole, else the conversation so far. System messages are left to
+// gen_ai.system_instructions.
+func (c *conversation) input(call *trace.LLMCall) []genaiMessage {
+	if call.InputMode == "full" && len(call.Input) > 0 {
+		out := make([]genaiMessage, 0, len(call.Input))
+		for _, m := range call.Input {
+			if m.Role != "system" {
+				out = append(out, genaiMsg(m, ""))
+			}
+		}
+		return out
+	}
+	return c.msgs
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only values built from valid JSON and strings get here.
+		panic("export: encode content: " + err.Error())
+	}
+	return string(b)
+}
+
+// systemInstructions is gen_ai.system_instructions: [{type:text, content}].
+func systemInstructions(s string) string {
+	return mustJSON([]genaiPart{{Type: "text", Content: s}})
+}
+
+// toolDefinitions is gen_ai.tool.definitions.
+func toolDefinitions(defs []trace.ToolDef) string {
+	type def struct {
+		Type        string          `json:"type"`
+		Name        string          `json:"name"`
+		Description string          `json:"description,omitempty"`
+		Parameters  json.RawMessage `json:"parameters,omitempty"`
+	}
+	out := make([]def, 0, len(defs))
+	for _, d := range defs {
+		var params json.RawMessage
+		if s := bytes.TrimSpace(d.Schema); len(s) > 0 && json.Valid(s) {
+			params = s
+		}
+		out = append(out, def{Type: "function", Name: d.Name, Description: d.Description, Parameters: params})
+	}
+	return mustJSON(out)
+}
