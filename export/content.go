@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 
 	"github.com/agentreplay/replay/replay/trace"
 )
@@ -74,37 +75,104 @@ func genaiMsg(m trace.Message, finish string) genaiMessage {
 }
 
 // toolMessage is the conversation entry a tool step adds: its result.
-func toolMessage(tc *trace.ToolCall) genaiMessage {
-	out := tc.Output
-	if out == "" && len(tc.OutputRaw) > 0 {
-		out = string(tc.OutputRaw)
-	}
-	return genaiMessage{Role: "tool", Parts: []any{genaiPart{Type: "tool_call_response", ID: tc.CallID, Response: &out,
+func toolMessage(tc *trace.ToolCall) trace.Message {
+	return trace.Message{Role: "tool", Parts: []trace.Part{{Type: trace.PartToolResult, ID: tc.CallID, Text: toolOutput(tc),
 		IsError: tc.Status == trace.ToolError}}}
+}
+
+func toolOutput(tc *trace.ToolCall) string {
+	if tc.Output == "" && len(tc.OutputRaw) > 0 {
+		return string(tc.OutputRaw)
+	}
+	return tc.Output
 }
 
 // conversation accumulates the messages of a run step by step, for the
 // chat history of each model call whose request was not recorded whole.
 type conversation struct {
-	msgs []genaiMessage
+	msgs []trace.Message
 }
 
-func (c *conversation) add(m genaiMessage) { c.msgs = append(c.msgs, m) }
+func (c *conversation) add(m trace.Message) { c.msgs = append(c.msgs, m) }
 
 // input is the chat history sent with call: the recorded request when it
-// is whole, else the conversation so far. System messages are left to
-// gen_ai.system_instructions.
-func (c *conversation) input(call *trace.LLMCall) []genaiMessage {
+// is whole, else the conversation so far. System messages are left to the
+// system instructions.
+func (c *conversation) input(call *trace.LLMCall) []trace.Message {
+	src := c.msgs
 	if call.InputMode == "full" && len(call.Input) > 0 {
-		out := make([]genaiMessage, 0, len(call.Input))
-		for _, m := range call.Input {
-			if m.Role != "system" {
-				out = append(out, genaiMsg(m, ""))
+		src = call.Input
+	}
+	out := make([]trace.Message, 0, len(src))
+	for _, m := range src {
+		if m.Role != "system" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// genaiMessages converts messages to the GenAI shape.
+func genaiMessages(ms []trace.Message) []genaiMessage {
+	out := make([]genaiMessage, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, genaiMsg(m, ""))
+	}
+	return out
+}
+
+// chatMessage is a message in OpenAI's chat shape, which Langfuse shows as
+// a conversation.
+type chatMessage struct {
+	Role       string         `json:"role"`
+	Name       string         `json:"name,omitempty"`
+	Content    *string        `json:"content"`
+	ToolCalls  []chatToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string         `json:"tool_call_id,omitempty"`
+}
+
+type chatToolCall struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+// chatMessages converts messages to the chat shape: tool results become
+// tool messages of their own; reasoning and binary parts are left out.
+func chatMessages(ms []trace.Message) []chatMessage {
+	var out []chatMessage
+	for _, m := range ms {
+		cm := chatMessage{Role: m.Role, Name: m.Name}
+		var texts []string
+		results := false
+		for _, p := range m.Parts {
+			switch p.Type {
+			case trace.PartText:
+				texts = append(texts, p.Text)
+			case trace.PartToolCall:
+				tc := chatToolCall{ID: p.ID, Type: "function"}
+				tc.Function.Name = p.Name
+				tc.Function.Arguments = string(bytes.TrimSpace(p.Arguments))
+				cm.ToolCalls = append(cm.ToolCalls, tc)
+			case trace.PartToolResult:
+				text := p.Text
+				out = append(out, chatMessage{Role: "tool", ToolCallID: p.ID, Content: &text})
+				results = true
 			}
 		}
-		return out
+		if (len(texts) == 0 && len(cm.ToolCalls) == 0) || (cm.Role == "tool" && results) {
+			continue
+		}
+		if len(texts) > 0 {
+			text := strings.Join(texts, "\n")
+			cm.Content = &text
+		}
+		out = append(out, cm)
 	}
-	return c.msgs
+	return out
 }
 
 func mustJSON(v any) string {

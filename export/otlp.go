@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -43,6 +44,14 @@ type OTLP struct {
 	// spans are larger (message content) is sent in several.
 	maxRequest int
 	file       *fileSink
+	status     *lastStatus // HTTP only
+	timeout    time.Duration
+}
+
+// isTimeout reports whether err is a request that timed out.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // HTTPOptions configure an OTLP/HTTP export.
@@ -87,14 +96,51 @@ func NewOTLPHTTP(ctx context.Context, o HTTPOptions) (*OTLP, error) {
 	if o.JSON {
 		opts = append(opts, otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON))
 	}
+	// The exporter's errors for answers it retried do not say the status:
+	// the transport notes the last one.
+	hc := &http.Client{Timeout: timeout}
 	if o.HTTP != nil {
-		opts = append(opts, otlptracehttp.WithHTTPClient(o.HTTP))
+		c := *o.HTTP
+		hc = &c
 	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	status := &lastStatus{base: base}
+	hc.Transport = status
+	opts = append(opts, otlptracehttp.WithHTTPClient(hc))
 	exp, err := otlptrace.New(ctx, otlptracehttp.NewClient(opts...))
 	if err != nil {
 		return nil, fmt.Errorf("export to %s: %w", o.URL, err)
 	}
-	return &OTLP{exp: exp, dest: o.URL, maxRequest: 4 << 20}, nil
+	return &OTLP{exp: exp, dest: o.URL, maxRequest: 4 << 20, status: status, timeout: timeout}, nil
+}
+
+// lastStatus is a transport that remembers the status of the last answer.
+type lastStatus struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	last string
+}
+
+func (l *lastStatus) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.base.RoundTrip(req)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last = ""
+	if err == nil {
+		l.last = resp.Status
+	}
+	return resp, err
+}
+
+func (l *lastStatus) take() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.last
+	l.last = ""
+	return s
 }
 
 // NewOTLPFile returns an OTLP export that writes OTLP/JSON Lines to w: for
@@ -129,11 +175,23 @@ func (x *OTLP) Export(ctx context.Context, run *trace.Run, opts Options) (Result
 	}
 	res := Result{Run: run.Meta.ID, TraceID: TraceID(run.Meta.ID), Spans: len(spans), Original: opts.Original}
 	for _, chunk := range x.chunks(spans) {
+		if x.status != nil {
+			x.status.take()
+		}
 		if err := x.exp.ExportSpans(ctx, chunk); err != nil {
 			if x.file != nil {
 				return Result{}, fmt.Errorf("export run %s: %w", run.Meta.ID, x.file.cause(err))
 			}
-			return Result{}, fmt.Errorf("export run %s to %s: %w", run.Meta.ID, x.dest, unwrapExport(err))
+			if ctx.Err() != nil {
+				return Result{}, ctx.Err()
+			}
+			err = unwrapExport(err)
+			if st := x.status.take(); st != "" && !strings.Contains(err.Error(), st) {
+				err = fmt.Errorf("%w (last answer: %s)", err, st)
+			} else if isTimeout(err) {
+				err = fmt.Errorf("%w (no answer within %s)", err, x.timeout)
+			}
+			return Result{}, fmt.Errorf("export run %s to %s: %w", run.Meta.ID, x.dest, err)
 		}
 	}
 	return res, nil

@@ -256,10 +256,10 @@ func (b *spanBuilder) agent(ctx context.Context, r *trace.Run, main bool) {
 	for i, s := range r.Steps {
 		switch {
 		case s.Message != nil:
-			conv.add(genaiMsg(*s.Message, ""))
+			conv.add(*s.Message)
 		case s.LLM != nil:
 			b.chat(ctx, r, i, s.LLM, &conv, times.start[i], times.end[i])
-			conv.add(genaiMsg(s.LLM.Output, ""))
+			conv.add(s.LLM.Output)
 		case s.Tool != nil:
 			var child *trace.Run
 			if c := children[s.Tool.Child]; c != nil && !started[c.Meta.Key] {
@@ -355,7 +355,7 @@ func (b *spanBuilder) chat(ctx context.Context, r *trace.Run, i int, call *trace
 			attrs = append(attrs, attribute.String(string(semconv.GenAIToolDefinitionsKey), toolDefinitions(r.Meta.Instr.Tools)))
 		}
 		attrs = append(attrs,
-			attribute.String(string(semconv.GenAIInputMessagesKey), mustJSON(conv.input(call))),
+			attribute.String(string(semconv.GenAIInputMessagesKey), mustJSON(genaiMessages(conv.input(call)))),
 			attribute.String(string(semconv.GenAIOutputMessagesKey), mustJSON([]genaiMessage{genaiMsg(call.Output, call.StopReason)})))
 	}
 	_, span := b.tracer.Start(withIDs(ctx, traceIDOf(b.runID), spanIDOf(b.runID, r.Meta.Key, i)), name,
@@ -388,11 +388,7 @@ func (b *spanBuilder) tool(ctx context.Context, r *trace.Run, i int, tc *trace.T
 		if a := jsonArgs(tc.Arguments); a != nil {
 			attrs = append(attrs, attribute.String(string(semconv.GenAIToolCallArgumentsKey), string(a)))
 		}
-		out := tc.Output
-		if out == "" && len(tc.OutputRaw) > 0 {
-			out = string(tc.OutputRaw)
-		}
-		if out != "" {
+		if out := toolOutput(tc); out != "" {
 			attrs = append(attrs, attribute.String(string(semconv.GenAIToolCallResultKey), out))
 		}
 	}

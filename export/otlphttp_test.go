@@ -1,0 +1,214 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/agentreplay/replay/export/exporttest"
+	"github.com/agentreplay/replay/replay/trace"
+)
+
+func sendOTLP(t *testing.T, o HTTPOptions, run *trace.Run, opts Options) (Result, error) {
+	t.Helper()
+	ctx := context.Background()
+	x, err := NewOTLPHTTP(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close(ctx)
+	return x.Export(ctx, run, opts)
+}
+
+// TestOTLPHTTP: the SDK's exporter delivers a run to a collector, in
+// protobuf and in JSON, with the headers asked for; the collector decodes
+// both as otelcol does, and the protobuf body with the OTLP protobuf types
+// too. Exporting again sends the same spans: the store keeps one copy.
+func TestOTLPHTTP(t *testing.T) {
+	cf := load(t, counterfactual)
+	opts := Options{Original: OriginalOf(cf, nil, FormatOTLP)}
+	for _, json := range []bool{false, true} {
+		c := exporttest.NewCollector()
+		defer c.Close()
+		o := HTTPOptions{URL: c.Endpoint(), JSON: json, Headers: map[string]string{"Authorization": "Bearer token-1"}}
+		res, err := sendOTLP(t, o, cf, opts)
+		if err != nil {
+			t.Fatalf("json=%v: %v", json, err)
+		}
+		if res.Spans != 14 || res.TraceID != TraceID(cf.Meta.ID) {
+			t.Errorf("json=%v: result %+v", json, res)
+		}
+		got := c.Received()
+		if len(got) != 1 {
+			t.Fatalf("json=%v: %d requests", json, len(got))
+		}
+		wantCT := map[bool]string{false: "application/x-protobuf", true: "application/json"}[json]
+		if got[0].ContentType != wantCT || got[0].Header.Get("Authorization") != "Bearer token-1" {
+			t.Errorf("json=%v: content type %q, authorization %q", json, got[0].ContentType, got[0].Header.Get("Authorization"))
+		}
+		if n := len(c.Spans()); n != 14 {
+			t.Errorf("json=%v: the collector decoded %d spans, want 14", json, n)
+		}
+		if !json {
+			var pb coltracepb.ExportTraceServiceRequest
+			if err := proto.Unmarshal(got[0].Body, &pb); err != nil {
+				t.Fatalf("the OTLP protobuf types refuse the body: %v", err)
+			}
+			spans := pb.ResourceSpans[0].ScopeSpans[0].Spans
+			last := spans[len(spans)-1]
+			if len(spans) != 14 || last.Name != "invoke_agent review" || len(last.Links) != 1 || len(last.ParentSpanId) != 0 {
+				t.Errorf("protobuf: %d spans, the last %q with %d links", len(spans), last.Name, len(last.Links))
+			}
+		}
+		if _, err := sendOTLP(t, o, cf, opts); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Received()) != 2 || len(c.Spans()) != 14 {
+			t.Errorf("json=%v: a second export must send the same 14 spans again: %d requests, %d distinct spans", json, len(c.Received()), len(c.Spans()))
+		}
+	}
+}
+
+// TestOTLPHTTPLargeRunInSeveralRequests: a run whose content passes the
+// request bound goes in several requests, no span lost.
+func TestOTLPHTTPLargeRunInSeveralRequests(t *testing.T) {
+	cf := load(t, counterfactual)
+	c := exporttest.NewCollector()
+	defer c.Close()
+	ctx := context.Background()
+	x, err := NewOTLPHTTP(ctx, HTTPOptions{URL: c.Endpoint()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close(ctx)
+	x.maxRequest = 8 << 10
+	if _, err := x.Export(ctx, cf, Options{Content: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Received()) < 3 || len(c.Spans()) != 14 {
+		t.Errorf("%d requests, %d spans", len(c.Received()), len(c.Spans()))
+	}
+}
+
+// TestOTLPHTTPFailures: every failure names the endpoint; what the
+// collector refuses is not retried, what it cannot take now is, within
+// RetryFor; a partial success is an error.
+func TestOTLPHTTPFailures(t *testing.T) {
+	cf := load(t, counterfactual)
+	tests := []struct {
+		name     string
+		setup    func(*exporttest.Collector)
+		o        HTTPOptions
+		want     []string
+		attempts func(int) bool
+	}{
+		{
+			name: "400",
+			setup: func(c *exporttest.Collector) {
+				c.Respond = func(int) (int, string) { return 400, "invalid span: missing name" }
+			},
+			want:     []string{"400 Bad Request", "invalid span: missing name"},
+			attempts: func(n int) bool { return n == 1 },
+		},
+		{
+			name:     "404 wrong path",
+			o:        HTTPOptions{},
+			want:     []string{"404 Not Found"},
+			attempts: func(n int) bool { return n == 1 },
+		},
+		{
+			name:     "503 until the retry time is up",
+			setup:    func(c *exporttest.Collector) { c.Respond = func(int) (int, string) { return 503, "overloaded" } },
+			o:        HTTPOptions{RetryFor: 1500 * time.Millisecond},
+			want:     []string{"503", "overloaded"},
+			attempts: func(n int) bool { return n >= 2 },
+		},
+		{
+			name: "503 then ok",
+			setup: func(c *exporttest.Collector) {
+				c.Respond = func(n int) (int, string) { return map[bool]int{true: 503}[n == 0], "" }
+			},
+			attempts: func(n int) bool { return n == 2 },
+		},
+		{
+			name:     "timeout",
+			setup:    func(c *exporttest.Collector) { c.Delay = 2 * time.Second },
+			o:        HTTPOptions{Timeout: 200 * time.Millisecond, RetryFor: -1},
+			want:     []string{"no answer within 200ms"},
+			attempts: func(n int) bool { return n == 1 },
+		},
+		{
+			name:     "partial success",
+			setup:    func(c *exporttest.Collector) { c.Reject = 3 },
+			want:     []string{"3 spans rejected", "over the span limit"},
+			attempts: func(n int) bool { return n == 1 },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := exporttest.NewCollector()
+			defer c.Close()
+			if tt.setup != nil {
+				tt.setup(c)
+			}
+			o := tt.o
+			o.URL = c.Endpoint()
+			if tt.name == "404 wrong path" {
+				o.URL = c.URL + "/v1/trace"
+			}
+			_, err := sendOTLP(t, o, cf, Options{})
+			if !tt.attempts(c.Attempts()) {
+				t.Errorf("%d attempts", c.Attempts())
+			}
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "export run "+cf.Meta.ID+" to "+o.URL+": ") || strings.Contains(msg, "traces export:") {
+				t.Errorf("the error must name the run and the endpoint once: %v", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestOTLPHTTPCancel(t *testing.T) {
+	cf := load(t, counterfactual)
+	c := exporttest.NewCollector()
+	defer c.Close()
+	c.Delay = 5 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	x, err := NewOTLPHTTP(ctx, HTTPOptions{URL: c.Endpoint()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+	start := time.Now()
+	_, err = x.Export(ctx, cf, Options{})
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 3*time.Second {
+		t.Errorf("a cancelled export ends at once with the context's error: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestNewOTLPHTTPRefusesBadURLs(t *testing.T) {
+	for _, u := range []string{"", "localhost:4318", "ftp://host/v1/traces", "http:///v1/traces"} {
+		if _, err := NewOTLPHTTP(context.Background(), HTTPOptions{URL: u}); err == nil || !strings.Contains(err.Error(), "invalid endpoint") {
+			t.Errorf("URL %q: %v", u, err)
+		}
+	}
+}
