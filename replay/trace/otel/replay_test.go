@@ -3,6 +3,7 @@ package otel
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -64,5 +65,40 @@ func TestReplayAttributes(t *testing.T) {
 	if o.Status != trace.StatusInterrupted || o.Stopped != "max-steps" || o.Recorded == nil || o.Recorded.CostUSD == nil || *o.Recorded.CostUSD != 0.5 ||
 		o.Recorded.Usage == nil || o.Recorded.Usage.Input != 20 || o.Recorded.Turns != 3 {
 		t.Errorf("outcome %+v recorded %+v", o, o.Recorded)
+	}
+}
+
+// A tool call before the first model call is a span of replay's export and
+// a result in the first request: one call, not two.
+func TestReplayExportToolsAreSpans(t *testing.T) {
+	const spans = `{"resourceSpans":[{"scopeSpans":[{"spans":[
+{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"c7ad6b7169203331","parentSpanId":"00f067aa0ba902b7","name":"execute_tool Read","startTimeUnixNano":"1764064801000000000","endTimeUnixNano":"1764064801000000000",
+ "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},{"key":"gen_ai.tool.name","value":{"stringValue":"Read"}},{"key":"gen_ai.tool.call.id","value":{"stringValue":"c1"}}]},
+{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","parentSpanId":"00f067aa0ba902b7","name":"chat m","startTimeUnixNano":"1764064802000000000","endTimeUnixNano":"1764064802000000000",
+ "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+  {"key":"gen_ai.input.messages","value":{"stringValue":"[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"hi\"}]},{\"role\":\"tool\",\"parts\":[{\"type\":\"tool_call_response\",\"id\":\"c1\",\"response\":\"x\"}]}]"}}]},
+{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"00f067aa0ba902b7","name":"invoke_agent a","startTimeUnixNano":"1764064800000000000","endTimeUnixNano":"1764064803000000000",
+ "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"invoke_agent"}},{"key":"replay.run.id","value":{"stringValue":"0123456789abcdef0123456789abcdef"}}]}
+]}]}]}
+`
+	path := filepath.Join(t.TempDir(), "export.jsonl")
+	if err := os.WriteFile(path, []byte(spans), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := mustLoad(t, path)
+	var kinds []string
+	for _, s := range r.Steps {
+		kinds = append(kinds, s.Kind)
+	}
+	if !cmp.Equal(kinds, []string{"tool", "message", "llm"}) {
+		t.Errorf("steps %v, want the tool span, the user message, the call", kinds)
+	}
+	// Without replay.run.id the result in the request is a call of its own
+	// (a producer that records no tool spans).
+	if err := os.WriteFile(path, []byte(strings.Replace(spans, "replay.run.id", "other.id", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustLoad(t, path); len(r.Steps) != 4 {
+		t.Errorf("%d steps without replay.run.id, want 4", len(r.Steps))
 	}
 }
