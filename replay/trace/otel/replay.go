@@ -36,9 +36,12 @@ const (
 	PrefixRef = "replay.ref." // + ref name (repo, commit, pr, …): the ref's value, for queries
 	AttrRefs  = "replay.refs" // the refs with their provenance, as JSON
 
-	AttrOutcomeStatus = "replay.outcome.status"  // ok, error, interrupted, unknown
-	AttrStopped       = "replay.outcome.stopped" // why a replay ended early
-	PrefixRecorded    = "replay.recorded."       // + cost_usd, input_tokens, …: totals the source recorded
+	AttrOutcomeStatus  = "replay.outcome.status"  // ok, error, interrupted, unknown
+	AttrDecisionKind   = "replay.decision.kind"   // e.g. review
+	AttrDecisionAction = "replay.decision.action" // a review's action (approve, …)
+	AttrDecision       = "replay.decision"        // the whole decision, as JSON (with content only)
+	AttrStopped        = "replay.outcome.stopped" // why a replay ended early
+	PrefixRecorded     = "replay.recorded."       // + cost_usd, input_tokens, …: totals the source recorded
 )
 
 // replayCall reads replay's attributes of a model span.
@@ -121,6 +124,13 @@ func replayOutcome(a attrs, out *trace.Outcome) {
 	}
 	if s := a.str(AttrStopped); s != "" {
 		out.Stopped = s
+	}
+	if b, ok := a.rawJSON(AttrDecision); ok && json.Valid(b) {
+		out.Decision = &trace.Decision{Kind: a.str(AttrDecisionKind), Source: "span attribute " + AttrDecision, Value: append(json.RawMessage(nil), b...)}
+	} else if act := a.str(AttrDecisionAction); act != "" {
+		// Without content only the action was exported.
+		v, _ := json.Marshal(map[string]string{"action": act})
+		out.Decision = &trace.Decision{Kind: a.str(AttrDecisionKind), Source: "span attribute " + AttrDecisionAction, Value: v}
 	}
 	if !hasPrefix(a, PrefixRecorded) {
 		return

@@ -26,6 +26,7 @@ const replaySpans = `{"resourceSpans":[{"resource":{"attributes":[{"key":"servic
   {"key":"replay.original.run_id","value":{"stringValue":"5c737df208441331f47b41c414394b5c"}},{"key":"replay.mode","value":{"stringValue":"run"}},{"key":"replay.sample","value":{"intValue":"2"}},
   {"key":"replay.variant.model","value":{"stringValue":"gpt-4o"}},
   {"key":"replay.refs","value":{"stringValue":"{\"repo\":{\"value\":\"acme/widgets\",\"provenance\":\"recorded\",\"from\":\"review-result.json repo\"},\"commit\":{\"value\":\"072bdd28\",\"provenance\":\"inferred\"}}"}},
+  {"key":"replay.decision.kind","value":{"stringValue":"review"}},{"key":"replay.decision.action","value":{"stringValue":"approve"}},
   {"key":"replay.outcome.status","value":{"stringValue":"interrupted"}},{"key":"replay.outcome.stopped","value":{"stringValue":"max-steps"}},
   {"key":"replay.recorded.cost_usd","value":{"doubleValue":0.5}},{"key":"replay.recorded.input_tokens","value":{"intValue":"20"}},{"key":"replay.recorded.turns","value":{"intValue":"3"}}]}
 ]}]}]}
@@ -65,6 +66,9 @@ func TestReplayAttributes(t *testing.T) {
 	if o.Status != trace.StatusInterrupted || o.Stopped != "max-steps" || o.Recorded == nil || o.Recorded.CostUSD == nil || *o.Recorded.CostUSD != 0.5 ||
 		o.Recorded.Usage == nil || o.Recorded.Usage.Input != 20 || o.Recorded.Turns != 3 {
 		t.Errorf("outcome %+v recorded %+v", o, o.Recorded)
+	}
+	if d := o.Decision; d == nil || d.Kind != "review" || string(d.Value) != `{"action":"approve"}` {
+		t.Errorf("decision %+v", d)
 	}
 }
 
