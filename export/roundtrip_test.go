@@ -131,6 +131,7 @@ type runView struct {
 	Children              []runView
 	Status, Stopped       string
 	Recorded              *trace.Totals
+	Decision              string
 	System                string
 	Tools                 []string
 }
@@ -143,6 +144,13 @@ func describe(r *trace.Run, content bool) runView {
 	r.Meta.Refs.Each(func(name string, ref *trace.Ref) { v.Refs[name] = *ref })
 	if r.Outcome != nil {
 		v.Status, v.Stopped, v.Recorded = r.Outcome.Status, r.Outcome.Stopped, r.Outcome.Recorded
+		if d := r.Outcome.Decision; d != nil {
+			// Without content only the kind and a review's action travel.
+			v.Decision = d.Kind + " " + decisionAction(d.Value)
+			if content {
+				v.Decision += " " + compactJSON(d.Value)
+			}
+		}
 	}
 	if content {
 		v.System = r.Meta.Instr.System

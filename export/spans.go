@@ -443,12 +443,12 @@ func outcomeAttrs(o *trace.Outcome, content bool) []attribute.KeyValue {
 	out := []attribute.KeyValue{attribute.String(otel.AttrOutcomeStatus, o.Status)}
 	out = appendStr(out, otel.AttrStopped, o.Stopped)
 	if d := o.Decision; d != nil {
-		out = appendStr(out, "replay.decision.kind", d.Kind)
+		out = appendStr(out, otel.AttrDecisionKind, d.Kind)
 		if a := decisionAction(d.Value); a != "" {
-			out = append(out, attribute.String("replay.decision.action", a))
+			out = append(out, attribute.String(otel.AttrDecisionAction, a))
 		}
 		if content && len(d.Value) > 0 {
-			out = append(out, attribute.String("replay.decision", string(d.Value)))
+			out = append(out, attribute.String(otel.AttrDecision, string(d.Value)))
 		}
 	}
 	if t := o.Recorded; t != nil {
