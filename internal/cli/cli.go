@@ -179,7 +179,7 @@ Data goes to stdout, status and warnings to stderr.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{err: err, help: c.CommandPath()}
 	})
-	root.AddCommand(newImportCmd(g), newLsCmd(g), newInspectCmd(g), newSandboxCmd(g), newVerifyCmd(g), newRunCmd(g), newWorldCmd(g))
+	root.AddCommand(newImportCmd(g), newLsCmd(g), newInspectCmd(g), newSandboxCmd(g), newVerifyCmd(g), newRunCmd(g), newWorldCmd(g), newExportCmd(g))
 	for _, c := range root.Commands() {
 		args := c.Args
 		c.Args = func(c *cobra.Command, a []string) error {

@@ -335,6 +335,7 @@ type runOptions struct {
 	MaxCost     float64
 	NoCache     bool
 	set         func(string) bool
+	export      runExportFlag // --export (export.go)
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -388,6 +389,7 @@ original is printed.`,
 	fl.IntVar(&opts.MaxSteps, "max-steps", 200, "end the run after `N` model calls (sub-agents included)")
 	fl.Float64Var(&opts.MaxCost, "max-cost", 0, "end the run once it has cost `USD` (priced; 0: no limit)")
 	fl.BoolVar(&opts.NoCache, "no-cache", false, "ask the endpoint even when the response cache has the answer")
+	opts.export.bind(cmd)
 	return cmd
 }
 
@@ -398,6 +400,9 @@ func runRun(ctx context.Context, opts *runOptions) error {
 	}
 	if opts.Repeat < 1 {
 		return &usageError{err: fmt.Errorf("--repeat %d: want 1 or more", opts.Repeat), help: "replay run"}
+	}
+	if err := opts.export.check(opts.globals); err != nil {
+		return err
 	}
 	s, done, err := opts.session(ctx, &opts.replayFlags, true)
 	if err != nil {
@@ -541,7 +546,7 @@ func runRun(ctx context.Context, opts *runOptions) error {
 			writeRepeats(opts.env.Stdout, results)
 		}
 	}
-	return runErr
+	return opts.export.after(ctx, opts.globals, s.Store, resultIDs(results), runErr)
 }
 
 // runReport is one run of `replay run --json`.
