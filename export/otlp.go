@@ -182,7 +182,7 @@ func (x *OTLP) Export(ctx context.Context, run *trace.Run, opts Options) (Result
 			if x.file != nil {
 				return Result{}, fmt.Errorf("export run %s: %w", run.Meta.ID, x.file.cause(err))
 			}
-			if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
 				return Result{}, ctx.Err()
 			}
 			err = unwrapExport(err)

@@ -230,7 +230,8 @@ type Langfuse struct {
 }
 
 // NewLangfuse starts a Langfuse server whose project has these keys; Close
-// it when done.
+// it when done. Besides ingestion it answers GET /api/public/traces (one
+// page listing every trace) and GET /api/public/traces/{id}.
 func NewLangfuse(publicKey, secretKey string) *Langfuse {
 	l := &Langfuse{PublicKey: publicKey, SecretKey: secretKey, seen: map[string]bool{}, traces: map[string]map[string]any{},
 		obs: map[string]map[string]any{}, byTrace: map[string]map[string]struct{}{}}
@@ -308,6 +309,8 @@ func (l *Langfuse) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/api/public/ingestion":
 		l.ingest(w, data)
+	case r.Method == http.MethodGet && r.URL.Path == "/api/public/traces":
+		l.listTraces(w)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/public/traces/"):
 		l.getTrace(w, strings.TrimPrefix(r.URL.Path, "/api/public/traces/"))
 	default:
@@ -489,6 +492,22 @@ func (l *Langfuse) take(ev Event) {
 	if l.traces[tid] == nil {
 		l.traces[tid] = map[string]any{"id": tid}
 	}
+}
+
+// listTraces answers GET /api/public/traces: one page with every trace.
+func (l *Langfuse) listTraces(w http.ResponseWriter) {
+	ids := l.Traces()
+	l.mu.Lock()
+	data := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		data = append(data, l.traces[id])
+	}
+	out := map[string]any{"data": data, "meta": map[string]int{"page": 1, "limit": 50, "totalItems": len(ids), "totalPages": 1}}
+	var buf bytes.Buffer
+	json.NewEncoder(&buf).Encode(out)
+	l.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(buf.Bytes())
 }
 
 // getTrace answers GET /api/public/traces/{id}: the trace with its

@@ -105,7 +105,7 @@ exported (the backend was unreachable or refused them).`,
 	f.StringVar(&opts.Since, "since", "", "export the stored runs started since `WHEN` (30m, 12h, 7d, 2w, or a date)")
 	f.StringVar(&opts.Agent, "agent", "", "export the stored runs of agent `NAME`")
 	f.StringVar(&opts.Repo, "repo", "", "export the stored runs of repository `REPO`")
-	f.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "give up on a request after `DURATION`")
+	f.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "give up on a request after `DURATION`, and on a run's export (retries included) after twice that")
 	f.BoolVar(&opts.JSON, "json", false, "print what was exported as JSON")
 	return cmd
 }
@@ -195,7 +195,7 @@ func (opts *exportOptions) openSink(ctx context.Context) (*exportSink, error) {
 		if proto != "" && proto != "http/protobuf" && proto != "http/json" {
 			return nil, usageErr("OTEL_EXPORTER_OTLP_PROTOCOL %q: replay sends OTLP over HTTP: http/protobuf or http/json", proto)
 		}
-		x, err := export.NewOTLPHTTP(ctx, export.HTTPOptions{URL: url, Headers: headers, Timeout: opts.Timeout, JSON: proto == "http/json"})
+		x, err := export.NewOTLPHTTP(ctx, export.HTTPOptions{URL: url, Headers: headers, Timeout: opts.Timeout, RetryFor: opts.Timeout, JSON: proto == "http/json"})
 		if err != nil {
 			return nil, err
 		}
@@ -282,7 +282,7 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 		sink.close(context.WithoutCancel(ctx))
 		return usageErr("--json prints a report on stdout, where the export goes too: send it to a file (-o) or an endpoint")
 	}
-	done, failed, err := exportAll(ctx, opts.globals, st, sink, targets, opts.Content)
+	done, failed, err := exportAll(ctx, opts.globals, st, sink, targets, opts.Content, opts.Timeout)
 	if cerr := sink.close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
 		err = fmt.Errorf("export: %w", cerr)
 	}
@@ -367,7 +367,7 @@ func (opts *exportOptions) targets(ctx context.Context, st *store.Store, since t
 // the backend refused in part is counted and the next one tried; a failed
 // request (unreachable, refused credentials) stops the batch: the next
 // runs would fail alike.
-func exportAll(ctx context.Context, g *globals, st *store.Store, sink *exportSink, targets []exportTarget, content bool) ([]export.Result, []exportFailure, error) {
+func exportAll(ctx context.Context, g *globals, st *store.Store, sink *exportSink, targets []exportTarget, content bool, timeout time.Duration) ([]export.Result, []exportFailure, error) {
 	var (
 		done   []export.Result
 		failed []exportFailure
@@ -378,7 +378,9 @@ func exportAll(ctx context.Context, g *globals, st *store.Store, sink *exportSin
 			return done, failed, err
 		}
 		opts := export.Options{Content: content, Version: replayVersion(), Original: export.OriginalOf(run, originalRun(ctx, st, run), sink.format)}
-		res, err := sink.export(ctx, run, opts)
+		rctx, cancel := context.WithTimeout(ctx, 2*timeout)
+		res, err := sink.export(rctx, run, opts)
+		cancel()
 		if ctx.Err() != nil {
 			return done, failed, ctx.Err()
 		}
@@ -544,7 +546,7 @@ func (e *runExportFlag) after(ctx context.Context, g *globals, st *store.Store, 
 	for i, id := range ids {
 		targets[i] = exportTarget{arg: id, id: id}
 	}
-	_, failed, err := exportAll(ctx, g, st, sink, targets, false)
+	_, failed, err := exportAll(ctx, g, st, sink, targets, false, o.Timeout)
 	if cerr := sink.close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
 		err = cerr
 	}

@@ -168,7 +168,7 @@ func (c *Client) post(ctx context.Context, u *url.URL, body []byte, n int) (int,
 				return 0, nil, fmt.Errorf("send to langfuse at %s: %w", u.Host, err)
 			}
 			if err := c.wait(ctx, backoff(attempt)); err != nil {
-				return 0, nil, err
+				return 0, nil, fmt.Errorf("send to langfuse at %s: %w", u.Host, err)
 			}
 			continue
 		}
@@ -187,7 +187,7 @@ func (c *Client) post(ctx context.Context, u *url.URL, body []byte, n int) (int,
 				d = backoff(attempt)
 			}
 			if err := c.wait(ctx, d); err != nil {
-				return 0, nil, err
+				return 0, nil, fmt.Errorf("send to langfuse at %s: %d %s, then %w", u.Host, resp.StatusCode, http.StatusText(resp.StatusCode), err)
 			}
 			continue
 		}
