@@ -125,7 +125,7 @@ type spanBuilder struct {
 
 // epoch stands in for the time of a run that recorded none: the SDK would
 // otherwise take the current time, and a second export would differ.
-var epoch = time.Unix(0, 0).UTC()
+func epoch() time.Time { return time.Unix(0, 0).UTC() }
 
 // stepTimes places the steps of a run in time: a step starts at its
 // recorded time, never before the step before it (so that the order of the
@@ -149,7 +149,7 @@ func timesOf(r *trace.Run) stepTimes {
 		}
 	}
 	if first.IsZero() {
-		first = epoch
+		first = epoch()
 	}
 	children := childrenByKey(r)
 	cursor := first
