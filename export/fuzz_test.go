@@ -154,5 +154,18 @@ func FuzzExport(f *testing.F) {
 		if ws.LLMCalls != gs.LLMCalls || ws.ToolCalls != gs.ToolCalls {
 			t.Fatalf("%d llm / %d tool calls exported, %d / %d imported back", ws.LLMCalls, ws.ToolCalls, gs.LLMCalls, gs.ToolCalls)
 		}
+		// Over OTLP/HTTP in protobuf, which refuses invalid UTF-8: runs made
+		// in memory may hold any bytes (a command's raw output).
+		raw := string(data[:min(len(data), 8)])
+		run.Meta.Agent += raw
+		for i := range run.Steps {
+			if tc := run.Steps[i].Tool; tc != nil {
+				tc.Output += raw
+				tc.Name += raw
+			}
+		}
+		if _, err := protoBodies(t, run, opts); err != nil {
+			t.Fatalf("protobuf export: %v", err)
+		}
 	})
 }

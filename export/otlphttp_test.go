@@ -3,6 +3,8 @@ package export
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,81 @@ import (
 	"github.com/agentreplay/replay/export/exporttest"
 	"github.com/agentreplay/replay/replay/trace"
 )
+
+// capture is a transport that answers every request as a healthy
+// collector does and keeps the bodies: an OTLP/HTTP export without a
+// network.
+type capture struct{ bodies [][]byte }
+
+func (c *capture) RoundTrip(r *http.Request) (*http.Response, error) {
+	b, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	c.bodies = append(c.bodies, b)
+	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{"Content-Type": {"application/x-protobuf"}},
+		Body: http.NoBody, Request: r}, nil
+}
+
+// protoBodies exports run over OTLP/HTTP in protobuf and decodes what was
+// sent with the OTLP protobuf types.
+func protoBodies(t testing.TB, run *trace.Run, opts Options) ([]*coltracepb.ExportTraceServiceRequest, error) {
+	t.Helper()
+	ctx := context.Background()
+	tr := &capture{}
+	x, err := NewOTLPHTTP(ctx, HTTPOptions{URL: "http://collector.invalid/v1/traces", HTTP: &http.Client{Transport: tr}, RetryFor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close(ctx)
+	if _, err := x.Export(ctx, run, opts); err != nil {
+		return nil, err
+	}
+	var out []*coltracepb.ExportTraceServiceRequest
+	for _, b := range tr.bodies {
+		var pb coltracepb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(b, &pb); err != nil {
+			t.Fatalf("the OTLP protobuf types refuse the body: %v", err)
+		}
+		out = append(out, &pb)
+	}
+	return out, nil
+}
+
+// TestOTLPHTTPInvalidUTF8: a run holding bytes that are not UTF-8 (a
+// command's raw output, a name) still goes over protobuf, which refuses
+// such strings: they arrive with U+FFFD in place, as in the JSON file.
+func TestOTLPHTTPInvalidUTF8(t *testing.T) {
+	run := &trace.Run{Meta: trace.RunMeta{ID: strings.Repeat("ab", 16), Agent: "rev\xffiew", Replay: &trace.Origin{Of: strings.Repeat("cd", 16),
+		Variant: map[string]string{"k\xfe": "v\xfe"}}}, Steps: []trace.Step{
+		{Kind: trace.KindLLM, LLM: &trace.LLMCall{Model: "m\xff", StopReason: "stop\xff", Error: "bad \xff", Params: trace.Params{Stop: []string{"\xfe"}},
+			Output: trace.Message{Role: "assistant"}}},
+		{Kind: trace.KindTool, Tool: &trace.ToolCall{Name: "Bash", Output: "bytes \xff\xfe", Status: trace.ToolOK}},
+	}}
+	reqs, err := protoBodies(t, run, Options{Content: true, Original: OriginalOf(run, nil, FormatOTLP)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans := reqs[0].ResourceSpans[0].ScopeSpans[0].Spans
+	if len(spans) != 3 || spans[2].Name != "invoke_agent rev\uFFFDiew" || spans[0].Status.Message != "bad \uFFFD" {
+		t.Fatalf("%d spans: %v", len(spans), spans)
+	}
+	var result, variant string
+	for _, a := range spans[1].Attributes {
+		if a.Key == "gen_ai.tool.call.result" {
+			result = a.Value.GetStringValue()
+		}
+	}
+	for _, a := range spans[2].Attributes {
+		if a.Key == "replay.variant.k\uFFFD" {
+			variant = a.Value.GetStringValue()
+		}
+	}
+	if result != "bytes \uFFFD" || variant != "v\uFFFD" {
+		t.Errorf("tool result %q, variant %q", result, variant)
+	}
+}
 
 func sendOTLP(t *testing.T, o HTTPOptions, run *trace.Run, opts Options) (Result, error) {
 	t.Helper()

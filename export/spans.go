@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -240,14 +242,14 @@ func (b *spanBuilder) agent(ctx context.Context, r *trace.Run, main bool) {
 	attrs = append(attrs, refAttrs(r.Meta.Refs)...)
 	attrs = append(attrs, outcomeAttrs(r.Outcome, b.opts.Content)...)
 	startOpts := []oteltrace.SpanStartOption{oteltrace.WithSpanKind(oteltrace.SpanKindInternal),
-		oteltrace.WithTimestamp(times.first), oteltrace.WithAttributes(attrs...), oteltrace.WithLinks(links...)}
+		oteltrace.WithTimestamp(times.first), oteltrace.WithAttributes(validAttrs(attrs)...), oteltrace.WithLinks(links...)}
 	if main {
 		// The export is a trace of its own, whatever span ctx carries.
 		startOpts = append(startOpts, oteltrace.WithNewRoot())
 	}
-	ctx, span := b.tracer.Start(withIDs(ctx, tid, spanIDOf(b.runID, r.Meta.Key, -1)), name, startOpts...)
+	ctx, span := b.tracer.Start(withIDs(ctx, tid, spanIDOf(b.runID, r.Meta.Key, -1)), validUTF8(name), startOpts...)
 	if o := r.Outcome; o != nil && o.Status == trace.StatusError {
-		span.SetStatus(codes.Error, o.Error)
+		span.SetStatus(codes.Error, validUTF8(o.Error))
 	}
 
 	children := childrenByKey(r)
@@ -358,11 +360,11 @@ func (b *spanBuilder) chat(ctx context.Context, r *trace.Run, i int, call *trace
 			attribute.String(string(semconv.GenAIInputMessagesKey), mustJSON(genaiMessages(conv.input(call)))),
 			attribute.String(string(semconv.GenAIOutputMessagesKey), mustJSON([]genaiMessage{genaiMsg(call.Output, call.StopReason)})))
 	}
-	_, span := b.tracer.Start(withIDs(ctx, traceIDOf(b.runID), spanIDOf(b.runID, r.Meta.Key, i)), name,
-		oteltrace.WithSpanKind(oteltrace.SpanKindClient), oteltrace.WithTimestamp(start), oteltrace.WithAttributes(attrs...))
+	_, span := b.tracer.Start(withIDs(ctx, traceIDOf(b.runID), spanIDOf(b.runID, r.Meta.Key, i)), validUTF8(name),
+		oteltrace.WithSpanKind(oteltrace.SpanKindClient), oteltrace.WithTimestamp(start), oteltrace.WithAttributes(validAttrs(attrs)...))
 	if call.Error != "" {
 		span.SetAttributes(semconv.ErrorTypeOther)
-		span.SetStatus(codes.Error, call.Error)
+		span.SetStatus(codes.Error, validUTF8(call.Error))
 	}
 	span.End(oteltrace.WithTimestamp(end))
 }
@@ -392,8 +394,8 @@ func (b *spanBuilder) tool(ctx context.Context, r *trace.Run, i int, tc *trace.T
 			attrs = append(attrs, attribute.String(string(semconv.GenAIToolCallResultKey), out))
 		}
 	}
-	ctx, span := b.tracer.Start(withIDs(ctx, traceIDOf(b.runID), spanIDOf(b.runID, r.Meta.Key, i)), name,
-		oteltrace.WithSpanKind(oteltrace.SpanKindInternal), oteltrace.WithTimestamp(start), oteltrace.WithAttributes(attrs...))
+	ctx, span := b.tracer.Start(withIDs(ctx, traceIDOf(b.runID), spanIDOf(b.runID, r.Meta.Key, i)), validUTF8(name),
+		oteltrace.WithSpanKind(oteltrace.SpanKindInternal), oteltrace.WithTimestamp(start), oteltrace.WithAttributes(validAttrs(attrs)...))
 	switch tc.Status {
 	case trace.ToolError, trace.ToolInterrupted:
 		// The description stays empty: a tool's error text is its output,
@@ -417,9 +419,9 @@ func originalLink(o *Original) (oteltrace.Link, bool) {
 	if sid, err := oteltrace.SpanIDFromHex(o.SpanID); err == nil {
 		cfg.SpanID = sid
 	}
-	return oteltrace.Link{SpanContext: oteltrace.NewSpanContext(cfg), Attributes: []attribute.KeyValue{
+	return oteltrace.Link{SpanContext: oteltrace.NewSpanContext(cfg), Attributes: validAttrs([]attribute.KeyValue{
 		attribute.String("replay.link", "original"), attribute.String(otel.AttrOriginalRunID, o.RunID),
-	}}, true
+	})}, true
 }
 
 func refAttrs(refs trace.Refs) []attribute.KeyValue {
@@ -504,6 +506,36 @@ func costAttrs(c trace.Cost) []attribute.KeyValue {
 		out = append(out, attribute.Float64(otel.AttrCostPriced, *c.Priced))
 	}
 	return out
+}
+
+// validUTF8 replaces the invalid UTF-8 in s (a tool's raw output, say)
+// with U+FFFD: protobuf refuses such strings, and the OTLP/HTTP exporter
+// would fail the whole request. The JSON encodings do the same.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// validAttrs makes the keys and string values of attrs valid UTF-8.
+func validAttrs(attrs []attribute.KeyValue) []attribute.KeyValue {
+	for i, a := range attrs {
+		key := attribute.Key(validUTF8(string(a.Key)))
+		switch a.Value.Type() {
+		case attribute.STRING:
+			attrs[i] = key.String(validUTF8(a.Value.AsString()))
+		case attribute.STRINGSLICE:
+			ss := slices.Clone(a.Value.AsStringSlice())
+			for j := range ss {
+				ss[j] = validUTF8(ss[j])
+			}
+			attrs[i] = key.StringSlice(ss)
+		default:
+			attrs[i].Key = key
+		}
+	}
+	return attrs
 }
 
 func appendStr(attrs []attribute.KeyValue, key, v string) []attribute.KeyValue {
