@@ -67,6 +67,8 @@ type HTTPOptions struct {
 	RetryFor time.Duration
 	// JSON sends OTLP/JSON instead of protobuf.
 	JSON bool
+	// Gzip compresses the requests (OTEL_EXPORTER_OTLP_COMPRESSION=gzip).
+	Gzip bool
 	// HTTP is the client to use (nil: the exporter's own).
 	HTTP *http.Client
 }
@@ -95,6 +97,13 @@ func NewOTLPHTTP(ctx context.Context, o HTTPOptions) (*OTLP, error) {
 	}
 	if o.JSON {
 		opts = append(opts, otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON))
+	}
+	// Explicitly too: the exporter would read OTEL_EXPORTER_OTLP_COMPRESSION
+	// from the process, and configuration enters at the CLI.
+	if o.Gzip {
+		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
+	} else {
+		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.NoCompression))
 	}
 	// The exporter's errors for answers it retried do not say the status:
 	// the transport notes the last one.

@@ -151,6 +151,26 @@ func TestOTLPHTTP(t *testing.T) {
 	}
 }
 
+// TestOTLPHTTPGzip: compressed requests, as OTEL_EXPORTER_OTLP_COMPRESSION
+// asks, decode as the same spans; without Gzip the exporter sends them
+// plain whatever the process's environment says.
+func TestOTLPHTTPGzip(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")
+	cf := load(t, counterfactual)
+	for _, gz := range []bool{false, true} {
+		c := exporttest.NewCollector()
+		if _, err := sendOTLP(t, HTTPOptions{URL: c.Endpoint(), Gzip: gz}, cf, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		got := c.Received()
+		if len(got) != 1 || (got[0].Header.Get("Content-Encoding") == "gzip") != gz || len(c.Spans()) != 14 {
+			t.Errorf("gzip=%v: %d requests, encoding %q, %d spans", gz, len(got), got[0].Header.Get("Content-Encoding"), len(c.Spans()))
+		}
+		c.Close()
+	}
+}
+
 // TestOTLPHTTPLargeRunInSeveralRequests: a run whose content passes the
 // request bound goes in several requests, no span lost.
 func TestOTLPHTTPLargeRunInSeveralRequests(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/agentreplay/replay/replay/model"
 	"github.com/agentreplay/replay/replay/store"
@@ -350,6 +355,71 @@ func TestFileIsOTLP(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFileDecodesWithOTLPProtoTypes: a line of the file is a TracesData
+// that the OTLP protobuf types read with protojson (unknown fields refused;
+// trace and span ids in hex, as OTLP/JSON has them), and it holds exactly
+// what the protobuf encoding sends a collector.
+func TestFileDecodesWithOTLPProtoTypes(t *testing.T) {
+	cf := load(t, counterfactual)
+	opts := Options{Content: true, Original: OriginalOf(cf, nil, FormatOTLP), Version: "test"}
+	line := bytes.TrimSpace([]byte(readFile(t, exportFile(t, cf, opts))))
+	var td tracepb.TracesData
+	if err := (protojson.UnmarshalOptions{}).Unmarshal(hexIDsToBase64(t, line), &td); err != nil {
+		t.Fatalf("protojson refuses the line: %v", err)
+	}
+	reqs, err := protoBodies(t, cf, opts)
+	if err != nil || len(reqs) != 1 {
+		t.Fatalf("%d requests: %v", len(reqs), err)
+	}
+	if want := (&tracepb.TracesData{ResourceSpans: reqs[0].ResourceSpans}); !proto.Equal(&td, want) {
+		t.Errorf("the file and the protobuf request differ:\nfile %v\nprotobuf %v", &td, want)
+	}
+	spans := td.ResourceSpans[0].ScopeSpans[0].Spans
+	if root := spans[len(spans)-1]; len(root.TraceId) != 16 || hex.EncodeToString(root.TraceId) != TraceID(cf.Meta.ID) ||
+		len(root.SpanId) != 8 || len(root.Links) != 1 || root.Kind != tracepb.Span_SPAN_KIND_INTERNAL {
+		t.Errorf("agent span %v", root)
+	}
+}
+
+// hexIDsToBase64 rewrites the hex ids of OTLP/JSON (traceId, spanId,
+// parentSpanId) in the base64 that protojson expects of bytes fields.
+func hexIDsToBase64(t *testing.T, line []byte) []byte {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if s, ok := e.(string); ok && (k == "traceId" || k == "spanId" || k == "parentSpanId") {
+					b, err := hex.DecodeString(s)
+					if err != nil {
+						t.Fatalf("%s %q is not hex", k, s)
+					}
+					x[k] = base64.StdEncoding.EncodeToString(b)
+					continue
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	out, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func spansOf(td ptrace.Traces) []ptrace.Span {
