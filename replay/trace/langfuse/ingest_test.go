@@ -1,6 +1,7 @@
 package langfuse
 
 import (
+	"bytes"
 	"context"
 	stdjson "encoding/json"
 	"errors"
@@ -159,6 +160,36 @@ func TestIngestRetriesAndRefusals(t *testing.T) {
 		c := &Client{Host: "http://127.0.0.1:1"}
 		if _, err := c.Ingest(context.Background(), events(1, 10)); err == nil || !strings.Contains(err.Error(), "LANGFUSE_PUBLIC_KEY") {
 			t.Errorf("err %v", err)
+		}
+	})
+}
+
+// FuzzIngestAnswer: whatever a server answers with a success status, the
+// client counts what it took and lists what it refused, or says the answer
+// is no ingestion response, naming the server; an empty answer takes all.
+func FuzzIngestAnswer(f *testing.F) {
+	for _, s := range []string{
+		``, `{}`, `null`, `{"successes":[],"errors":[]}`,
+		`{"successes":[{"id":"a","status":201}],"errors":[{"id":"b","status":400,"message":"Invalid request data","error":{"issues":[{"path":["body","startTime"]}]}}]}`,
+		`{"successes":[{"id":"a","status":"201"}]}`, `{"errors":[{"id":7}]}`, `[1,2]`, `{"errors":[{"error":"x"}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		took, refused, err := ingestAnswer("langfuse.test:3000", data, 3)
+		if err != nil {
+			if !strings.Contains(err.Error(), "langfuse.test:3000") || took != 0 || refused != nil {
+				t.Fatalf("error %v with %d taken, %d refused", err, took, len(refused))
+			}
+			return
+		}
+		if took < 0 || (len(bytes.TrimSpace(data)) == 0 && took != 3) {
+			t.Fatalf("%d taken of 3", took)
+		}
+		for _, e := range refused {
+			if len(e.Error) > 0 && !stdjson.Valid(e.Error) {
+				t.Fatalf("refusal %+v: its error is not JSON", e)
+			}
 		}
 	})
 }
