@@ -101,16 +101,26 @@ func (c *Client) Ingest(ctx context.Context, events []IngestEvent) (IngestResult
 }
 
 func (c *Client) ingestBase() (*url.URL, error) {
-	h := strings.TrimSpace(c.Host)
+	u, err := ParseHost(c.Host)
+	if err != nil {
+		return nil, fmt.Errorf("send to langfuse: %w", err)
+	}
+	return u, nil
+}
+
+// ParseHost checks a server's address as Client.Host takes it: an http or
+// https URL with a host ("https://" is assumed when no scheme is given).
+func ParseHost(host string) (*url.URL, error) {
+	h := strings.TrimSpace(host)
 	if h == "" {
-		return nil, errors.New("send to langfuse: no host: set LANGFUSE_HOST (e.g. https://cloud.langfuse.com)")
+		return nil, errors.New("no host: set LANGFUSE_HOST (e.g. https://cloud.langfuse.com)")
 	}
 	if !strings.Contains(h, "://") {
 		h = "https://" + h
 	}
 	u, err := url.Parse(strings.TrimRight(h, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("send to langfuse: invalid host %q", c.Host)
+	if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.RawQuery != "" {
+		return nil, fmt.Errorf("invalid host %q: want a URL such as https://cloud.langfuse.com", host)
 	}
 	return u, nil
 }
