@@ -31,6 +31,7 @@ const (
 	ExitOK          = 0   // success
 	ExitCheckFailed = 1   // a check failed: divergence, eval failure
 	ExitUsage       = 2   // usage or input error (and any other failure)
+	ExitIncomplete  = 3   // incomplete: a run stopped early (a limit, a model or sandbox failure), missing parts, nothing to compare
 	ExitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -67,8 +68,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetArgs(defaultRun(root, args))
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	err := root.ExecuteContext(ctx)
-	return exitCode(ctx, err, env.Stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitCode(ctx, cmd, err, env.Stderr)
 }
 
 // defaultRun makes `replay <trace> [flags]` mean `replay run <trace>
@@ -112,14 +113,19 @@ func (e *exitError) Error() string { return e.msg }
 // usageError marks a usage mistake (bad flag, wrong arguments).
 type usageError struct {
 	err  error
-	help string // the command whose --help to point at
+	help string // the command whose --help to point at; "": the one that ran
 }
+
+// usage marks err as a usage mistake; the hint names the --help of the
+// command that failed.
+func usage(err error) error { return &usageError{err: err} }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
 // exitCode is the one place that maps errors to exit codes, and prints them.
-func exitCode(ctx context.Context, err error, stderr io.Writer) int {
+// cmd is the command that ran (its --help is the usage hint).
+func exitCode(ctx context.Context, cmd *cobra.Command, err error, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
@@ -137,7 +143,14 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "replay: "+err.Error())
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", ue.help)
+		help := ue.help
+		if help == "" {
+			help = "replay"
+			if cmd != nil {
+				help = cmd.CommandPath()
+			}
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", help)
 	}
 	return ExitUsage
 }
@@ -162,7 +175,7 @@ The store lives in --home, else $REPLAY_HOME, else $XDG_DATA_HOME/replay, else
 ~/.local/share/replay. Prices come from --pricing FILE, else pricing.json in
 the store directory when it exists, else the table built into replay.
 
-Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 130 interrupted.
+Exit codes: 0 ok, 1 a check failed, 2 usage or input error, 3 incomplete, 130 interrupted.
 Data goes to stdout, status and warnings to stderr.`,
 		Example: `  # Add traces to the store, then list and inspect them
   replay import ~/.claude/projects/-home-me-widgets/*.jsonl
@@ -179,7 +192,7 @@ Data goes to stdout, status and warnings to stderr.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{err: err, help: c.CommandPath()}
 	})
-	root.AddCommand(newImportCmd(g), newLsCmd(g), newInspectCmd(g), newSandboxCmd(g), newVerifyCmd(g), newRunCmd(g), newWorldCmd(g), newExportCmd(g))
+	root.AddCommand(newImportCmd(g), newLsCmd(g), newInspectCmd(g), newSandboxCmd(g), newVerifyCmd(g), newRunCmd(g), newWorldCmd(g), newExportCmd(g, nil))
 	for _, c := range root.Commands() {
 		args := c.Args
 		c.Args = func(c *cobra.Command, a []string) error {

@@ -22,10 +22,8 @@ import (
 	"github.com/agentreplay/replay/replay/trace/langfuse"
 )
 
-// ExitIncomplete: some of the work was not done (an export that did not
-// reach its backend). Belongs with the exit codes in cli.go.
-const ExitIncomplete = 3
-
+// exportOptions are the flags of replay export; request turns them, with
+// the environment, into what the export does.
 type exportOptions struct {
 	*globals
 	Targets      []string
@@ -42,7 +40,10 @@ type exportOptions struct {
 	Now          func() time.Time
 }
 
-func newExportCmd(g *globals) *cobra.Command {
+func newExportCmd(g *globals, runF func(context.Context, *exportOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runExport
+	}
 	opts := &exportOptions{globals: g, Now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "export [<run>...] --format otlp|langfuse",
@@ -57,7 +58,8 @@ cost in gen_ai.usage.cost, replay.cost.recorded_usd and priced_usd) and an
 --endpoint URL, else $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
 $OTEL_EXPORTER_OTLP_ENDPOINT (a base URL: /v1/traces is appended; headers
 from $OTEL_EXPORTER_OTLP_HEADERS, protobuf unless
-$OTEL_EXPORTER_OTLP_PROTOCOL is http/json), or as OTLP/JSON Lines to -o FILE
+$OTEL_EXPORTER_OTLP_PROTOCOL is http/json, gzip when
+$OTEL_EXPORTER_OTLP_COMPRESSION is gzip), or as OTLP/JSON Lines to -o FILE
 (one line per run), or to stdout when no endpoint is set.
 
 --format langfuse sends a trace per run through Langfuse's ingestion API to
@@ -93,7 +95,7 @@ exported (the backend was unreachable or refused them).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Targets = args
-			return runExport(cmd.Context(), opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
@@ -108,6 +110,142 @@ exported (the backend was unreachable or refused them).`,
 	f.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "give up on a request after `DURATION`, and on a run's export (retries included) after twice that")
 	f.BoolVar(&opts.JSON, "json", false, "print what was exported as JSON")
 	return cmd
+}
+
+// exportRequest is what an export will do, decided from the flags and the
+// environment without I/O.
+type exportRequest struct {
+	Format  string
+	Targets []string     // the runs given, or none
+	Filter  store.Filter // else the stored runs these select
+	Content bool
+	JSON    bool
+	Timeout time.Duration
+	Dest    exportDest
+}
+
+// exportDest is where the runs go: one of File, OTLP and Langfuse.
+type exportDest struct {
+	File     string              // a file to write ("-": stdout)
+	OTLP     *export.HTTPOptions // a collector
+	Langfuse *langfuse.Client    // a Langfuse server
+}
+
+// String names the destination in messages.
+func (d exportDest) String() string {
+	switch {
+	case d.OTLP != nil:
+		return d.OTLP.URL
+	case d.Langfuse != nil:
+		return d.Langfuse.Host
+	case d.File == "-":
+		return "stdout"
+	}
+	return d.File
+}
+
+// request checks the flags and the environment and says what the export
+// will do.
+func (opts *exportOptions) request() (exportRequest, error) {
+	filters := opts.Since != "" || opts.Agent != "" || opts.Repo != ""
+	switch {
+	case len(opts.Targets) == 0 && !filters:
+		return exportRequest{}, usage(errors.New("give the runs to export (a path, an id or an id prefix), or select stored runs with --since, --agent or --repo"))
+	case len(opts.Targets) > 0 && filters:
+		return exportRequest{}, usage(errors.New("give runs or --since/--agent/--repo, not both"))
+	}
+	req := exportRequest{Format: opts.Format, Targets: opts.Targets, Content: opts.Content, JSON: opts.JSON, Timeout: opts.Timeout,
+		Filter: store.Filter{Agent: opts.Agent, Repo: opts.Repo}}
+	if opts.Since != "" {
+		t, err := parseSince(opts.Since, opts.Now())
+		if err != nil {
+			return exportRequest{}, usage(err)
+		}
+		req.Filter.Since = t
+	}
+	d, err := opts.destination()
+	if err != nil {
+		return exportRequest{}, err
+	}
+	if opts.JSON && d.File == "-" {
+		return exportRequest{}, usage(errors.New("--json prints a report on stdout, where the export goes too: send it to a file (-o) or an endpoint"))
+	}
+	req.Dest = d
+	return req, nil
+}
+
+// destination is where --format, -o, --endpoint, --langfuse-host and the
+// environment ($OTEL_EXPORTER_OTLP_*, $LANGFUSE_*) send the runs.
+func (opts *exportOptions) destination() (exportDest, error) {
+	getenv := opts.env.Getenv
+	if opts.Timeout <= 0 {
+		return exportDest{}, usage(fmt.Errorf("--timeout %s: want a positive duration", opts.Timeout))
+	}
+	if opts.Out != "" && (opts.Endpoint != "" || opts.LangfuseHost != "") {
+		return exportDest{}, usage(errors.New("-o writes a file: it does not go with --endpoint or --langfuse-host"))
+	}
+	switch opts.Format {
+	case export.FormatOTLP:
+		if opts.LangfuseHost != "" {
+			return exportDest{}, usage(errors.New("--langfuse-host goes with --format langfuse"))
+		}
+		if opts.Out != "" {
+			return exportDest{File: opts.Out}, nil
+		}
+		url, err := export.TracesURL(opts.Endpoint, getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
+		if err != nil {
+			return exportDest{}, usage(err)
+		}
+		if url == "" {
+			return exportDest{File: "-"}, nil
+		}
+		// The signal's variable wins over the general one, as in the SDK.
+		env := func(name string) (string, string) {
+			if v := getenv("OTEL_EXPORTER_OTLP_TRACES_" + name); v != "" {
+				return v, "OTEL_EXPORTER_OTLP_TRACES_" + name
+			}
+			return getenv("OTEL_EXPORTER_OTLP_" + name), "OTEL_EXPORTER_OTLP_" + name
+		}
+		hv, from := env("HEADERS")
+		headers, err := export.ParseHeaders(hv)
+		if err != nil {
+			return exportDest{}, usage(fmt.Errorf("%s: %w", from, err))
+		}
+		proto, from := env("PROTOCOL")
+		if proto != "" && proto != "http/protobuf" && proto != "http/json" {
+			return exportDest{}, usage(fmt.Errorf("%s %q: replay sends OTLP over HTTP: http/protobuf or http/json", from, proto))
+		}
+		comp, from := env("COMPRESSION")
+		if comp != "" && comp != "gzip" && comp != "none" {
+			return exportDest{}, usage(fmt.Errorf("%s %q: want gzip or none", from, comp))
+		}
+		return exportDest{OTLP: &export.HTTPOptions{URL: url, Headers: headers, Timeout: opts.Timeout, RetryFor: opts.Timeout,
+			JSON: proto == "http/json", Gzip: comp == "gzip"}}, nil
+	case export.FormatLangfuse:
+		if opts.Endpoint != "" {
+			return exportDest{}, usage(errors.New("--endpoint goes with --format otlp; Langfuse's server is --langfuse-host"))
+		}
+		if opts.Out != "" {
+			return exportDest{File: opts.Out}, nil
+		}
+		host, from := opts.LangfuseHost, "--langfuse-host"
+		if host == "" {
+			host, from = getenv("LANGFUSE_HOST"), "LANGFUSE_HOST"
+		}
+		if host == "" {
+			return exportDest{}, usage(errors.New("--format langfuse: give the server with --langfuse-host URL or $LANGFUSE_HOST (or write a file with -o)"))
+		}
+		if _, err := langfuse.ParseHost(host); err != nil {
+			return exportDest{}, usage(fmt.Errorf("%s: %w", from, err))
+		}
+		c := &langfuse.Client{Host: host, PublicKey: getenv("LANGFUSE_PUBLIC_KEY"), SecretKey: getenv("LANGFUSE_SECRET_KEY"),
+			HTTP: &http.Client{Timeout: opts.Timeout}}
+		if c.PublicKey == "" || c.SecretKey == "" {
+			return exportDest{}, usage(fmt.Errorf("send to langfuse at %s: set LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (the project's API keys)", host))
+		}
+		return exportDest{Langfuse: c}, nil
+	}
+	return exportDest{}, usage(fmt.Errorf("--format %q: want otlp or langfuse", opts.Format))
 }
 
 // exportSink is where runs go: a collector, Langfuse, or a file.
@@ -130,101 +268,43 @@ func (s *exportSink) export(ctx context.Context, run *trace.Run, opts export.Opt
 	return export.WriteLangfuse(s.w, run, opts)
 }
 
-func usageErr(format string, args ...any) error {
-	return &usageError{err: fmt.Errorf(format, args...), help: "replay export"}
-}
-
-// openSink opens the destination the flags and environment name.
-func (opts *exportOptions) openSink(ctx context.Context) (*exportSink, error) {
-	getenv := opts.env.Getenv
-	s := &exportSink{format: opts.Format, close: func(context.Context) error { return nil }}
-	var w io.Writer
-	if opts.Out != "" {
-		if opts.Endpoint != "" || opts.LangfuseHost != "" {
-			return nil, usageErr("-o writes a file: it does not go with --endpoint or --langfuse-host")
-		}
-		if opts.Out == "-" {
-			w = opts.env.Stdout
-			s.dest = "stdout"
-		} else {
-			f, err := os.Create(opts.Out)
-			if err != nil {
-				return nil, fmt.Errorf("export: %w", err)
-			}
-			w, s.dest = f, opts.Out
-			s.close = func(context.Context) error { return f.Close() }
-		}
-	}
-	switch opts.Format {
-	case export.FormatOTLP:
-		if opts.LangfuseHost != "" {
-			return nil, usageErr("--langfuse-host goes with --format langfuse")
-		}
-		url := ""
-		if w == nil {
-			var err error
-			url, err = export.TracesURL(opts.Endpoint, getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
-			if err != nil {
-				return nil, usageErr("%w", err)
-			}
-		}
-		if url == "" {
-			if w == nil {
-				w, s.dest = opts.env.Stdout, "stdout"
-			}
-			x, err := export.NewOTLPFile(ctx, w)
-			if err != nil {
-				return nil, err
-			}
-			closeFile := s.close
-			s.otlp, s.close = x, func(ctx context.Context) error { return errors.Join(x.Close(ctx), closeFile(ctx)) }
-			return s, nil
-		}
-		hv, from := getenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS"), "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
-		if hv == "" {
-			hv, from = getenv("OTEL_EXPORTER_OTLP_HEADERS"), "OTEL_EXPORTER_OTLP_HEADERS"
-		}
-		headers, err := export.ParseHeaders(hv)
-		if err != nil {
-			return nil, usageErr("%s: %w", from, err)
-		}
-		proto := getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-		if proto == "" {
-			proto = getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
-		}
-		if proto != "" && proto != "http/protobuf" && proto != "http/json" {
-			return nil, usageErr("OTEL_EXPORTER_OTLP_PROTOCOL %q: replay sends OTLP over HTTP: http/protobuf or http/json", proto)
-		}
-		x, err := export.NewOTLPHTTP(ctx, export.HTTPOptions{URL: url, Headers: headers, Timeout: opts.Timeout, RetryFor: opts.Timeout, JSON: proto == "http/json"})
+// openSink opens the destination: creates the file, or sets up the
+// exporter.
+func openSink(ctx context.Context, env Env, format string, d exportDest) (*exportSink, error) {
+	s := &exportSink{format: format, dest: d.String(), close: func(context.Context) error { return nil }}
+	switch {
+	case d.OTLP != nil:
+		x, err := export.NewOTLPHTTP(ctx, *d.OTLP)
 		if err != nil {
 			return nil, err
 		}
-		s.otlp, s.dest, s.close = x, url, x.Close
+		s.otlp, s.close = x, x.Close
 		return s, nil
-	case export.FormatLangfuse:
-		if opts.Endpoint != "" {
-			return nil, usageErr("--endpoint goes with --format otlp; Langfuse's server is --langfuse-host")
-		}
-		if w != nil {
-			s.w = w
-			return s, nil
-		}
-		host := opts.LangfuseHost
-		if host == "" {
-			host = getenv("LANGFUSE_HOST")
-		}
-		if host == "" {
-			return nil, usageErr("--format langfuse: give the server with --langfuse-host URL or $LANGFUSE_HOST (or write a file with -o)")
-		}
-		c := &langfuse.Client{Host: host, PublicKey: getenv("LANGFUSE_PUBLIC_KEY"), SecretKey: getenv("LANGFUSE_SECRET_KEY"),
-			HTTP: &http.Client{Timeout: opts.Timeout}}
-		if c.PublicKey == "" || c.SecretKey == "" {
-			return nil, usageErr("send to langfuse at %s: set LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (the project's API keys)", host)
-		}
-		s.lf, s.dest = &export.Langfuse{Client: c}, host
+	case d.Langfuse != nil:
+		s.lf = &export.Langfuse{Client: d.Langfuse}
 		return s, nil
 	}
-	return nil, usageErr("--format %q: want otlp or langfuse", opts.Format)
+	w := env.Stdout
+	if d.File != "-" {
+		f, err := os.Create(d.File)
+		if err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		w = f
+		s.close = func(context.Context) error { return f.Close() }
+	}
+	if format == export.FormatLangfuse {
+		s.w = w
+		return s, nil
+	}
+	x, err := export.NewOTLPFile(ctx, w)
+	if err != nil {
+		s.close(ctx)
+		return nil, err
+	}
+	closeFile := s.close
+	s.otlp, s.close = x, func(ctx context.Context) error { return errors.Join(x.Close(ctx), closeFile(ctx)) }
+	return s, nil
 }
 
 // exportTarget is one run to export: a path, or a stored id.
@@ -241,25 +321,9 @@ type exportFailure struct {
 }
 
 func runExport(ctx context.Context, opts *exportOptions) error {
-	filters := opts.Since != "" || opts.Agent != "" || opts.Repo != ""
-	switch {
-	case len(opts.Targets) == 0 && !filters:
-		return usageErr("give the runs to export (a path, an id or an id prefix), or select stored runs with --since, --agent or --repo")
-	case len(opts.Targets) > 0 && filters:
-		return usageErr("give runs or --since/--agent/--repo, not both")
-	case opts.Timeout <= 0:
-		return usageErr("--timeout %s: want a positive duration", opts.Timeout)
-	}
-	if opts.Format != export.FormatOTLP && opts.Format != export.FormatLangfuse {
-		return usageErr("--format %q: want otlp or langfuse", opts.Format)
-	}
-	var since time.Time
-	if opts.Since != "" {
-		t, err := parseSince(opts.Since, opts.Now())
-		if err != nil {
-			return usageErr("%w", err)
-		}
-		since = t
+	req, err := opts.request()
+	if err != nil {
+		return err
 	}
 	// The store, when there is one, finds stored runs and the originals of
 	// replays. It is only read.
@@ -270,33 +334,29 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 		}
 		defer st.Close()
 	}
-	targets, err := opts.targets(ctx, st, since)
+	targets, err := resolveTargets(ctx, st, req)
 	if err != nil {
 		return err
 	}
-	sink, err := opts.openSink(ctx)
+	sink, err := openSink(ctx, opts.env, req.Format, req.Dest)
 	if err != nil {
 		return err
 	}
-	if opts.JSON && sink.dest == "stdout" {
-		sink.close(context.WithoutCancel(ctx))
-		return usageErr("--json prints a report on stdout, where the export goes too: send it to a file (-o) or an endpoint")
-	}
-	done, failed, err := exportAll(ctx, opts.globals, st, sink, targets, opts.Content, opts.Timeout)
+	done, failed, err := exportAll(ctx, opts.globals, st, sink, targets, req.Content, req.Timeout)
 	if cerr := sink.close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
 		err = fmt.Errorf("export: %w", cerr)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if opts.JSON {
+	if req.JSON {
 		out := struct {
 			Version     int             `json:"version"`
 			Format      string          `json:"format"`
 			Destination string          `json:"destination"`
 			Exported    []export.Result `json:"exported"`
 			Failed      []exportFailure `json:"failed"`
-		}{1, opts.Format, sink.dest, done, failed}
+		}{1, req.Format, sink.dest, done, failed}
 		if out.Exported == nil {
 			out.Exported = []export.Result{}
 		}
@@ -316,14 +376,14 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	return nil
 }
 
-// targets resolves the arguments, or the filters, to runs. A path that
+// resolveTargets resolves the arguments, or the filters, to runs. A path that
 // exists wins over an id, as in inspect.
-func (opts *exportOptions) targets(ctx context.Context, st *store.Store, since time.Time) ([]exportTarget, error) {
-	if len(opts.Targets) == 0 {
+func resolveTargets(ctx context.Context, st *store.Store, req exportRequest) ([]exportTarget, error) {
+	if len(req.Targets) == 0 {
 		if st == nil {
 			return nil, fmt.Errorf("export: no stored runs to select (the store is empty)")
 		}
-		rows, err := st.List(ctx, store.Filter{Agent: opts.Agent, Repo: opts.Repo, Since: since})
+		rows, err := st.List(ctx, req.Filter)
 		if err != nil {
 			return nil, err
 		}
@@ -337,7 +397,7 @@ func (opts *exportOptions) targets(ctx context.Context, st *store.Store, since t
 		return out, nil
 	}
 	var out []exportTarget
-	for _, arg := range opts.Targets {
+	for _, arg := range req.Targets {
 		_, statErr := os.Stat(arg)
 		switch {
 		case statErr == nil:
@@ -475,44 +535,44 @@ func replayVersion() string {
 
 // --- replay run --export ---
 
-// runExport is the --export flag of replay run: the new runs go to a
+// runExportFlag is the --export flag of replay run: the new runs go to a
 // backend when the run ends. The destination comes from the environment
 // ($OTEL_EXPORTER_OTLP_ENDPOINT, $LANGFUSE_HOST and keys), checked before
 // the run starts.
 type runExportFlag struct {
 	format string
+	dest   exportDest // set by check
 }
 
 func (e *runExportFlag) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&e.format, "export", "", "when the run ends, export the new run as `FORMAT` (otlp to $OTEL_EXPORTER_OTLP_ENDPOINT, langfuse to $LANGFUSE_HOST)")
 }
 
-func (e *runExportFlag) options(g *globals) *exportOptions {
-	return &exportOptions{globals: g, Format: e.format, Timeout: 30 * time.Second, Now: time.Now}
-}
+// runExportTimeout bounds each request of an export after a run.
+const runExportTimeout = 30 * time.Second
 
-// check fails before the run when the export could not happen after it.
+// check fails before the run when the export could not happen after it,
+// and keeps the destination for after.
 func (e *runExportFlag) check(g *globals) error {
-	if e.format == "" {
+	switch e.format {
+	case "":
 		return nil
-	}
-	o := e.options(g)
-	if o.Format != export.FormatOTLP && o.Format != export.FormatLangfuse {
-		return &usageError{err: fmt.Errorf("--export %q: want otlp or langfuse", e.format), help: "replay run"}
-	}
-	if o.Format == export.FormatOTLP {
-		u, err := export.TracesURL("", g.env.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), g.env.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
-		if err != nil {
-			return &usageError{err: fmt.Errorf("--export otlp: %w", err), help: "replay run"}
+	case export.FormatOTLP:
+		if g.env.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" && g.env.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" {
+			return usage(errors.New("--export otlp: set OTEL_EXPORTER_OTLP_ENDPOINT to the collector (e.g. http://localhost:4318), or export later with replay export"))
 		}
-		if u == "" {
-			return &usageError{err: errors.New("--export otlp: set OTEL_EXPORTER_OTLP_ENDPOINT to the collector (e.g. http://localhost:4318), or export later with replay export"), help: "replay run"}
+	case export.FormatLangfuse:
+		if g.env.Getenv("LANGFUSE_HOST") == "" || g.env.Getenv("LANGFUSE_PUBLIC_KEY") == "" || g.env.Getenv("LANGFUSE_SECRET_KEY") == "" {
+			return usage(errors.New("--export langfuse: set LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY"))
 		}
-		return nil
+	default:
+		return usage(fmt.Errorf("--export %q: want otlp or langfuse", e.format))
 	}
-	if g.env.Getenv("LANGFUSE_HOST") == "" || g.env.Getenv("LANGFUSE_PUBLIC_KEY") == "" || g.env.Getenv("LANGFUSE_SECRET_KEY") == "" {
-		return &usageError{err: errors.New("--export langfuse: set LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY"), help: "replay run"}
+	d, err := (&exportOptions{globals: g, Format: e.format, Timeout: runExportTimeout}).destination()
+	if err != nil {
+		return fmt.Errorf("--export %s: %w", e.format, err)
 	}
+	e.dest = d
 	return nil
 }
 
@@ -534,19 +594,22 @@ func (e *runExportFlag) after(ctx context.Context, g *globals, st *store.Store, 
 	if e.format == "" || len(ids) == 0 || ctx.Err() != nil {
 		return runErr
 	}
-	o := e.options(g)
-	sink, err := o.openSink(ctx)
+	stored := "the new run is stored"
+	if len(ids) > 1 {
+		stored = "the new runs are stored"
+	}
+	sink, err := openSink(ctx, g.env, e.format, e.dest)
 	if err != nil {
 		if runErr != nil {
 			return runErr
 		}
-		return err
+		return &exitError{code: ExitIncomplete, msg: fmt.Sprintf("%s; it was not exported: %v (replay export %s retries)", stored, err, shortID(ids[0]))}
 	}
 	targets := make([]exportTarget, len(ids))
 	for i, id := range ids {
 		targets[i] = exportTarget{arg: id, id: id}
 	}
-	_, failed, err := exportAll(ctx, g, st, sink, targets, false, o.Timeout)
+	_, failed, err := exportAll(ctx, g, st, sink, targets, false, runExportTimeout)
 	if cerr := sink.close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -554,9 +617,9 @@ func (e *runExportFlag) after(ctx context.Context, g *globals, st *store.Store, 
 	case runErr != nil:
 		return runErr
 	case err != nil:
-		return err
+		return &exitError{code: ExitIncomplete, msg: fmt.Sprintf("%s; it was not exported: %v", stored, err)}
 	case len(failed) > 0:
-		return &exitError{code: ExitIncomplete, msg: fmt.Sprintf("the new run is stored; %d of %d runs were not exported (replay export %s retries)", len(failed), len(ids), shortID(ids[0]))}
+		return &exitError{code: ExitIncomplete, msg: fmt.Sprintf("%s; %d of %d runs were not exported (replay export %s retries)", stored, len(failed), len(ids), shortID(ids[0]))}
 	}
 	return nil
 }

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,12 +16,17 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/agentreplay/replay/export"
 	"github.com/agentreplay/replay/export/exporttest"
 	"github.com/agentreplay/replay/internal/fakemodel"
+	"github.com/agentreplay/replay/replay/store"
+	"github.com/agentreplay/replay/replay/trace/langfuse"
 )
 
 // fakeLangfuseCmd is the testscript command "fakelangfuse":
@@ -263,5 +270,158 @@ func TestExportAfterRun(t *testing.T) {
 	code, _, errs = runCLI(t, env, args...)
 	if code != ExitIncomplete || !strings.Contains(errs, "the new run is stored; 1 of 1 runs were not exported") {
 		t.Errorf("exit %d\n%s", code, errs)
+	}
+}
+
+// Test_NewCmdExport: `replay export`'s flags and environment become a
+// request, without I/O; mistakes are usage errors.
+func Test_NewCmdExport(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	otlp := func(url string, mod func(o *export.HTTPOptions)) exportDest {
+		o := &export.HTTPOptions{URL: url, Headers: map[string]string{}, Timeout: 30 * time.Second, RetryFor: 30 * time.Second}
+		if mod != nil {
+			mod(o)
+		}
+		return exportDest{OTLP: o}
+	}
+	lf := func(host string) exportDest {
+		return exportDest{Langfuse: &langfuse.Client{Host: host, PublicKey: "pk", SecretKey: "sk", HTTP: &http.Client{Timeout: 30 * time.Second}}}
+	}
+	keys := map[string]string{"LANGFUSE_PUBLIC_KEY": "pk", "LANGFUSE_SECRET_KEY": "sk"}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    func(r *exportRequest)
+		wantErr string
+	}{
+		{name: "defaults: OTLP/JSON to stdout", args: []string{"r.jsonl"}, want: func(r *exportRequest) {}},
+		{name: "a file, with content", args: []string{"r.jsonl", "a1b2c3d4", "-o", "out.jsonl", "--content"},
+			want: func(r *exportRequest) {
+				r.Targets, r.Content, r.Dest = []string{"r.jsonl", "a1b2c3d4"}, true, exportDest{File: "out.jsonl"}
+			}},
+		{name: "a collector", args: []string{"r.jsonl", "--endpoint", "http://localhost:4318", "--timeout", "5s", "--json"},
+			want: func(r *exportRequest) {
+				r.Timeout, r.JSON = 5*time.Second, true
+				r.Dest = otlp("http://localhost:4318/v1/traces", func(o *export.HTTPOptions) { o.Timeout, o.RetryFor = 5*time.Second, 5*time.Second })
+			}},
+		{name: "the collector of the environment", args: []string{"r.jsonl"},
+			env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://base:4318", "OTEL_EXPORTER_OTLP_HEADERS": "a=1",
+				"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"},
+			want: func(r *exportRequest) {
+				r.Dest = otlp("http://base:4318/v1/traces", func(o *export.HTTPOptions) {
+					o.Headers, o.JSON, o.Gzip = map[string]string{"a": "1"}, true, true
+				})
+			}},
+		{name: "the traces variables win; the flag over all", args: []string{"r.jsonl"},
+			env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://base:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t:4318/custom",
+				"OTEL_EXPORTER_OTLP_HEADERS": "a=1", "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "b=2",
+				"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "none"},
+			want: func(r *exportRequest) {
+				r.Dest = otlp("http://t:4318/custom", func(o *export.HTTPOptions) { o.Headers = map[string]string{"b": "2"} })
+			}},
+		{name: "-o wins over the environment's collector", args: []string{"r.jsonl", "-o", "-"},
+			env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://base:4318"}, want: func(r *exportRequest) {}},
+		{name: "stored runs by filter", args: []string{"--since", "7d", "--agent", "review", "--repo", "acme/widgets", "-o", "b.jsonl"},
+			want: func(r *exportRequest) {
+				r.Targets, r.Dest = nil, exportDest{File: "b.jsonl"}
+				r.Filter = store.Filter{Agent: "review", Repo: "acme/widgets", Since: now.Add(-7 * 24 * time.Hour)}
+			}},
+		{name: "langfuse", args: []string{"r.jsonl", "--format", "langfuse", "--langfuse-host", "http://lf:3000"}, env: keys,
+			want: func(r *exportRequest) { r.Format, r.Dest = export.FormatLangfuse, lf("http://lf:3000") }},
+		{name: "langfuse of the environment", args: []string{"r.jsonl", "--format", "langfuse"},
+			env:  map[string]string{"LANGFUSE_HOST": "cloud.langfuse.com", "LANGFUSE_PUBLIC_KEY": "pk", "LANGFUSE_SECRET_KEY": "sk"},
+			want: func(r *exportRequest) { r.Format, r.Dest = export.FormatLangfuse, lf("cloud.langfuse.com") }},
+		{name: "langfuse events to a file need no server", args: []string{"r.jsonl", "--format", "langfuse", "-o", "ev.jsonl"},
+			want: func(r *exportRequest) { r.Format, r.Dest = export.FormatLangfuse, exportDest{File: "ev.jsonl"} }},
+
+		{name: "nothing to export", args: nil, wantErr: "give the runs to export"},
+		{name: "runs and filters", args: []string{"r.jsonl", "--agent", "a"}, wantErr: "not both"},
+		{name: "bad since", args: []string{"--since", "yesterday"}, wantErr: `--since "yesterday"`},
+		{name: "bad format", args: []string{"r.jsonl", "--format", "zipkin"}, wantErr: `--format "zipkin": want otlp or langfuse`},
+		{name: "bad timeout", args: []string{"r.jsonl", "--timeout", "0s"}, wantErr: "--timeout 0s: want a positive duration"},
+		{name: "file and endpoint", args: []string{"r.jsonl", "-o", "f", "--endpoint", "http://h:1"}, wantErr: "does not go with --endpoint"},
+		{name: "langfuse host with otlp", args: []string{"r.jsonl", "--langfuse-host", "http://h"}, wantErr: "--langfuse-host goes with --format langfuse"},
+		{name: "endpoint with langfuse", args: []string{"r.jsonl", "--format", "langfuse", "--endpoint", "http://h:1"}, wantErr: "--endpoint goes with --format otlp"},
+		{name: "bad endpoint", args: []string{"r.jsonl", "--endpoint", "localhost:4318"}, wantErr: `--endpoint: invalid endpoint "localhost:4318"`},
+		{name: "bad endpoint variable", args: []string{"r.jsonl"}, env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://h"},
+			wantErr: "OTEL_EXPORTER_OTLP_ENDPOINT: invalid endpoint"},
+		{name: "bad headers", args: []string{"r.jsonl", "--endpoint", "http://h:1"}, env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "novalue"},
+			wantErr: `OTEL_EXPORTER_OTLP_TRACES_HEADERS: invalid header "novalue"`},
+		{name: "grpc", args: []string{"r.jsonl", "--endpoint", "http://h:1"}, env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+			wantErr: `OTEL_EXPORTER_OTLP_PROTOCOL "grpc": replay sends OTLP over HTTP`},
+		{name: "bad compression", args: []string{"r.jsonl", "--endpoint", "http://h:1"}, env: map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"},
+			wantErr: `OTEL_EXPORTER_OTLP_COMPRESSION "zstd": want gzip or none`},
+		{name: "langfuse without a host", args: []string{"r.jsonl", "--format", "langfuse"}, env: keys, wantErr: "--langfuse-host URL or $LANGFUSE_HOST"},
+		{name: "langfuse without keys", args: []string{"r.jsonl", "--format", "langfuse", "--langfuse-host", "http://h"},
+			wantErr: "set LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY"},
+		{name: "bad langfuse host", args: []string{"r.jsonl", "--format", "langfuse", "--langfuse-host", "ftp://h"}, env: keys,
+			wantErr: `--langfuse-host: invalid host "ftp://h"`},
+		{name: "a report and the spans on stdout", args: []string{"r.jsonl", "--json"}, wantErr: "--json prints a report on stdout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &globals{env: Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return tt.env[k] }}}
+			var got *exportOptions
+			cmd := newExportCmd(g, func(_ context.Context, o *exportOptions) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			cmd.SilenceUsage, cmd.SilenceErrors = true, true
+			if err := cmd.ExecuteContext(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got.Now = func() time.Time { return now }
+			req, err := got.request()
+			if tt.wantErr != "" {
+				var ue *usageError
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.As(err, &ue) {
+					t.Fatalf("error %v, want a usage error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := exportRequest{Format: export.FormatOTLP, Targets: []string{"r.jsonl"}, Timeout: 30 * time.Second, Dest: exportDest{File: "-"}}
+			tt.want(&want)
+			if !cmp.Equal(req, want, cmpopts.IgnoreUnexported(langfuse.Client{}), cmpopts.EquateEmpty()) {
+				t.Errorf("request:\n got %+v %+v\nwant %+v %+v", req, req.Dest, want, want.Dest)
+			}
+		})
+	}
+}
+
+// TestRunExportFlag: replay run --export checks its destination before the
+// run (usage errors), from the environment alone.
+func TestRunExportFlag(t *testing.T) {
+	for _, tt := range []struct {
+		format  string
+		env     map[string]string
+		wantErr string
+		want    string
+	}{
+		{"", nil, "", ""},
+		{"zipkin", nil, `--export "zipkin": want otlp or langfuse`, ""},
+		{"otlp", nil, "--export otlp: set OTEL_EXPORTER_OTLP_ENDPOINT", ""},
+		{"otlp", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"}, "--export otlp: OTEL_EXPORTER_OTLP_ENDPOINT: invalid endpoint", ""},
+		{"otlp", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_HEADERS": "x"}, "--export otlp: OTEL_EXPORTER_OTLP_HEADERS", ""},
+		{"otlp", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, "", "http://c:4318/v1/traces"},
+		{"langfuse", map[string]string{"LANGFUSE_HOST": "http://lf"}, "--export langfuse: set LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY", ""},
+		{"langfuse", map[string]string{"LANGFUSE_HOST": "ftp://lf", "LANGFUSE_PUBLIC_KEY": "pk", "LANGFUSE_SECRET_KEY": "sk"}, "--export langfuse: LANGFUSE_HOST: invalid host", ""},
+		{"langfuse", map[string]string{"LANGFUSE_HOST": "http://lf", "LANGFUSE_PUBLIC_KEY": "pk", "LANGFUSE_SECRET_KEY": "sk"}, "", "http://lf"},
+	} {
+		g := &globals{env: Env{Getenv: func(k string) string { return tt.env[k] }}}
+		e := &runExportFlag{format: tt.format}
+		err := e.check(g)
+		var ue *usageError
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.As(err, &ue)):
+			t.Errorf("--export %q %v: error %v, want a usage error with %q", tt.format, tt.env, err, tt.wantErr)
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("--export %q %v: %v", tt.format, tt.env, err)
+		case tt.wantErr == "" && tt.want != "" && e.dest.String() != tt.want:
+			t.Errorf("--export %q %v: destination %q, want %q", tt.format, tt.env, e.dest, tt.want)
+		}
 	}
 }
