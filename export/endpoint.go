@@ -51,7 +51,7 @@ func parseEndpoint(raw string) (*url.URL, error) {
 	if u.Host == "" || u.Hostname() == "" {
 		return nil, fmt.Errorf("invalid endpoint %q: no host", raw)
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	if strings.ContainsAny(s, "?#") || u.User != nil {
 		return nil, fmt.Errorf("invalid endpoint %q: a query, fragment or user is not supported (send credentials with OTEL_EXPORTER_OTLP_HEADERS)", raw)
 	}
 	return u, nil

@@ -33,7 +33,7 @@ func TestTracesURL(t *testing.T) {
 			t.Errorf("TracesURL(%q, %q, %q) = %q, %v; want %q", tt.flag, tt.traces, tt.base, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"localhost:4318", "ftp://x", "http://", "http://h/?a=b", "http://user:pw@h"} {
+	for _, bad := range []string{"localhost:4318", "ftp://x", "http://", "http://h/?a=b", "http://h?", "http://h#", "http://user:pw@h"} {
 		if _, err := TracesURL(bad, "", ""); err == nil || !strings.HasPrefix(err.Error(), "--endpoint: invalid endpoint") {
 			t.Errorf("TracesURL(%q): %v", bad, err)
 		}
@@ -83,7 +83,7 @@ func FuzzParseHeaders(f *testing.F) {
 // FuzzTracesURL: an accepted endpoint is an http(s) URL with a host whose
 // path ends with the traces path (when it came as a base URL).
 func FuzzTracesURL(f *testing.F) {
-	for _, s := range []string{"http://localhost:4318", "https://h/p/", "http://h/v1/traces", "h:1", "http://[::1]:4318", "http://%zz"} {
+	for _, s := range []string{"http://localhost:4318", "https://h/p/", "http://h/v1/traces", "h:1", "http://[::1]:4318", "http://%zz", "http://h?", "http://h#x"} {
 		f.Add(s, "")
 		f.Add("", s)
 	}
@@ -93,7 +93,8 @@ func FuzzTracesURL(f *testing.F) {
 			return
 		}
 		u, err := url.Parse(got)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.HasSuffix(u.Path, "/v1/traces") {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.HasSuffix(u.Path, "/v1/traces") ||
+			!strings.HasSuffix(got, "/v1/traces") || u.User != nil {
 			t.Fatalf("TracesURL(%q, %q) = %q", flag, base, got)
 		}
 	})

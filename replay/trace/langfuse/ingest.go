@@ -119,7 +119,7 @@ func ParseHost(host string) (*url.URL, error) {
 		h = "https://" + h
 	}
 	u, err := url.Parse(strings.TrimRight(h, "/"))
-	if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.RawQuery != "" {
+	if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || strings.ContainsAny(h, "?#") {
 		return nil, fmt.Errorf("invalid host %q: want a URL such as https://cloud.langfuse.com", host)
 	}
 	return u, nil

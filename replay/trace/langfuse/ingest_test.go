@@ -193,3 +193,23 @@ func FuzzIngestAnswer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseHost: an accepted host is an http(s) URL with a host name, no
+// credentials or query, that the client can join paths to.
+func FuzzParseHost(f *testing.F) {
+	for _, s := range []string{"https://cloud.langfuse.com", "cloud.langfuse.com", "http://127.0.0.1:3000/", "ftp://h", "http://u:p@h", "http://h?x=1", " ", "http://[::1]:3000", "https://h/prefix/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseHost(s)
+		if err != nil {
+			return
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			t.Fatalf("ParseHost(%q) = %s", s, u)
+		}
+		if got := u.JoinPath("/api/public/ingestion"); !strings.HasSuffix(got.String(), "/api/public/ingestion") || got.Host != u.Host {
+			t.Fatalf("ParseHost(%q): the ingestion URL is %s", s, got)
+		}
+	})
+}
