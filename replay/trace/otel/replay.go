@@ -18,6 +18,7 @@ const (
 	AttrRunFormat    = "replay.run.format"        // agent spans: the run's source format
 	AttrProduced     = "replay.produced"          // model and tool spans: how a replay obtained the result
 	AttrSynthetic    = "replay.synthetic"         // model spans: written by the harness, no spend
+	AttrInputMode    = "replay.input.mode"        // model spans: "delta" when gen_ai.input.messages holds only the messages since the model's last answer
 	AttrCostRecorded = "replay.cost.recorded_usd" // model spans: USD, as the source recorded it
 	AttrCostPriced   = "replay.cost.priced_usd"   // model spans: USD, from the pricing table
 	AttrToolStatus   = "replay.tool.status"       // tool spans: ok, error, interrupted, missing
@@ -64,6 +65,9 @@ func replayCall(a attrs, call *trace.LLMCall) {
 	}
 	if a.bool(AttrSynthetic) {
 		call.Synthetic = true
+	}
+	if a.str(AttrInputMode) == "delta" && call.InputMode == "full" {
+		call.InputMode = "delta"
 	}
 }
 

@@ -106,3 +106,32 @@ func TestReplayExportToolsAreSpans(t *testing.T) {
 		t.Errorf("%d steps without replay.run.id, want 4", len(r.Steps))
 	}
 }
+
+// TestReplayInputDelta: a model span whose input replay's export cut to the
+// messages since the model's last answer imports with InputMode "delta";
+// one without the mark holds the whole request.
+func TestReplayInputDelta(t *testing.T) {
+	span := func(id, mode string) string {
+		s := `{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"` + id + `","name":"chat m","kind":3,"startTimeUnixNano":"17640648` + id[:2] + `000000000","endTimeUnixNano":"17640648` + id[:2] + `500000000",
+ "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.request.model","value":{"stringValue":"m"}},
+  {"key":"gen_ai.input.messages","value":{"stringValue":"[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"go on ` + id + `\"}]}]"}}`
+		if mode != "" {
+			s += `,{"key":"replay.input.mode","value":{"stringValue":"` + mode + `"}}`
+		}
+		return s + `]}`
+	}
+	data := `{"resourceSpans":[{"scopeSpans":[{"spans":[` + span("10ad6b7169203331", "") + `,` + span("20ad6b7169203331", "delta") + `]}]}]}` + "\n"
+	path := filepath.Join(t.TempDir(), "export.jsonl")
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var modes []string
+	for _, s := range mustLoad(t, path).Steps {
+		if s.LLM != nil {
+			modes = append(modes, s.LLM.InputMode)
+		}
+	}
+	if want := []string{"full", "delta"}; !cmp.Equal(modes, want) {
+		t.Errorf("input modes %v, want %v", modes, want)
+	}
+}
