@@ -112,6 +112,43 @@ func (c *conversation) input(call *trace.LLMCall) []trace.Message {
 	return out
 }
 
+// maxHistoryBytes bounds the chat history a model call carries whole
+// (gen_ai.input.messages, a generation's input). Past it the call carries
+// only the messages since the model's last answer (tool results, a user's
+// reply), marked replay.input.mode "delta": the history of every call of a
+// long run, each whole, grows with the square of its length (200 calls
+// with 4 KiB tool results made 80 MiB).
+const maxHistoryBytes = 64 << 10
+
+// boundedHistory converts the input messages of a call with conv, whole
+// when that stays within maxHistoryBytes, else those after the last
+// assistant message (delta true).
+func boundedHistory[T any](in []trace.Message, conv func([]trace.Message) T) (out T, delta bool) {
+	last := -1
+	for i, m := range in {
+		if m.Role == "assistant" {
+			last = i
+		}
+	}
+	if last < 0 || contentSize(in) <= maxHistoryBytes {
+		return conv(in), false // within bounds, or nothing the model saw before to leave out
+	}
+	return conv(in[last+1:]), true
+}
+
+// contentSize estimates the encoded size of messages from their content,
+// without encoding them.
+func contentSize(ms []trace.Message) int {
+	n := 0
+	for _, m := range ms {
+		n += 32 + len(m.Role) + len(m.Name)
+		for _, p := range m.Parts {
+			n += 48 + len(p.Text) + len(p.ID) + len(p.Name) + len(p.Arguments) + len(p.Raw)
+		}
+	}
+	return n
+}
+
 // genaiMessages converts messages to the GenAI shape.
 func genaiMessages(ms []trace.Message) []genaiMessage {
 	out := make([]genaiMessage, 0, len(ms))

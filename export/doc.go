@@ -24,12 +24,16 @@
 // With Options.Content the spans also carry the system instructions, the
 // tool definitions, each call's input and output messages
 // (gen_ai.input.messages, gen_ai.output.messages: the whole chat history, as
-// the conventions ask) and tool arguments and results. Without it they carry
-// no text a user or a model wrote.
+// the conventions ask, while it is under 64 KiB; past that only the messages
+// since the model's last answer, marked replay.input.mode "delta", so that a
+// long run's export grows with its length and not its square) and tool
+// arguments and results. Without it they carry no text a user or a model
+// wrote.
 //
 // OTLP sends the spans with the SDK's OTLP/HTTP exporter (NewOTLPHTTP), or
 // writes what that exporter would send with the JSON encoding to a file,
-// one TracesData per line (NewOTLPFile). replay's OTLP importer reads such a
+// one TracesData per line, a line per run unless it passes 32 MiB
+// (NewOTLPFile). replay's OTLP importer reads such a
 // file back into an equivalent run: the replay.* attributes carry what the
 // conventions have no names for (see replay/trace/otel).
 //

@@ -267,7 +267,11 @@ func (b *lfBuilder) generation(r *trace.Run, call *trace.LLMCall, id, parent str
 		if sys := r.Meta.Instr.System; sys != "" {
 			in = append([]trace.Message{{Role: "system", Parts: []trace.Part{{Type: trace.PartText, Text: sys}}}}, in...)
 		}
-		o["input"] = chatMessages(in)
+		var delta bool
+		o["input"], delta = boundedHistory(in, chatMessages)
+		if delta {
+			meta[otel.AttrInputMode] = "delta"
+		}
 		if out := chatMessages([]trace.Message{call.Output}); len(out) == 1 {
 			o["output"] = out[0]
 		}

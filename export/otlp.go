@@ -153,7 +153,7 @@ func (l *lastStatus) take() string {
 }
 
 // NewOTLPFile returns an OTLP export that writes OTLP/JSON Lines to w: for
-// each run one line holding what the OTLP/HTTP exporter would send a
+// each run one line (several for a run past 32 MiB) holding what the OTLP/HTTP exporter would send a
 // collector with the JSON encoding (a TracesData: hex ids, integer enums,
 // 64-bit integers as strings), which a collector's OTLP/JSON decoder and
 // replay's importer read.
@@ -173,7 +173,9 @@ func NewOTLPFile(ctx context.Context, w io.Writer) (*OTLP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export to a file: %w", err)
 	}
-	return &OTLP{exp: exp, dest: "file", file: sink}, nil
+	// A run goes on one line unless it is larger than the exporter takes
+	// in one request (64 MiB): then on as many as it needs.
+	return &OTLP{exp: exp, dest: "file", file: sink, maxRequest: 32 << 20}, nil
 }
 
 // Export exports one run.
@@ -212,7 +214,7 @@ func (x *OTLP) Close(ctx context.Context) error {
 }
 
 // chunks splits a run's spans into requests of at most maxRequest bytes
-// (estimated from their attributes); a file takes a run whole.
+// (estimated from their attributes).
 func (x *OTLP) chunks(spans []sdktrace.ReadOnlySpan) [][]sdktrace.ReadOnlySpan {
 	if x.maxRequest <= 0 {
 		return [][]sdktrace.ReadOnlySpan{spans}

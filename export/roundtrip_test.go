@@ -467,3 +467,65 @@ func TestExportIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestLongRunContent: with content, a long run's export grows with its
+// length, not its square: past maxHistoryBytes a model call carries only
+// the messages since the model's last answer, marked delta, which the
+// importer reads as such; the tool results, calls and messages all come
+// back. A file splits a run larger than a request into lines.
+func TestLongRunContent(t *testing.T) {
+	run := longRun(100, 4<<10) // the whole history of the last call: ~420 KiB
+	for _, maxRequest := range []int{0, 64 << 10} {
+		path := filepath.Join(t.TempDir(), "long.jsonl")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := NewOTLPFile(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if maxRequest > 0 {
+			x.maxRequest = maxRequest
+		}
+		if _, err := x.Export(context.Background(), run, Options{Content: true}); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		data := readFile(t, path)
+		lines := strings.Count(data, "\n")
+		if len(data) > 2<<20 || (maxRequest == 0) != (lines == 1) {
+			t.Errorf("maxRequest %d: %d bytes in %d lines (the whole history each time would be ~20 MiB)", maxRequest, len(data), lines)
+		}
+		back := load(t, path)
+		var deltas, outputs int
+		for _, s := range back.Steps {
+			if s.LLM != nil && s.LLM.InputMode == "delta" {
+				deltas++
+				if n := len(s.LLM.Input); n != 1 || s.LLM.Input[0].Role != "tool" {
+					t.Fatalf("a delta input of %d messages: %+v", n, s.LLM.Input)
+				}
+			}
+			if s.Tool != nil && len(s.Tool.Output) == 4<<10 {
+				outputs++
+			}
+		}
+		if deltas < 80 || deltas > 95 || outputs != 100 {
+			t.Errorf("maxRequest %d: %d calls with a delta input, %d whole tool results", maxRequest, deltas, outputs)
+		}
+		if want, got := describe(run, true), describe(back, true); !cmp.Equal(want.Steps, got.Steps) {
+			t.Errorf("maxRequest %d: steps differ (-run +imported):\n%s", maxRequest, cmp.Diff(want.Steps, got.Steps))
+		}
+	}
+	evs, err := LangfuseEvents(run, Options{Content: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := 0
+	for _, e := range evs {
+		size += len(e.Body)
+	}
+	if size > 2<<20 {
+		t.Errorf("Langfuse events: %d bytes", size)
+	}
+}

@@ -356,9 +356,13 @@ func (b *spanBuilder) chat(ctx context.Context, r *trace.Run, i int, call *trace
 		if len(r.Meta.Instr.Tools) > 0 {
 			attrs = append(attrs, attribute.String(string(semconv.GenAIToolDefinitionsKey), toolDefinitions(r.Meta.Instr.Tools)))
 		}
+		in, delta := boundedHistory(conv.input(call), genaiMessages)
 		attrs = append(attrs,
-			attribute.String(string(semconv.GenAIInputMessagesKey), mustJSON(genaiMessages(conv.input(call)))),
+			attribute.String(string(semconv.GenAIInputMessagesKey), mustJSON(in)),
 			attribute.String(string(semconv.GenAIOutputMessagesKey), mustJSON([]genaiMessage{genaiMsg(call.Output, call.StopReason)})))
+		if delta {
+			attrs = append(attrs, attribute.String(otel.AttrInputMode, "delta"))
+		}
 	}
 	_, span := b.tracer.Start(withIDs(ctx, traceIDOf(b.runID), spanIDOf(b.runID, r.Meta.Key, i)), validUTF8(name),
 		oteltrace.WithSpanKind(oteltrace.SpanKindClient), oteltrace.WithTimestamp(start), oteltrace.WithAttributes(validAttrs(attrs)...))
