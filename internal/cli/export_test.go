@@ -230,7 +230,8 @@ func TestExportBatchStopsAtAnUnreachableBackend(t *testing.T) {
 // TestExportAfterRun: replay run --export otlp sends the new run to
 // $OTEL_EXPORTER_OTLP_ENDPOINT when it ends, linked to the original; with
 // no endpoint set it refuses before running; when the export fails, the new
-// run is stored anyway and the exit code is 3.
+// run is stored anyway and the exit code is 3. --export langfuse sends it to
+// $LANGFUSE_HOST.
 func TestExportAfterRun(t *testing.T) {
 	code, _, errs := runCLI(t, nil, "--home", t.TempDir(), "run", exampleRun, "--model", "m", "--export", "otlp")
 	if code != ExitUsage || !strings.Contains(errs, "--export otlp: set OTEL_EXPORTER_OTLP_ENDPOINT") {
@@ -251,8 +252,10 @@ func TestExportAfterRun(t *testing.T) {
 	defer c.Close()
 	env["OPENAI_API_KEY"] = "sk-test"
 	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = c.URL
-	args := append([]string{flags[0], flags[1], "run", exampleRun, "--model", "fake-reviewer", "--base-url", model.URL + "/v1", "--export", "otlp"}, flags[2:]...)
-	code, out, errs := runCLI(t, env, args...)
+	runArgs := func(format string) []string {
+		return append([]string{flags[0], flags[1], "run", exampleRun, "--model", "fake-reviewer", "--base-url", model.URL + "/v1", "--export", format}, flags[2:]...)
+	}
+	code, out, errs := runCLI(t, env, runArgs("otlp")...)
 	if code != 0 || !strings.Contains(out, "replay of 5c737df20844") || !strings.Contains(errs, "exported ") || !strings.Contains(errs, "linked to trace "+export.TraceID("5c737df208441331f47b41c414394b5c")) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
@@ -267,9 +270,23 @@ func TestExportAfterRun(t *testing.T) {
 	}
 
 	c.Respond = func(int) (int, string) { return 400, "no" }
-	code, _, errs = runCLI(t, env, args...)
+	code, _, errs = runCLI(t, env, runArgs("otlp")...)
 	if code != ExitIncomplete || !strings.Contains(errs, "the new run is stored; 1 of 1 runs were not exported") {
 		t.Errorf("exit %d\n%s", code, errs)
+	}
+
+	// To Langfuse: the new run as a trace tagged replay, linked to the original.
+	l := exporttest.NewLangfuse("pk-lf-test", "sk-lf-test")
+	defer l.Close()
+	env["LANGFUSE_HOST"], env["LANGFUSE_PUBLIC_KEY"], env["LANGFUSE_SECRET_KEY"] = l.URL, "pk-lf-test", "sk-lf-test"
+	code, out, errs = runCLI(t, env, runArgs("langfuse")...)
+	if code != 0 || len(l.Traces()) != 1 {
+		t.Fatalf("exit %d, %d traces\n%s\n%s", code, len(l.Traces()), out, errs)
+	}
+	tr, obs := l.Trace(l.Traces()[0])
+	meta, _ := tr["metadata"].(map[string]any)
+	if !cmp.Equal(tr["tags"], []any{"replay", "replay:run"}) || meta["replay.original.trace_id"] != export.TraceID("5c737df208441331f47b41c414394b5c") || len(obs) == 0 {
+		t.Errorf("trace %v", tr)
 	}
 }
 
