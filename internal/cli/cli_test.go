@@ -69,6 +69,7 @@ func TestScripts(t *testing.T) {
 					ts.Check(os.Chtimes(ts.MkAbs(f), at, at))
 				}
 			},
+			"fakelangfuse": fakeLangfuseCmd, // export_test.go
 			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) < 2 {
 					ts.Fatalf("usage: exitcode N command [args...]")

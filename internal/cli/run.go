@@ -43,6 +43,7 @@ type runOptions struct {
 	// RequestTimeout is how long the endpoint may stay silent (0: not
 	// given; $REPLAY_REQUEST_TIMEOUT, else the model package's limits).
 	RequestTimeout time.Duration
+	export         runExportFlag // --export (export.go)
 	set            func(string) bool
 }
 
@@ -112,6 +113,7 @@ original is printed.`,
 	fl.IntVar(&opts.MaxSteps, "max-steps", 200, "end the run after `N` model calls (sub-agents included)")
 	fl.Float64Var(&opts.MaxCost, "max-cost", 0, "end the run once it has cost `USD` (priced; 0: no limit)")
 	fl.BoolVar(&opts.NoCache, "no-cache", false, "ask the endpoint even when the response cache has the answer")
+	opts.export.bind(cmd)
 	fl.DurationVar(&opts.RequestTimeout, "request-timeout", 0, "let a model request stay silent up to `DURATION`, both before its answer starts and between its bytes (default $REPLAY_REQUEST_TIMEOUT, else 2m to start, 1m between bytes)")
 	return cmd
 }
@@ -239,6 +241,9 @@ func runRun(ctx context.Context, opts *runOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := opts.export.check(opts.globals); err != nil {
+		return err
+	}
 	// The endpoint's configuration fails now, not after the world is
 	// rebuilt and the sandbox started.
 	cfg, err := opts.modelConfig(req.Variant.BaseURL)
@@ -286,7 +291,7 @@ func runRun(ctx context.Context, opts *runOptions) error {
 			writeRepeats(opts.env.Stdout, results)
 		}
 	}
-	return runErr
+	return opts.export.after(ctx, opts.globals, s.Store, resultIDs(results), runErr)
 }
 
 func writeRun(w io.Writer, rr replay.Summary) {

@@ -228,6 +228,8 @@ type importer struct {
 	f      *fetcher
 	e      trace.Emitter
 	warns  []trace.Warning
+
+	fromReplay bool // the trace is replay's export (see AttrRunID)
 }
 
 func (im *importer) warn(line int, format string, args ...any) {
@@ -308,6 +310,9 @@ func (im *importer) run(all []*node) error {
 			return err
 		}
 		mainSpan = sp
+		// replay's export has a span for every tool call: tool results in
+		// its requests are no calls of their own.
+		im.fromReplay = mainAgent != nil && attrs(sp.Attrs).has(AttrRunID)
 	}
 	var factory *FactoryRun
 	if root != nil && root.fullsend {
@@ -657,6 +662,9 @@ func (im *importer) spanMeta(m *trace.RunMeta, sp *Span, agent bool) {
 	if m.Generator == "" {
 		m.Generator = generator(sp)
 	}
+	if agent {
+		replayMeta(a, m)
+	}
 }
 
 // usedTools lists the tools a run's tool spans executed, for runs whose
@@ -713,6 +721,7 @@ func outcomeOf(sp *Span, final string, agent bool) *trace.Outcome {
 	if u != nil || c != nil {
 		out.Recorded = &trace.Totals{Usage: u, CostUSD: c, DurationMS: sp.Duration().Milliseconds()}
 	}
+	replayOutcome(a, out)
 	return out
 }
 
@@ -992,6 +1001,9 @@ func (st *runState) emitMessage(t time.Time, m trace.Message) error {
 }
 
 func (st *runState) emitTool(t time.Time, call, result trace.Part, detail string) error {
+	if st.im.fromReplay {
+		return nil
+	}
 	name := call.Name
 	if name == "" {
 		name = "unknown"

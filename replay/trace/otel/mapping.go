@@ -175,6 +175,7 @@ func llmCall(sp *Span) (*trace.LLMCall, llmInfo) {
 	}
 
 	info.tools = toolDefs(a, da)
+	replayCall(a, call)
 	return call, info
 }
 
@@ -524,6 +525,7 @@ func toolCall(sp *Span) *trace.ToolCall {
 			}
 		}
 	}
+	replayTool(a, tc)
 	return tc
 }
 
