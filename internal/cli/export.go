@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -398,27 +397,22 @@ func resolveTargets(ctx context.Context, st *store.Store, req exportRequest) ([]
 	}
 	var out []exportTarget
 	for _, arg := range req.Targets {
-		_, statErr := os.Stat(arg)
-		switch {
-		case statErr == nil:
-			out = append(out, exportTarget{arg: arg, path: arg})
-		case errors.Is(statErr, fs.ErrNotExist) && store.LooksLikeID(arg):
-			if st == nil {
-				return nil, fmt.Errorf("export %q: no such file, and the store is empty", arg)
-			}
-			e, err := st.Lookup(ctx, arg)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("export %q: no such file, and no stored run has this id or id prefix (see replay ls)", arg)
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, exportTarget{arg: arg, id: e.ID})
-		case errors.Is(statErr, fs.ErrNotExist):
-			return nil, fmt.Errorf("export %q: no such file or directory, and not a run id (ids are hex; give at least %d characters)", arg, store.MinPrefix)
-		default:
-			return nil, fmt.Errorf("export %q: %w", arg, errors.Unwrap(statErr))
+		t, err := store.ParseTarget("export", arg)
+		if err != nil {
+			return nil, err
 		}
+		if t.IsPath {
+			out = append(out, exportTarget{arg: arg, path: arg})
+			continue
+		}
+		if st == nil {
+			return nil, fmt.Errorf("export %q: no such file, and the store is empty", arg)
+		}
+		e, err := st.Find(ctx, t, store.ResolveOptions{})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, exportTarget{arg: arg, id: e.ID})
 	}
 	return out, nil
 }
