@@ -6,6 +6,13 @@
 // (b.ReportMetric(v, "MB/s")); when it measured a baseline in the same run it
 // also reports "<baseline>_<unit>" and "ratio_vs_<baseline>" (ratio > 1: we
 // are better). Without custom metrics, ns/op is the value.
+//
+// A target is a metric named "max_<metric>" or "min_<metric>" whose value
+// is the bound on <metric> of the same benchmark (b.ReportMetric(5,
+// "max_ms/op-p50"): a p50 of at most 5 ms). The report prints a table of
+// target, measured and met or missed, and exits 1 when a target is missed
+// or a benchmark that names one did not report the metric. Units mean what
+// they say: MB is 10^6 bytes, MiB 2^20.
 package main
 
 import (
@@ -32,6 +39,16 @@ type Result struct {
 	Ratio         *float64           `json:"ratio,omitempty"`
 	Iterations    int64              `json:"iterations"`
 	Metrics       map[string]float64 `json:"metrics"`
+	Targets       []Target           `json:"targets,omitempty"`
+}
+
+// Target is a bound a benchmark's metric must keep, and whether it did.
+type Target struct {
+	Metric   string   `json:"metric"`
+	Op       string   `json:"op"` // "<=" or ">="
+	Bound    float64  `json:"bound"`
+	Measured *float64 `json:"measured"` // nil: the benchmark did not report the metric
+	Met      bool     `json:"met"`
 }
 
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)
@@ -62,9 +79,14 @@ func main() {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, strconv.FormatFloat(r.Value, 'g', 4, 64), r.Unit, r.Baseline, bv, ratio)
 	}
 	tw.Flush()
+	missed := writeTargets(os.Stdout, results)
 	fmt.Printf("\nwrote %s (%d benchmarks)\n", *out, len(results))
 	if failed {
 		fmt.Fprintln(os.Stderr, "bench report: some benchmark packages failed (see above)")
+		os.Exit(1)
+	}
+	if missed > 0 {
+		fmt.Fprintf(os.Stderr, "bench report: %d target(s) missed\n", missed)
 		os.Exit(1)
 	}
 }
@@ -108,6 +130,7 @@ func parse(r io.Reader) ([]Result, bool, error) {
 			order = append(order, f[i+1])
 		}
 		pick(&res, order)
+		res.Targets = targets(res.Metrics, order)
 		results = append(results, res)
 	}
 	return results, failed, sc.Err()
@@ -135,7 +158,7 @@ func pick(r *Result, order []string) {
 		}
 	}
 	for _, name := range order {
-		if !std[name] && !strings.HasPrefix(name, "ratio_vs_") {
+		if !std[name] && !strings.HasPrefix(name, "ratio_vs_") && !isTarget(name) {
 			r.Value, r.Unit = r.Metrics[name], name
 			return
 		}
@@ -145,4 +168,59 @@ func pick(r *Result, order []string) {
 		return
 	}
 	r.Value, r.Unit = r.Metrics["ns/op"], "ns/op"
+}
+
+func isTarget(name string) bool {
+	return strings.HasPrefix(name, "max_") || strings.HasPrefix(name, "min_")
+}
+
+// targets reads the max_/min_ metrics of a benchmark as bounds on its
+// other metrics.
+func targets(m map[string]float64, order []string) []Target {
+	var ts []Target
+	for _, name := range order {
+		var t Target
+		switch {
+		case strings.HasPrefix(name, "max_"):
+			t = Target{Metric: strings.TrimPrefix(name, "max_"), Op: "<=", Bound: m[name]}
+		case strings.HasPrefix(name, "min_"):
+			t = Target{Metric: strings.TrimPrefix(name, "min_"), Op: ">=", Bound: m[name]}
+		default:
+			continue
+		}
+		if v, ok := m[t.Metric]; ok {
+			t.Measured = &v
+			t.Met = t.Op == "<=" && v <= t.Bound || t.Op == ">=" && v >= t.Bound
+		}
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// writeTargets prints every target with its verdict and returns how many
+// were missed.
+func writeTargets(w io.Writer, results []Result) int {
+	missed, n := 0, 0
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nbenchmark\tmetric\ttarget\tmeasured\tverdict")
+	for _, r := range results {
+		for _, t := range r.Targets {
+			n++
+			measured, verdict := "not reported", "MISSED"
+			if t.Measured != nil {
+				measured = strconv.FormatFloat(*t.Measured, 'g', 4, 64)
+				if t.Met {
+					verdict = "met"
+				}
+			}
+			if verdict != "met" {
+				missed++
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\n", r.Name, t.Metric, t.Op, strconv.FormatFloat(t.Bound, 'g', 4, 64), measured, verdict)
+		}
+	}
+	if n > 0 {
+		tw.Flush()
+	}
+	return missed
 }

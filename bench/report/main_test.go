@@ -49,3 +49,31 @@ func TestParseNoticesFailures(t *testing.T) {
 		t.Error("a failed benchmark run must be reported")
 	}
 }
+
+// TestTargets: max_/min_ metrics are bounds on the benchmark's own
+// metrics; the report says met or missed, and a missed one fails.
+func TestTargets(t *testing.T) {
+	in := `pkg: github.com/agentreplay/replay/sandbox
+BenchmarkRoundTrip/echo-2   	 217	 7492552 ns/op	 127.1 docker_exec_ms/op-p50	 5.000 max_ms/op-p50	 10.00 min_ratio_vs_docker_exec	 6.199 ms/op-p50	 20.50 ratio_vs_docker_exec
+BenchmarkDiff-2   	 3	 1 ns/op	 0.25 s	 1 max_s
+BenchmarkLost-2   	 3	 1 ns/op	 0.25 s	 1 max_seconds
+`
+	rs, _, err := parse(strings.NewReader(in))
+	if err != nil || len(rs) != 3 {
+		t.Fatalf("%v %d", err, len(rs))
+	}
+	if rs[0].Unit != "ms/op-p50" || rs[0].Value != 6.199 || rs[0].Baseline != "docker_exec" {
+		t.Errorf("a target is not the value: %+v", rs[0])
+	}
+	ts := rs[0].Targets
+	if len(ts) != 2 || ts[0].Metric != "ms/op-p50" || ts[0].Op != "<=" || ts[0].Met || ts[1].Metric != "ratio_vs_docker_exec" || !ts[1].Met {
+		t.Errorf("targets %+v", ts)
+	}
+	if !rs[1].Targets[0].Met || rs[2].Targets[0].Measured != nil || rs[2].Targets[0].Met {
+		t.Errorf("met %+v, not reported %+v", rs[1].Targets, rs[2].Targets)
+	}
+	var out strings.Builder
+	if missed := writeTargets(&out, rs); missed != 2 || !strings.Contains(out.String(), "MISSED") || !strings.Contains(out.String(), "not reported") {
+		t.Errorf("%d missed:\n%s", missed, out.String())
+	}
+}

@@ -55,4 +55,5 @@ func BenchmarkImportClaudeCode100MB(b *testing.B) {
 	b.ReportMetric(mbs, "MB/s")
 
 	testutil.ReportVsJQ(b, mbs, input, 2, "-c", `select(.type=="assistant") | .message.usage`)
+	b.ReportMetric(3, "min_ratio_vs_jq") // issue 2: at least 3x jq
 }

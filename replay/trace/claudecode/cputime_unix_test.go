@@ -30,7 +30,7 @@ func peakRSSMB() float64 {
 		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
 			if err == nil {
-				return kb / 1024
+				return kb * 1024 / 1e6 // KiB to MB (10^6 bytes)
 			}
 		}
 	}
