@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"io"
 
 	"github.com/docker/docker/client"
 )
@@ -23,6 +24,10 @@ type Backend interface {
 // Docker is the Docker Engine backend.
 type Docker struct {
 	cli *client.Client
+	// CacheDir and Log fill the Options fields of every sandbox that
+	// leaves them empty.
+	CacheDir string
+	Log      io.Writer
 }
 
 var _ Backend = (*Docker)(nil)
@@ -42,6 +47,12 @@ func DockerWith(cli *client.Client) *Docker { return &Docker{cli: cli} }
 
 // Start starts a container sandbox (see New).
 func (d *Docker) Start(ctx context.Context, opts Options) (Sandbox, error) {
+	if opts.CacheDir == "" {
+		opts.CacheDir = d.CacheDir
+	}
+	if opts.Log == nil {
+		opts.Log = d.Log
+	}
 	return New(ctx, d.cli, opts)
 }
 

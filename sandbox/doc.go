@@ -48,9 +48,15 @@
 // sandbox/executorbin: `go generate ./sandbox/executorbin`, run by `make`,
 // builds linux/amd64 and linux/arm64 into its bin directory, whose README
 // placeholder is what a fresh clone embeds); a replay-executor file beside
-// the running program. Each candidate must be a static Linux ELF for the
-// image's architecture; otherwise New fails with an error saying how to
-// build one. Tests build it with `go build` into a temporary directory
+// the running program. A binary from `go install` or a plain `go build`
+// embeds none, so New goes on (resolveExecutor): replay itself when it is
+// a static Linux binary (CGO_ENABLED=0; cmd/replay runs as the executor
+// when called replay-executor), else one built once with the Go toolchain
+// from the source the binary was built from (the checkout, or the module
+// cache for `go install …@version`), kept in the cache keyed by the
+// binary's hash, with a progress line. Each candidate must be a static
+// Linux ELF for the image's architecture; only when every way fails does
+// New stop, with an error saying how to get one. Tests build it with `go build` into a temporary directory
 // (sandboxtest.BuildExecutor), so `go test ./...` works on a fresh clone.
 //
 // # Integrity: the code under replay cannot lie to replay
@@ -101,7 +107,9 @@
 // DefaultImage locally from a static busybox found on the host (Debian:
 // busybox-static) plus /etc/passwd with the sandbox user 1000, written as a
 // root filesystem tar and imported through the Engine API (what `docker
-// import` does). Any local image works as well (Options.Image).
+// import` does). New builds replay's own image (the repository
+// replay-sandbox, any tag) on first use when it is missing, with a progress
+// line. Any local image works as well (Options.Image).
 //
 // # Hardening (defaults)
 //

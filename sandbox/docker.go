@@ -122,9 +122,16 @@ type Options struct {
 	remap *executor.Remap
 
 	// Executor is the executor binary to copy in; nil finds one with
-	// FindExecutor(image architecture, ExecutorPath).
+	// FindExecutor(image architecture, ExecutorPath), or, when this build
+	// embeds none, uses replay itself or builds one (see resolveExecutor).
 	Executor     *Executor
 	ExecutorPath string
+	// CacheDir keeps an executor built from source (empty: built again
+	// by every process that needs one).
+	CacheDir string
+	// Log receives progress lines of what a first use builds (the image,
+	// the executor); nil discards them.
+	Log io.Writer
 }
 
 // Container is a running Docker sandbox. It implements Sandbox.

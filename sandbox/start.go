@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentreplay/replay/sandbox/executor"
@@ -37,12 +38,15 @@ func New(ctx context.Context, cli *client.Client, opts Options) (_ *Container, e
 		return nil, fmt.Errorf("create sandbox: %w", err)
 	}
 	img, err := inspectImage(ctx, cli, opts.Image)
+	if errors.Is(err, ErrImageNotFound) && IsOwnImage(opts.Image) {
+		img, err = buildOnFirstUse(ctx, cli, opts.Image, opts.Log)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create sandbox: %w", err)
 	}
 	ex := opts.Executor
 	if ex == nil {
-		if ex, err = FindExecutor(goArch(img.Architecture), opts.ExecutorPath); err != nil {
+		if ex, err = resolveExecutor(ctx, goArch(img.Architecture), opts.ExecutorPath, opts.CacheDir, opts.Log); err != nil {
 			return nil, fmt.Errorf("create sandbox: %w", err)
 		}
 	}
@@ -107,6 +111,40 @@ func inspectImage(ctx context.Context, cli *client.Client, image string) (imageI
 		return imageInfo{}, fmt.Errorf("image %q is for %s; only linux images are supported", image, img.Os)
 	}
 	return imageInfo{Architecture: img.Architecture, OS: img.Os}, nil
+}
+
+// IsOwnImage reports whether image is replay's own sandbox image (the
+// repository replay-sandbox, any tag), which New builds on first use.
+func IsOwnImage(image string) bool {
+	repo := image
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	return repo == strings.TrimSuffix(DefaultImage, ":latest")
+}
+
+// imageBuilds serializes first-use builds of this process's sandboxes.
+var imageBuilds sync.Mutex
+
+// buildOnFirstUse builds replay's own image when it is missing, with a
+// progress line, so that the first replay on a machine goes on instead of
+// stopping to ask for `replay sandbox build`.
+func buildOnFirstUse(ctx context.Context, cli *client.Client, image string, log io.Writer) (imageInfo, error) {
+	imageBuilds.Lock()
+	defer imageBuilds.Unlock()
+	if img, err := inspectImage(ctx, cli, image); !errors.Is(err, ErrImageNotFound) {
+		return img, err // built meanwhile by another sandbox of this process
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	fmt.Fprintf(log, "sandbox: building the sandbox image %s (first use; `replay sandbox build` does it ahead)\n", image)
+	res, err := BuildImage(ctx, cli, BuildOptions{Tag: image})
+	if err != nil {
+		return imageInfo{}, fmt.Errorf("%w: %q is not present locally and building it failed: %w", ErrImageNotFound, image, err)
+	}
+	fmt.Fprintf(log, "sandbox: built %s from %s\n", image, res.Busybox)
+	return inspectImage(ctx, cli, image)
 }
 
 // imageInfo is what a sandbox needs to know of its image.

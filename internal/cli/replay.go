@@ -33,7 +33,7 @@ type replayFlags struct {
 func (f *replayFlags) bind(cmd *cobra.Command) {
 	f.worldFlags.bind(cmd, true)
 	fl := cmd.Flags()
-	fl.StringVar(&f.Image, "image", "", "run tools in image `IMG` (default "+sandbox.DefaultImage+", built by replay sandbox build)")
+	fl.StringVar(&f.Image, "image", "", "run tools in image `IMG` (default "+sandbox.DefaultImage+", built on first use)")
 	fl.StringVar(&f.Executor, "executor", "", "use the static replay-executor binary at `PATH` (default: the one built into replay)")
 	fl.StringVar(&f.Disk, "disk", "4GiB", "cap the sandbox's workspace at `SIZE` (e.g. 500MiB, 8GiB); a command that writes past it is stopped with an error the agent sees")
 	fl.DurationVar(&f.Timeout, "timeout", 30*time.Minute, "end the run after `DURATION` (the partial run is kept)")
@@ -83,6 +83,10 @@ func (g *globals) session(ctx context.Context, f *replayFlags, models func(strin
 	if err != nil {
 		st.Close()
 		return nil, nil, err
+	}
+	docker.Log = g.env.Stderr
+	if dir, err := g.cacheDir(); err == nil {
+		docker.CacheDir = dir // an executor built from source is kept here
 	}
 	s := &replay.Session{Store: st, World: w, Sandboxes: docker, Pricer: pricing, Models: models, Log: g.env.Stderr, Verbose: g.verbose}
 	return s, func() {

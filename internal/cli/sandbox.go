@@ -44,6 +44,8 @@ func newSandboxBuildCmd(g *globals, runF func(context.Context, *sandboxBuildOpti
 		Long: `Build makes the default sandbox image (` + sandbox.DefaultImage + `) from a static busybox
 found on this machine (Debian and Ubuntu: apt-get install busybox-static) and
 imports it into Docker. No registry is used. An identical image is reused.
+The commands that start sandboxes build it themselves on first use when it is
+missing; this command does it ahead (or again, with --force).
 
 Any image you already have works too: pass it with --image to the commands
 that start sandboxes (your agent's own image, say). replay copies its static
