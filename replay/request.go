@@ -24,6 +24,10 @@ type Request struct {
 	// Fetch overrides or fills what the trace lacks (--repo, --commit,
 	// --github-fixture).
 	Fetch world.FetchOptions
+	// OverlayRecorded writes the recorded contents of the files the
+	// commit does not reproduce (world.CommitSearch.Dirty) into the
+	// workspace.
+	OverlayRecorded bool
 	// Image is the sandbox image (default sandbox.DefaultImage);
 	// ExecutorPath an explicit executor binary.
 	Image        string

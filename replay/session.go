@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -83,6 +84,7 @@ type prepared struct {
 	sum        trace.Summary
 	orig       *trace.Run
 	resolution *world.Resolution
+	overlay    []world.DirtyFile // recorded contents written over the tree (--overlay-recorded)
 	snap       *world.Snapshot
 	root, cwd  string
 	cfg        Config
@@ -160,21 +162,38 @@ func (s *Session) prepare(ctx context.Context, req Request) (*prepared, error) {
 func (s *Session) rebuildWorld(ctx context.Context, p *prepared) error {
 	sum, req := p.sum, p.req
 	needRepo := sum.Refs["repo"].Value != "" || sum.Refs["work_item"].Value != "" || req.Fetch.Repo != "" || len(req.Fetch.RepoMap) > 0
-	if needRepo && s.World != nil {
-		var err error
-		p.resolution, err = s.World.Fetch(ctx, world.TargetOf(sum), req.Fetch)
-		if err != nil {
-			return fmt.Errorf("rebuild the world of %s: %w", short(p.id), err)
-		}
-		if p.snap, err = s.World.Snapshot(p.resolution); err != nil {
-			return err
-		}
+	if !needRepo && req.Fetch.Commit != "" {
+		return fmt.Errorf("--commit %s: trace %s names no repository to take it from; pass --repo (a URL, owner/name, a local repository or a git bundle)", req.Fetch.Commit, short(p.id))
 	}
 	p.cwd = sum.Refs["cwd"].Value
 	if p.cwd == "" || !path.IsAbs(p.cwd) {
 		p.cwd = sandbox.DefaultWorkDir
 	}
 	p.root = workspaceRoot(p.cwd, p.orig)
+	if needRepo && s.World != nil {
+		var err error
+		t := world.TargetOf(sum)
+		t.Reads = world.ReadsOf(p.orig, p.cwd) // the repository is placed at the recorded cwd
+		p.resolution, err = s.World.Fetch(ctx, t, req.Fetch)
+		if err != nil {
+			return fmt.Errorf("rebuild the world of %s: %w", short(p.id), err)
+		}
+		if p.snap, err = s.World.Snapshot(p.resolution); err != nil {
+			return err
+		}
+		if cs := p.resolution.Search; cs != nil && cs.Reads > 0 {
+			fmt.Fprintf(s.logw(), "world: commit %s: %s\n", short(p.resolution.Commit), cs.Summary())
+			if len(cs.Dirty) > 0 && !req.OverlayRecorded {
+				fmt.Fprintf(s.logw(), "world: --overlay-recorded writes the recorded contents of the uncommitted files into the workspace\n")
+			}
+		}
+		if req.OverlayRecorded && p.resolution.Search != nil {
+			p.overlay = p.resolution.Search.Dirty
+			for _, d := range p.overlay {
+				fmt.Fprintf(s.logw(), "world: overlaid %s with its recorded content (step %d)\n", d.Path, d.Step)
+			}
+		}
+	}
 	return nil
 }
 
@@ -294,7 +313,7 @@ func (s *Session) logw() io.Writer {
 // startSandbox starts the replay's sandbox with the workspace in it. The
 // sandbox lives as long as rctx (the run, with its timeout).
 func (s *Session) startSandbox(ctx, rctx context.Context, p *prepared) (sandbox.Sandbox, error) {
-	ws, err := s.workspaceTar(ctx, p.resolution, p.snap, p.root, p.cwd)
+	ws, err := s.workspaceTar(ctx, p.resolution, p.snap, p.root, p.cwd, p.overlay)
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +433,7 @@ func (s *Session) ReadPrompt(ctx context.Context, spec string) (string, error) {
 // workspaceTar merges the repository tree (placed at cwd) and the GitHub
 // snapshot (under the root's .replay/github, outside the repository) into
 // the one tar the sandbox takes.
-func (s *Session) workspaceTar(ctx context.Context, res *world.Resolution, snap *world.Snapshot, root, cwd string) (io.ReadCloser, error) {
+func (s *Session) workspaceTar(ctx context.Context, res *world.Resolution, snap *world.Snapshot, root, cwd string, overlay []world.DirtyFile) (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	prefix := strings.TrimPrefix(strings.TrimPrefix(cwd, root), "/")
 	go func() {
@@ -428,7 +447,7 @@ func (s *Session) workspaceTar(ctx context.Context, res *world.Resolution, snap 
 			if res != nil {
 				stream := s.World.WorkspaceReader(ctx, res, world.TarOptions{Prefix: prefix})
 				defer stream.Close()
-				if err := copyTar(tw, stream); err != nil {
+				if err := copyOverlaid(tw, stream, prefix, overlay); err != nil {
 					return err
 				}
 				if _, err := stream.Report(); err != nil {
@@ -448,6 +467,86 @@ func (s *Session) workspaceTar(ctx context.Context, res *world.Resolution, snap 
 		pw.CloseWithError(err)
 	}()
 	return pr, nil
+}
+
+// copyOverlaid copies the repository's tar with the overlaid files'
+// contents in place of the tree's, and adds those the tree lacks (with
+// their directories).
+func copyOverlaid(tw *tar.Writer, r io.Reader, prefix string, overlay []world.DirtyFile) error {
+	if len(overlay) == 0 {
+		return copyTar(tw, r)
+	}
+	name := func(p string) string {
+		if prefix == "" {
+			return p
+		}
+		return prefix + "/" + p
+	}
+	content := map[string]string{}
+	for _, d := range overlay {
+		c := d.Content
+		if !strings.HasSuffix(c, "\n") {
+			c += "\n" // Read does not show the final newline; text files mostly have one
+		}
+		content[name(d.Path)] = c
+	}
+	dirs := map[string]bool{}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if h.Typeflag == tar.TypeDir {
+			dirs[strings.TrimSuffix(h.Name, "/")] = true
+		}
+		if c, ok := content[h.Name]; ok && h.Typeflag == tar.TypeReg {
+			delete(content, h.Name)
+			h.Size = int64(len(c))
+			if err := tw.WriteHeader(h); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(tw, c); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+	names := make([]string, 0, len(content))
+	for n := range content {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		// Parents first, each once, unless the tree has it.
+		var parents []string
+		for d := path.Dir(n); d != "." && d != "/" && !dirs[d]; d = path.Dir(d) {
+			parents = append([]string{d}, parents...)
+		}
+		for _, d := range parents {
+			dirs[d] = true
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755}); err != nil {
+				return err
+			}
+		}
+		c := content[n]
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(c))}); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(tw, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func copyTar(tw *tar.Writer, r io.Reader) error {

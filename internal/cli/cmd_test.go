@@ -119,6 +119,15 @@ func Test_NewCmdVerify(t *testing.T) {
 		{name: "bad policy", args: []string{"t.jsonl", "--tool-policy", "Bash"}, wantErr: `--tool-policy "Bash"`},
 		{name: "a disk size", args: []string{"t.jsonl", "--disk", "500MiB"}, want: func(r *replay.Request) { r.DiskBytes = 500 << 20 }},
 		{name: "a bad disk size", args: []string{"t.jsonl", "--disk", "lots"}, wantErr: `--disk "lots"`},
+		{name: "commit search", args: []string{"t.jsonl", "--commit-search", "all", "--commit-window", "36h", "--overlay-recorded", "--commit", "Feature-X"},
+			want: func(r *replay.Request) {
+				r.Fetch = world.FetchOptions{CommitSearch: world.SearchAll, CommitWindow: 36 * time.Hour, Commit: "Feature-X"}
+				r.OverlayRecorded = true
+			}},
+		{name: "a window in days", args: []string{"t.jsonl", "--commit-window", "2w"},
+			want: func(r *replay.Request) { r.Fetch.CommitWindow = 14 * 24 * time.Hour }},
+		{name: "a bad search mode", args: []string{"t.jsonl", "--commit-search", "sometimes"}, wantErr: `--commit-search "sometimes": want off, window or all`},
+		{name: "a bad window", args: []string{"t.jsonl", "--commit-window", "soon"}, wantErr: `--commit-window "soon"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,6 +28,7 @@ type replayFlags struct {
 	Decision string
 	JSON     bool
 	Out      string
+	Overlay  bool
 }
 
 func (f *replayFlags) bind(cmd *cobra.Command) {
@@ -40,6 +41,7 @@ func (f *replayFlags) bind(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.Policies, "tool-policy", nil, "answer tool `NAME=POLICY`: exec (run in the sandbox), recorded (the recorded result of the identical call, else an error), deny, agent (a nested sub-agent; Task's default) (repeatable)")
 	fl.StringVar(&f.Decision, "decision", "auto", "where the new run's decision is: auto, final (JSON in the final message), file:GLOB (a file the agent wrote), tool:NAME (a tool call's arguments)")
 	fl.BoolVar(&f.JSON, "json", false, "print the result as JSON")
+	fl.BoolVar(&f.Overlay, "overlay-recorded", false, "write the recorded contents of files the commit does not reproduce (uncommitted in the original tree) into the workspace, so the replay sees the tree the agent had")
 	fl.StringVar(&f.Out, "out", "", "also write the new run, in replay's native format, to `DIR`/<id>.jsonl")
 }
 
@@ -125,6 +127,6 @@ func (f *replayFlags) request(target, mode string) (replay.Request, error) {
 	return replay.Request{
 		Trace: target, Format: f.Format, Lenient: f.Lenient, Mode: mode, Fetch: fetch,
 		Image: f.Image, ExecutorPath: f.Executor, DiskBytes: disk, Timeout: f.Timeout,
-		Policies: pol, Decision: dec,
+		Policies: pol, Decision: dec, OverlayRecorded: f.Overlay,
 	}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -49,6 +50,8 @@ $XDG_CACHE_HOME/replay, else ~/.cache/replay).`,
 type worldFlags struct {
 	Repos   []string
 	Commit  string
+	Search  string
+	Window  string
 	Fixture string
 	Offline bool
 	Format  string
@@ -64,7 +67,9 @@ func (f *worldFlags) bind(cmd *cobra.Command, fetching bool) {
 		return
 	}
 	fl.StringArrayVar(&f.Repos, "repo", nil, "take the repository from `SOURCE` (URL, owner/name, local path, file:// URL or git bundle); owner/name=SOURCE maps one repository (repeatable)")
-	fl.StringVar(&f.Commit, "commit", "", "use commit `SHA` (full or abbreviated, or a branch or tag) instead of the recorded or inferred one")
+	fl.StringVar(&f.Commit, "commit", "", "use commit `REV` (any revision git takes: a full or short SHA, a branch, a tag, HEAD) instead of the recorded or inferred one")
+	fl.StringVar(&f.Search, "commit-search", "", "rank commits by how many recorded whole-file reads they reproduce: `MODE` off, window (the default: commits near the run's start, when the commit is not recorded and the inferred one does not reproduce every read) or all (every commit of every ref, even past a recorded one)")
+	fl.StringVar(&f.Window, "commit-window", "", "search commits from `DURATION` before to DURATION after the run's start (default 7d; e.g. 36h, 2w)")
 	fl.StringVar(&f.Fixture, "github-fixture", "", "read the pull request or issue from `DIR` (REST responses saved as files: pr.json, pr.diff, files.json, commits.json, reviews.json, review_comments.json, comments.json, timeline.json, issue.json) instead of the GitHub API")
 }
 
@@ -72,7 +77,20 @@ var repoMapping = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+
 
 // fetchOptions turns the flags into world.FetchOptions.
 func (f *worldFlags) fetchOptions() (world.FetchOptions, error) {
-	o := world.FetchOptions{Commit: f.Commit, GitHubFixture: f.Fixture}
+	o := world.FetchOptions{Commit: f.Commit, GitHubFixture: f.Fixture, CommitSearch: f.Search}
+	switch f.Search {
+	case "", world.SearchOff, world.SearchWindow, world.SearchAll:
+	default:
+		return o, usage(fmt.Errorf("--commit-search %q: want off, window or all", f.Search))
+	}
+	if f.Window != "" {
+		now := time.Unix(1<<40, 0) // any instant: only the duration is wanted
+		at, err := parseWhen("--commit-window", f.Window, now)
+		if err != nil || at.IsZero() || !at.Before(now) {
+			return o, usage(fmt.Errorf("--commit-window %q: want a duration such as 36h, 7d or 2w", f.Window))
+		}
+		o.CommitWindow = now.Sub(at)
+	}
 	for _, r := range f.Repos {
 		if m := repoMapping.FindStringSubmatch(r); m != nil {
 			if o.RepoMap == nil {

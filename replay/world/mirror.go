@@ -79,6 +79,9 @@ type need struct {
 	// Refspecs are fetched too when the commit is not on a branch or tag
 	// (e.g. a GitHub pull request's head ref).
 	Refspecs []string
+	// AllRefs wants every branch and tag, with history, fetched at or
+	// after At (a commit search, a --commit naming any branch).
+	AllRefs bool
 }
 
 // gitRepo is an open mirror.
@@ -170,8 +173,17 @@ func (g *gitRepo) satisfies(n need) bool {
 			return false
 		}
 	}
+	if n.AllRefs {
+		if at, ok := g.state.Fetched[allRefs]; !ok || at.Before(n.At) {
+			return false
+		}
+	}
 	return true
 }
+
+// allRefs is the key of state.Fetched for a fetch of every branch and tag.
+const allRefs = "*"
+
 
 // read runs fn on the mirror under a shared lock, after making sure (under
 // an exclusive lock, fetching as needed) that it holds what n asks for.
@@ -416,6 +428,17 @@ func (m *mirror) fetch(ctx context.Context, g *gitRepo, n need) error {
 			g.state.Fetched = map[string]time.Time{}
 		}
 		g.state.Fetched[branch] = now
+	}
+	if n.AllRefs {
+		specs := []config.RefSpec{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
+		err := rem.FetchContext(ctx, &git.FetchOptions{RefSpecs: specs, Auth: auth, Tags: git.NoTags, Force: true})
+		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+			return m.fetchError(err)
+		}
+		if g.state.Fetched == nil {
+			g.state.Fetched = map[string]time.Time{}
+		}
+		g.state.Fetched[allRefs] = now
 	}
 	if n.Commit == "" || g.hasCommit(n.Commit) {
 		return nil

@@ -31,6 +31,9 @@ type Target struct {
 	// Decision is the run's structured result; a head_sha in it is a
 	// commit.
 	Decision json.RawMessage
+	// Reads are the whole files the agent read, as recorded: commit
+	// search ranks commits by how many of them they reproduce.
+	Reads []RecordedRead
 }
 
 // TargetOf returns the target of a trace from its summary (what `replay
@@ -54,8 +57,14 @@ type FetchOptions struct {
 	// RepoMap maps owner/name (any case) to a source, for traces of that
 	// repository (--repo owner/name=SOURCE).
 	RepoMap map[string]string
-	// Commit replaces the commit (--commit).
+	// Commit replaces the commit (--commit): any revision git takes (a
+	// SHA, short or full, a branch, a tag, HEAD).
 	Commit string
+	// CommitSearch is SearchOff, SearchWindow (the default) or SearchAll
+	// (--commit-search); CommitWindow how far before and after the run's
+	// start a window search looks (default DefaultCommitWindow).
+	CommitSearch string
+	CommitWindow time.Duration
 	// GitHubFixture reads GitHub data from a directory of REST responses
 	// instead of the API (--github-fixture).
 	GitHubFixture string
@@ -70,15 +79,18 @@ const ResolutionVersion = 1
 // the cache under the trace's id: `replay inspect` shows its refs, and a
 // later replay reuses it offline.
 type Resolution struct {
-	Version    int                  `json:"version"`
-	TraceID    string               `json:"trace_id,omitempty"`
-	At         time.Time            `json:"at,omitzero"`
-	Refs       map[string]trace.Ref `json:"refs"`
-	Remote     Remote               `json:"remote"`
-	Commit     string               `json:"commit"`
-	Snapshot   string               `json:"snapshot,omitempty"` // manifest path, relative to the cache
-	Warnings   []string             `json:"warnings,omitempty"`
-	ResolvedAt time.Time            `json:"resolved_at"`
+	Version  int                  `json:"version"`
+	TraceID  string               `json:"trace_id,omitempty"`
+	At       time.Time            `json:"at,omitzero"`
+	Refs     map[string]trace.Ref `json:"refs"`
+	Remote   Remote               `json:"remote"`
+	Commit   string               `json:"commit"`
+	Snapshot string               `json:"snapshot,omitempty"` // manifest path, relative to the cache
+	Warnings []string             `json:"warnings,omitempty"`
+	// Search says how the commit was chosen and which recorded reads it
+	// reproduces (nil in resolutions kept before commit search existed).
+	Search     *CommitSearch `json:"commit_search,omitempty"`
+	ResolvedAt time.Time     `json:"resolved_at"`
 }
 
 // Workspace streams the resolved commit's tree as a tar (see WriteTar).
@@ -179,6 +191,7 @@ func (w *World) Fetch(ctx context.Context, t Target, o FetchOptions) (*Resolutio
 		f.openGitHub,     // a fixture directory, the API, or nothing offline
 		f.loadGitHub,     // the snapshot from the cache, else its raw data
 		f.chooseCommit,   // by flag, as recorded, or inferred
+		f.searchCommit,   // checked against the recorded reads; searched when inferred and wanting
 		f.readObjects,    // the objects, and the snapshot's git-derived parts
 		f.keepSnapshot,   // the snapshot into the cache, its refs into the resolution
 		f.keepResolution, // the resolution into the cache, for inspect and offline replays
@@ -211,7 +224,8 @@ type fetch struct {
 	prd     *prData
 	isd     *issueData
 
-	nd need
+	nd     need
+	method string // how chooseCommit chose (Method*)
 }
 
 // chooseRepo picks the repository: by flag, by mapping, as resolved
@@ -393,6 +407,21 @@ func chooseCommitFrom(in commitInputs) (commitChoice, error) {
 	return commitChoice{Tip: true, TipOf: branch}, nil
 }
 
+// method names how c was chosen from in (CommitSearch.Method).
+func (c commitChoice) method(in commitInputs) string {
+	switch {
+	case in.Flag != "":
+		return MethodFlag
+	case in.Recorded != "":
+		return MethodRecorded
+	case in.HeadSHA != "":
+		return MethodHeadSHA
+	case c.Tip:
+		return MethodBranchTip
+	}
+	return MethodPRHead
+}
+
 // chooseCommit picks the commit (chooseCommitFrom), looks up a branch tip
 // when that is the choice, and expands an abbreviated SHA or a name.
 func (f *fetch) chooseCommit(ctx context.Context) error {
@@ -418,6 +447,7 @@ func (f *fetch) chooseCommit(ctx context.Context) error {
 		return err
 	}
 	commit := c.Rev
+	f.method = c.method(in)
 	if c.Ref != nil {
 		res.Refs["commit"] = *c.Ref
 	}
@@ -435,8 +465,12 @@ func (f *fetch) chooseCommit(ctx context.Context) error {
 		commit = sha
 		res.Refs["commit"] = trace.Ref{Value: sha, Provenance: trace.Inferred, From: from}
 	}
-	commit = strings.ToLower(strings.TrimSpace(commit))
-	if !isSHA(commit) {
+	// A full SHA is taken in any case; anything else (a short SHA, a
+	// branch, a tag, HEAD) is resolved as git would, case kept.
+	commit = strings.TrimSpace(commit)
+	if isSHA(strings.ToLower(commit)) {
+		commit = strings.ToLower(commit)
+	} else {
 		full, err := f.w.expandSHA(ctx, f.m, commit)
 		if err != nil {
 			return err
@@ -681,7 +715,7 @@ func (w *World) expandSHA(ctx context.Context, m *mirror, rev string) (string, e
 	if err := m.read(ctx, need{}, try); err == nil {
 		return full, nil
 	}
-	if err := m.read(ctx, need{Branch: "", DefaultBranch: true, At: w.cfg.Now()}, try); err != nil {
+	if err := m.read(ctx, need{DefaultBranch: true, AllRefs: true, At: w.cfg.Now()}, try); err != nil {
 		return "", err
 	}
 	return full, nil

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gitIn runs git in dir at a fixed date, blind to the user's config.
+func gitIn(t *testing.T, dir, date string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.com", "GIT_COMMITTER_NAME=Ada",
+		"GIT_COMMITTER_EMAIL=ada@example.com", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// claudeLine is one Claude Code transcript record.
+func claudeLine(t *testing.T, at time.Time, uuid, parent string, rec map[string]any) string {
+	base := map[string]any{"isSidechain": false, "userType": "external", "cwd": "/work/proj", "sessionId": "22222222-2222-4222-8222-222222222222",
+		"version": "2.1.90", "gitBranch": "main", "uuid": uuid, "timestamp": at.Format(time.RFC3339Nano)}
+	if parent != "" {
+		base["parentUuid"] = parent
+	}
+	for k, v := range rec {
+		base[k] = v
+	}
+	b, err := json.Marshal(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestVerifyFindsTheCommitTheAgentRead is the trace users actually have:
+// a Claude Code transcript with no commit, whose author committed the tree
+// the agent read only after the run, with one file never committed as the
+// agent saw it. verify finds the commit by the recorded reads, names the
+// uncommitted file; with --overlay-recorded it reproduces every call.
+func TestVerifyFindsTheCommitTheAgentRead(t *testing.T) {
+	env, flags := replayEnv(t)
+	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	date := func(d time.Duration) string { return at.Add(d).Format(time.RFC3339) }
+	repo := filepath.Join(t.TempDir(), "proj")
+	os.MkdirAll(repo, 0o755)
+	gitIn(t, repo, date(0), "init", "-q", "-b", "main")
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(repo, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("app.py", "print('v1')\n")
+	write("notes.md", "notes\n")
+	gitIn(t, repo, date(-24*time.Hour), "add", "-A")
+	gitIn(t, repo, date(-24*time.Hour), "commit", "-q", "-m", "v1")
+	write("app.py", "import os\nprint('v2')\n")
+	gitIn(t, repo, date(time.Hour), "commit", "-q", "-am", "v2, committed after the run")
+	after := gitIn(t, repo, date(0), "rev-parse", "HEAD")
+
+	readCall := func(n int, id, file, content string) []string {
+		var numbered []string
+		for i, l := range strings.Split(content, "\n") {
+			numbered = append(numbered, strings.Join([]string{strconv.Itoa(i + 1), l}, "\t"))
+		}
+		u, a := "u"+strconv.Itoa(n), "a"+strconv.Itoa(n)
+		prev := "u" + strconv.Itoa(n-1)
+		return []string{
+			claudeLine(t, at.Add(time.Duration(n)*time.Second), a, prev, map[string]any{"type": "assistant", "message": map[string]any{
+				"id": "msg_" + id, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+				"content": []any{map[string]any{"type": "tool_use", "id": id, "name": "Read", "input": map[string]any{"file_path": "/work/proj/" + file}}},
+				"usage":   map[string]any{"input_tokens": 10, "output_tokens": 5}}}),
+			claudeLine(t, at.Add(time.Duration(n)*time.Second+time.Millisecond), u, a, map[string]any{"type": "user",
+				"message": map[string]any{"role": "user", "content": []any{map[string]any{"type": "tool_result", "tool_use_id": id, "content": strings.Join(numbered, "\n")}}},
+				"toolUseResult": map[string]any{"type": "text", "file": map[string]any{"filePath": "/work/proj/" + file, "content": content,
+					"numLines": len(numbered), "startLine": 1, "totalLines": len(numbered)}}}),
+		}
+	}
+	lines := []string{claudeLine(t, at, "u0", "", map[string]any{"type": "user", "message": map[string]any{"role": "user", "content": "Review app.py"}})}
+	lines = append(lines, readCall(1, "toolu_app", "app.py", "import os\nprint('v2')")...)
+	lines = append(lines, readCall(2, "toolu_notes", "notes.md", "notes\nand a line never committed")...)
+	lines = append(lines, claudeLine(t, at.Add(5*time.Second), "a3", "u2", map[string]any{"type": "assistant", "message": map[string]any{
+		"id": "msg_end", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+		"content": []any{map[string]any{"type": "text", "text": "Looks fine."}}, "usage": map[string]any{"input_tokens": 10, "output_tokens": 3}}}))
+	tr := filepath.Join(t.TempDir(), "session.jsonl")
+	if err := os.WriteFile(tr, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// flags: --home H --executor E --repo … --github-fixture …; keep the
+	// home and the executor, give this test's repository.
+	verify := func(extra ...string) (int, string, string) {
+		args := append([]string{flags[0], flags[1], "verify", tr, flags[2], flags[3], "--repo", repo}, extra...)
+		return runCLI(t, env, args...)
+	}
+	code, out, errs := verify()
+	if code != ExitCheckFailed {
+		t.Fatalf("verify without the overlay: exit %d, want %d (notes.md differs)\n%s\n%s", code, ExitCheckFailed, out, errs)
+	}
+	for _, want := range []string{
+		"world: commit " + after[:12] + ": search, reproduces 1 of 2 recorded reads (searched 2 commits",
+		"uncommitted in the original tree: notes.md",
+		"--overlay-recorded",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errs)
+		}
+	}
+	t.Logf("without the overlay:\n%s\n%s", out, errs)
+	if !strings.Contains(out, "1 of 2 re-executed calls match") {
+		t.Errorf("want app.py to match at the searched commit:\n%s", out)
+	}
+
+	code, out, errs = verify("--overlay-recorded")
+	if code != 0 {
+		t.Fatalf("verify --overlay-recorded: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "world: overlaid notes.md with its recorded content") || !strings.Contains(out, "2 of 2 re-executed calls match") {
+		t.Errorf("overlay not reported or not reproducing:\n%s\n%s", out, errs)
+	}
+}
+
