@@ -129,4 +129,3 @@ func TestVerifyFindsTheCommitTheAgentRead(t *testing.T) {
 		t.Errorf("overlay not reported or not reproducing:\n%s\n%s", out, errs)
 	}
 }
-

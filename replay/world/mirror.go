@@ -184,7 +184,6 @@ func (g *gitRepo) satisfies(n need) bool {
 // allRefs is the key of state.Fetched for a fetch of every branch and tag.
 const allRefs = "*"
 
-
 // read runs fn on the mirror under a shared lock, after making sure (under
 // an exclusive lock, fetching as needed) that it holds what n asks for.
 func (m *mirror) read(ctx context.Context, n need, fn func(*gitRepo) error) error {
