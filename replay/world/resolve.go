@@ -226,6 +226,7 @@ type fetch struct {
 
 	nd     need
 	method string // how chooseCommit chose (Method*)
+	noTip  error  // the branch had no commit before the run: only a search can choose
 }
 
 // chooseRepo picks the repository: by flag, by mapping, as resolved
@@ -454,7 +455,15 @@ func (f *fetch) chooseCommit(ctx context.Context) error {
 	if c.Tip {
 		sha, branch, err := f.w.tipAsOf(ctx, f.m, c.TipOf, t.At)
 		if err != nil {
-			return fmt.Errorf("infer the commit of trace %s: %w", t.TraceID, err)
+			err = fmt.Errorf("infer the commit of trace %s: %w", t.TraceID, err)
+			if errors.Is(err, ErrNoCommit) && len(t.Reads) > 0 && f.o.CommitSearch != SearchOff {
+				// No commit predates the run (the tree it read was
+				// committed later): the search may still find it.
+				f.noTip = err
+				f.nd.Commit, res.Remote = "", f.remote
+				return nil
+			}
+			return err
 		}
 		from := fmt.Sprintf("tip of the default branch %s as of %s", branch, asOfText(t.At))
 		if in.Branch != "" && in.Branch == branch {

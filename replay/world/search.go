@@ -306,16 +306,18 @@ func (f *fetch) searchCommit(ctx context.Context) error {
 	}
 	reads := hashReads(f.t.Reads)
 	chosen := f.nd.Commit
-	err := f.m.read(ctx, f.nd, func(g *gitRepo) error {
-		c, err := g.commit(chosen)
+	if chosen != "" {
+		err := f.m.read(ctx, f.nd, func(g *gitRepo) error {
+			c, err := g.commit(chosen)
+			if err != nil {
+				return fmt.Errorf("read commit %s: %w: %v", short(chosen), ErrCorrupt, err)
+			}
+			cs.Score, err = score(c, reads)
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("read commit %s: %w: %v", short(chosen), ErrCorrupt, err)
+			return err
 		}
-		cs.Score, err = score(c, reads)
-		return err
-	})
-	if err != nil {
-		return err
 	}
 	fixed := f.method == MethodFlag || f.method == MethodRecorded
 	if cs.Score < cs.Reads && (!fixed || mode == SearchAll) {
@@ -350,6 +352,9 @@ func (f *fetch) searchCommit(ctx context.Context) error {
 			best := ranked[0]
 			from := fmt.Sprintf("commit search: reproduces %d of %d recorded reads (the %s choice, %s, reproduced %d)",
 				best.Score, cs.Reads, strings.ReplaceAll(f.method, "_", " "), short(chosen), cs.Score)
+			if chosen == "" {
+				from = fmt.Sprintf("commit search: reproduces %d of %d recorded reads (no commit of the branch predates the run)", best.Score, cs.Reads)
+			}
 			f.res.Refs["commit"] = trace.Ref{Value: best.SHA, Provenance: trace.Inferred, From: from}
 			f.nd.Commit, f.res.Commit = best.SHA, best.SHA
 			cs.Method, cs.Score = MethodSearch, best.Score
@@ -360,6 +365,9 @@ func (f *fetch) searchCommit(ctx context.Context) error {
 				cs.RunnersUp = append(cs.RunnersUp, c)
 			}
 		}
+	}
+	if chosen == "" {
+		return fmt.Errorf("%w; and no commit within the search window reproduces any of the %d recorded reads (--commit-window widens it, --commit-search all searches everything)", f.noTip, cs.Reads)
 	}
 	if cs.Score < cs.Reads {
 		return f.m.read(ctx, need{Commit: chosen}, func(g *gitRepo) error {

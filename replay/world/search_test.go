@@ -2,6 +2,7 @@ package world
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -96,6 +97,16 @@ func TestCommitSearchModes(t *testing.T) {
 			t.Fatal(err)
 		}
 		return res
+	}
+	// No commit predates the run: the search still finds the tree read;
+	// with nothing to find, the error says what was tried.
+	early := r.target()
+	early.At = r.at.Add(-20 * 24 * time.Hour)
+	if res := fetch(early, FetchOptions{CommitWindow: 21 * 24 * time.Hour}); res.Commit != r.after || res.Search.Method != MethodSearch {
+		t.Errorf("no tip before the run: %s %+v; want the search to find %s", short(res.Commit), res.Search, short(r.after))
+	}
+	if _, err := newTestWorld(t, nil).Fetch(ctx, early, FetchOptions{Repo: r.dir}); err == nil || !errors.Is(err, ErrNoCommit) || !strings.Contains(err.Error(), "no commit within the search window reproduces any of the 3 recorded reads") {
+		t.Errorf("no tip and nothing in the window: %v", err)
 	}
 	if res := fetch(r.target(), FetchOptions{CommitSearch: SearchOff}); res.Commit != r.before || res.Search.Searched != 0 {
 		t.Errorf("off: commit %s, searched %d; want the branch tip at the start %s, no search", short(res.Commit), res.Search.Searched, short(r.before))
