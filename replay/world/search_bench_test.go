@@ -31,7 +31,9 @@ func BenchmarkCommitSearch(b *testing.B) {
 		fmt.Fprintf(&fi, "blob\nmark :%d\ndata %d\n%s\n", mark, len(content), content)
 		return mark
 	}
-	content := func(f, v int) string { return fmt.Sprintf("# file %d, version %d\n%s", f, v, strings.Repeat("x = 1\n", 50)) }
+	content := func(f, v int) string {
+		return fmt.Sprintf("# file %d, version %d\n%s", f, v, strings.Repeat("x = 1\n", 50))
+	}
 	var files []string
 	for i := 0; i < 2000; i++ {
 		files = append(files, fmt.Sprintf("M 100644 :%d pkg%02d/f%04d.py\n", blob(fmt.Sprintf("static %d\n", i)), i%40, i))
