@@ -181,7 +181,7 @@ func (s *Session) rebuildWorld(ctx context.Context, p *prepared) error {
 		if p.snap, err = s.World.Snapshot(p.resolution); err != nil {
 			return err
 		}
-		if cs := p.resolution.Search; cs != nil && cs.Reads > 0 {
+		if cs := p.resolution.Search; cs != nil && cs.Reads > 0 && (cs.Score < cs.Reads || (cs.Method != world.MethodRecorded && cs.Method != world.MethodFlag)) {
 			fmt.Fprintf(s.logw(), "world: commit %s: %s\n", short(p.resolution.Commit), cs.Summary())
 			if len(cs.Dirty) > 0 && !req.OverlayRecorded {
 				fmt.Fprintf(s.logw(), "world: --overlay-recorded writes the recorded contents of the uncommitted files into the workspace\n")

@@ -583,3 +583,22 @@ func TestEightSandboxesAtOnce(t *testing.T) {
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
+
+// TestDefaultImageHasGitAndBash: the commands agents record most — a
+// `git status`, `git diff`, `git log` and bash syntax — run in the default
+// image as they ran for the agent.
+func TestDefaultImageHasGitAndBash(t *testing.T) {
+	e := setup(t)
+	if _, err := exec.LookPath("git"); err != nil {
+		testutil.SkipUnlessCI(t, "no git on this host to put into the image: %v", err)
+	}
+	sb := e.start(t, sandbox.Options{Workspace: sandboxtest.Tar(t, sandboxtest.File{Name: "a.txt", Body: "one\n"})})
+	r := run(t, sb, `echo "$BASH_VERSION" | cut -c1; [[ -n $BASH ]] && echo bash; git init -q . && git add a.txt && `+
+		`git -c user.name=a -c user.email=a@b commit -qm first && echo two >> a.txt && git status --short && git diff --stat && git log --format=%s`, 0)
+	want := []string{"bash", " M a.txt", "a.txt | 1 +", "first"}
+	for _, w := range want {
+		if !strings.Contains(r.Output, w) {
+			t.Errorf("output lacks %q:\n%s", w, r.Output)
+		}
+	}
+}

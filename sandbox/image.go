@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
+	"regexp"
 	"strings"
 	"time"
 
@@ -32,7 +34,7 @@ const (
 )
 
 // imageFormat changes whenever the layout below changes, forcing a rebuild.
-const imageFormat = "1"
+const imageFormat = "2"
 
 // BuildOptions configure BuildImage.
 type BuildOptions struct {
@@ -53,6 +55,10 @@ type BuildResult struct {
 	Digest  string `json:"digest"`  // hash of the inputs, kept as a label
 	Busybox string `json:"busybox"` // the busybox used
 	Reused  bool   `json:"reused"`  // an identical image existed; nothing was built
+	// Programs are the host's programs copied in beside busybox (git,
+	// bash), with their shared libraries; Missing says why one is not.
+	Programs []string `json:"programs,omitempty"`
+	Missing  []string `json:"missing,omitempty"`
 }
 
 // BuildImage builds the default sandbox image locally, without a registry:
@@ -84,11 +90,21 @@ func BuildImage(ctx context.Context, cli *client.Client, opts BuildOptions) (Bui
 		return BuildResult{}, fmt.Errorf("build image %q: busybox %q: %w (install busybox-static)", opts.Tag, bbPath, err)
 	}
 	applets := busyboxApplets(ctx, bbPath)
+	extras, notes := hostPrograms(ctx, arch, hostProgramNames)
 	h := sha256.New()
 	fmt.Fprintf(h, "replay-sandbox/%s\n%s\n", imageFormat, strings.Join(applets, " "))
 	h.Write(bb)
+	for _, e := range extras {
+		fmt.Fprintf(h, "%s %o %d\n", e.Path, e.Mode, len(e.Data))
+		h.Write(e.Data)
+	}
 	digest := hex.EncodeToString(h.Sum(nil))[:32]
-	res := BuildResult{Tag: opts.Tag, Digest: digest, Busybox: bbPath}
+	res := BuildResult{Tag: opts.Tag, Digest: digest, Busybox: bbPath, Missing: notes}
+	for _, e := range extras {
+		if e.Program {
+			res.Programs = append(res.Programs, "/"+e.Path)
+		}
+	}
 
 	if !opts.Force {
 		if img, err := cli.ImageInspect(ctx, opts.Tag); err == nil && img.Config != nil && img.Config.Labels[LabelImageDigest] == digest {
@@ -100,7 +116,7 @@ func BuildImage(ctx context.Context, cli *client.Client, opts BuildOptions) (Bui
 	}
 
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeRootfs(pw, bb, applets)) }()
+	go func() { pw.CloseWithError(writeRootfs(pw, bb, applets, extras)) }()
 	changes := []string{
 		"USER " + DefaultUser,
 		"WORKDIR " + DefaultWorkDir,
@@ -202,7 +218,7 @@ func busyboxApplets(ctx context.Context, bb string) []string {
 }
 
 // writeRootfs writes the default image's root filesystem as a tar.
-func writeRootfs(w io.Writer, bb []byte, applets []string) error {
+func writeRootfs(w io.Writer, bb []byte, applets []string, extras []hostFile) error {
 	tw := tar.NewWriter(w)
 	now := time.Now()
 	uid, gid, _ := parseUser(DefaultUser)
@@ -236,8 +252,12 @@ func writeRootfs(w io.Writer, bb []byte, applets []string) error {
 	if err := file("bin/busybox", 0o755, bb); err != nil {
 		return err
 	}
+	taken := map[string]bool{}
+	for _, e := range extras {
+		taken[e.Path] = true
+	}
 	for _, a := range applets {
-		if a == "busybox" {
+		if a == "busybox" || taken["bin/"+a] {
 			continue
 		}
 		if err := link("bin/"+a, "busybox"); err != nil {
@@ -246,6 +266,34 @@ func writeRootfs(w io.Writer, bb []byte, applets []string) error {
 	}
 	if err := link("usr/bin/env", "../../bin/busybox"); err != nil {
 		return err
+	}
+	made := map[string]bool{}
+	for _, d := range []string{"bin", "sbin", "usr", "usr/bin", "usr/sbin", "usr/local", "usr/local/bin", "etc", "dev", "proc", "sys", "sandbox", ".replay", "var", "var/tmp", "root", "tmp"} {
+		made[d] = true
+	}
+	for _, e := range extras {
+		var parents []string
+		for d := path.Dir(e.Path); d != "." && !made[d]; d = path.Dir(d) {
+			parents = append([]string{d}, parents...)
+		}
+		for _, d := range parents {
+			made[d] = true
+			if err := dir(d, 0o755, 0); err != nil {
+				return err
+			}
+		}
+		if err := file(e.Path, e.Mode, e.Data); err != nil {
+			return err
+		}
+	}
+	if taken["usr/bin/git"] { // git init looks for its templates
+		for _, d := range []string{"usr/share", "usr/share/git-core", "usr/share/git-core/templates"} {
+			if !made[d] {
+				if err := dir(d, 0o755, 0); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	passwd := fmt.Sprintf("root:x:0:0:root:/root:/bin/sh\nreplay:x:%d:%d:replay sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n", uid, gid)
 	group := fmt.Sprintf("root:x:0:\nreplay:x:%d:\nnogroup:x:65534:\n", gid)
@@ -260,4 +308,96 @@ func writeRootfs(w io.Writer, bb []byte, applets []string) error {
 		}
 	}
 	return tw.Close()
+}
+
+// hostProgramNames are the programs agents call that busybox lacks or
+// imitates poorly: git (a recorded `git status`, `git diff`, `git log`)
+// and bash (Claude Code's Bash runs bash; ash differs in syntax and in
+// its error messages). Each is copied from the host with the shared
+// libraries ldd names, at their own paths: local material, as the image
+// must be built without a registry.
+var hostProgramNames = []struct{ name, at string }{
+	{"bash", "bin/bash"},
+	{"git", "usr/bin/git"},
+}
+
+// hostFile is one file of the host copied into the image.
+type hostFile struct {
+	Path    string // in the image, without the leading slash
+	Mode    int64
+	Data    []byte
+	Program bool
+}
+
+var lddLine = regexp.MustCompile(`(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)`)
+
+// hostPrograms finds the named programs on the host, with their shared
+// libraries, when they are Linux programs for arch; notes say why one is
+// left out (not installed, another architecture, no ldd to find its
+// libraries), so a build on a Mac still gives a working busybox image.
+func hostPrograms(ctx context.Context, arch string, names []struct{ name, at string }) ([]hostFile, []string) {
+	var out []hostFile
+	var notes []string
+	seen := map[string]bool{}
+	add := func(p, at string, program bool) error {
+		if seen[at] {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		seen[at] = true
+		out = append(out, hostFile{Path: at, Mode: 0o755, Data: b, Program: program})
+		return nil
+	}
+	for _, n := range names {
+		p, err := exec.LookPath(n.name)
+		if err != nil {
+			notes = append(notes, n.name+": not installed on this host")
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("%s: %v", n.name, err))
+			continue
+		}
+		if err := checkELF(b, arch); err != nil {
+			notes = append(notes, fmt.Sprintf("%s (%s): %v", n.name, p, err))
+			continue
+		}
+		var libs []string
+		if err := checkStaticELF(b, arch); err != nil { // dynamically linked: its libraries too
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			ldd, err := exec.CommandContext(cctx, "ldd", p).Output()
+			cancel()
+			if err != nil {
+				notes = append(notes, fmt.Sprintf("%s (%s): ldd cannot list its libraries: %v", n.name, p, err))
+				continue
+			}
+			for _, m := range lddLine.FindAllStringSubmatch(string(ldd), -1) {
+				libs = append(libs, m[1])
+			}
+		}
+		if err := add(p, n.at, true); err != nil {
+			notes = append(notes, fmt.Sprintf("%s: %v", n.name, err))
+			continue
+		}
+		for _, l := range libs {
+			if err := add(l, strings.TrimPrefix(path.Clean(l), "/"), false); err != nil {
+				notes = append(notes, fmt.Sprintf("%s: library %s: %v", n.name, l, err))
+			}
+		}
+	}
+	return out, notes
+}
+
+// checkELF checks that b is a Linux ELF executable for arch, statically
+// linked or not.
+func checkELF(b []byte, arch string) error {
+	err := checkStaticELF(b, arch)
+	if err != nil && strings.Contains(err.Error(), "dynamically linked") {
+		return nil
+	}
+	return err
 }

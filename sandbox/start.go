@@ -143,7 +143,10 @@ func buildOnFirstUse(ctx context.Context, cli *client.Client, image string, log 
 	if err != nil {
 		return imageInfo{}, fmt.Errorf("%w: %q is not present locally and building it failed: %w", ErrImageNotFound, image, err)
 	}
-	fmt.Fprintf(log, "sandbox: built %s from %s\n", image, res.Busybox)
+	fmt.Fprintf(log, "sandbox: built %s from %s\n", image, strings.Join(append([]string{res.Busybox}, res.Programs...), ", "))
+	for _, m := range res.Missing {
+		fmt.Fprintf(log, "sandbox: not in the image: %s\n", m)
+	}
 	return inspectImage(ctx, cli, image)
 }
 

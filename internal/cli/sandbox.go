@@ -81,7 +81,10 @@ func runSandboxBuild(ctx context.Context, opts *sandboxBuildOptions) error {
 	if res.Reused {
 		what = "up to date"
 	}
-	fmt.Fprintf(opts.env.Stdout, "%s  %s  (%s, from %s)\n", res.Tag, shortID(res.ID), what, res.Busybox)
+	fmt.Fprintf(opts.env.Stdout, "%s  %s  (%s, from %s)\n", res.Tag, shortID(res.ID), what, strings.Join(append([]string{res.Busybox}, res.Programs...), ", "))
+	for _, m := range res.Missing {
+		fmt.Fprintf(opts.env.Stderr, "note: not in the image: %s\n", m)
+	}
 	return nil
 }
 

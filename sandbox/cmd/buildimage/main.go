@@ -40,5 +40,8 @@ func main() {
 	if res.Reused {
 		what = "up to date"
 	}
-	fmt.Printf("%s %s (%.19s, busybox %s)\n", what, res.Tag, res.ID, res.Busybox)
+	fmt.Printf("%s %s (%.19s, busybox %s, programs %v)\n", what, res.Tag, res.ID, res.Busybox, res.Programs)
+	for _, m := range res.Missing {
+		fmt.Fprintf(os.Stderr, "note: not in the image: %s\n", m)
+	}
 }
