@@ -445,7 +445,13 @@ func (s *Session) workspaceTar(ctx context.Context, res *world.Resolution, snap 
 				}
 			}
 			if res != nil {
-				stream := s.World.WorkspaceReader(ctx, res, world.TarOptions{Prefix: prefix})
+				// A checkout, .git included, so that a recorded git
+				// status/diff/log gives what it gave the agent.
+				branch := res.Refs["branch"].Value
+				if branch == "HEAD" {
+					branch = ""
+				}
+				stream := s.World.WorkspaceReader(ctx, res, world.TarOptions{Prefix: prefix, Git: true, Branch: branch})
 				defer stream.Close()
 				if err := copyOverlaid(tw, stream, prefix, overlay); err != nil {
 					return err

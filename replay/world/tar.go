@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
@@ -22,6 +23,10 @@ type TarOptions struct {
 	// Prefix puts every name under this directory ("" puts them at the
 	// root, which is what sandbox.Options.Workspace wants).
 	Prefix string
+	// Git adds a .git, so that the workspace is a checkout of the commit
+	// (see gitDir), on Branch when given, else detached.
+	Git    bool
+	Branch string
 }
 
 // TarReport says what a workspace tar holds.
@@ -184,11 +189,21 @@ func (w *World) writeTar(ctx context.Context, g *gitRepo, sha string, out io.Wri
 		}
 		rep.Dirs++
 	}
+	var entries []*index.Entry
+	indexed := func(it *tarItem, size int64) {
+		if opts.Git {
+			rel := strings.TrimPrefix(strings.TrimPrefix(it.name, prefix), "/")
+			entries = append(entries, &index.Entry{Name: rel, Hash: it.hash, Mode: it.mode, Size: uint32(size)})
+		}
+	}
 	for it := range order {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		h := &tar.Header{Name: it.name, ModTime: mtime}
+		if it.mode == filemode.Submodule {
+			indexed(it, 0)
+		}
 		switch it.mode {
 		case filemode.Dir, filemode.Submodule:
 			h.Typeflag, h.Name, h.Mode = tar.TypeDir, it.name+"/", 0o755
@@ -206,6 +221,7 @@ func (w *World) writeTar(ctx context.Context, g *gitRepo, sha string, out io.Wri
 			if err := tw.WriteHeader(h); err != nil {
 				return nil, writeErr(err)
 			}
+			indexed(it, int64(len(r.target)))
 			rep.Symlinks++
 			continue
 		}
@@ -230,12 +246,21 @@ func (w *World) writeTar(ctx context.Context, g *gitRepo, sha string, out io.Wri
 		}
 		rep.Files++
 		rep.Bytes += n
+		indexed(it, n)
 	}
 	if err := <-walkErr; err != nil {
 		return nil, err
 	}
 	rep.Dirs += walked.Dirs
 	rep.Submodules, rep.Skipped = walked.Submodules, walked.Skipped
+	if opts.Git {
+		if err := gitDir(ctx, g.st, tw, prefix, c, opts.Branch, entries, mtime); err != nil {
+			if ow.err != nil {
+				return nil, writeErr(err)
+			}
+			return nil, fmt.Errorf("materialize %s: .git: %w", short(sha), err)
+		}
+	}
 	if err := tw.Close(); err != nil {
 		return nil, writeErr(err)
 	}

@@ -46,6 +46,9 @@ func snapshot(root string) (map[string]entry, error) {
 		if p == root {
 			return nil
 		}
+		if de.IsDir() && de.Name() == ".git" {
+			return filepath.SkipDir // git's own bookkeeping (a refreshed index) is no change of the agent's
+		}
 		fi, err := de.Info()
 		if err != nil {
 			return nil
