@@ -89,7 +89,17 @@ func TestVerifyFindsTheCommitTheAgentRead(t *testing.T) {
 	lines := []string{claudeLine(t, at, "u0", "", map[string]any{"type": "user", "message": map[string]any{"role": "user", "content": "Review app.py"}})}
 	lines = append(lines, readCall(1, "toolu_app", "app.py", "import os\nprint('v2')")...)
 	lines = append(lines, readCall(2, "toolu_notes", "notes.md", "notes\nand a line never committed")...)
-	lines = append(lines, claudeLine(t, at.Add(5*time.Second), "a3", "u2", map[string]any{"type": "assistant", "message": map[string]any{
+	// git status in the sandbox: the workspace is a checkout, and the
+	// overlaid file shows as the author's uncommitted change.
+	lines = append(lines,
+		claudeLine(t, at.Add(3*time.Second), "a3b", "u2", map[string]any{"type": "assistant", "message": map[string]any{
+			"id": "msg_git", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+			"content": []any{map[string]any{"type": "tool_use", "id": "toolu_git", "name": "Bash", "input": map[string]any{"command": "git status --short", "description": "Status"}}},
+			"usage":   map[string]any{"input_tokens": 10, "output_tokens": 5}}}),
+		claudeLine(t, at.Add(3*time.Second+time.Millisecond), "u3", "a3b", map[string]any{"type": "user",
+			"message":       map[string]any{"role": "user", "content": []any{map[string]any{"type": "tool_result", "tool_use_id": "toolu_git", "content": " M notes.md", "is_error": false}}},
+			"toolUseResult": map[string]any{"stdout": " M notes.md", "stderr": "", "interrupted": false, "isImage": false}}))
+	lines = append(lines, claudeLine(t, at.Add(5*time.Second), "a3", "u3", map[string]any{"type": "assistant", "message": map[string]any{
 		"id": "msg_end", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
 		"content": []any{map[string]any{"type": "text", "text": "Looks fine."}}, "usage": map[string]any{"input_tokens": 10, "output_tokens": 3}}}))
 	tr := filepath.Join(t.TempDir(), "session.jsonl")
@@ -117,7 +127,7 @@ func TestVerifyFindsTheCommitTheAgentRead(t *testing.T) {
 		}
 	}
 	t.Logf("without the overlay:\n%s\n%s", out, errs)
-	if !strings.Contains(out, "1 of 2 re-executed calls match") {
+	if !strings.Contains(out, "1 of 3 re-executed calls match") {
 		t.Errorf("want app.py to match at the searched commit:\n%s", out)
 	}
 
@@ -125,7 +135,7 @@ func TestVerifyFindsTheCommitTheAgentRead(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("verify --overlay-recorded: exit %d\n%s\n%s", code, out, errs)
 	}
-	if !strings.Contains(errs, "world: overlaid notes.md with its recorded content") || !strings.Contains(out, "2 of 2 re-executed calls match") {
+	if !strings.Contains(errs, "world: overlaid notes.md with its recorded content") || !strings.Contains(out, "3 of 3 re-executed calls match") {
 		t.Errorf("overlay not reported or not reproducing:\n%s\n%s", out, errs)
 	}
 }
