@@ -20,6 +20,7 @@ type Summary struct {
 	Source    string          `json:"source,omitempty"`
 	Agent     string          `json:"agent,omitempty"`
 	Session   string          `json:"session,omitempty"`
+	Instance  string          `json:"instance,omitempty"` // benchmark instance or sample id
 	Models    []string        `json:"models"`
 	Runs      int             `json:"runs"` // the main run plus its sub-agent runs
 	Steps     int             `json:"steps"`
@@ -34,6 +35,8 @@ type Summary struct {
 	EndedAt   *time.Time      `json:"ended_at"`
 	Status    string          `json:"status"`
 	Decision  json.RawMessage `json:"decision"`
+	// Resolved is the benchmark's recorded verdict (nil: none recorded).
+	Resolved *bool `json:"resolved,omitempty"`
 	Replay    Replayable      `json:"replayable"`
 	Warnings  []string        `json:"warnings"`
 	Children  []ChildSummary  `json:"sub_agents,omitempty"`
@@ -207,6 +210,7 @@ func (z *Summarizer) Summary() Summary {
 	s.Source = z.main.Source
 	s.Agent = z.main.Agent
 	s.Session = z.main.Session
+	s.Instance = z.main.Instance
 	s.Origin = z.main.Replay
 	s.Runs = 1 + len(z.childOrder)
 	for _, k := range z.childOrder {
@@ -246,6 +250,7 @@ func (z *Summarizer) Summary() Summary {
 		if o.Decision != nil {
 			s.Decision = o.Decision.Value
 		}
+		s.Resolved = o.Resolved
 	}
 	s.Recorded = rec
 
