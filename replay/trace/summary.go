@@ -36,12 +36,12 @@ type Summary struct {
 	Status    string          `json:"status"`
 	Decision  json.RawMessage `json:"decision"`
 	// Resolved is the benchmark's recorded verdict (nil: none recorded).
-	Resolved *bool `json:"resolved,omitempty"`
-	Replay    Replayable      `json:"replayable"`
-	Warnings  []string        `json:"warnings"`
-	Children  []ChildSummary  `json:"sub_agents,omitempty"`
-	Recorded  *Totals         `json:"recorded_totals,omitempty"`
-	Origin    *Origin         `json:"replay_of,omitempty"` // set on a run replay produced
+	Resolved *bool          `json:"resolved,omitempty"`
+	Replay   Replayable     `json:"replayable"`
+	Warnings []string       `json:"warnings"`
+	Children []ChildSummary `json:"sub_agents,omitempty"`
+	Recorded *Totals        `json:"recorded_totals,omitempty"`
+	Origin   *Origin        `json:"replay_of,omitempty"` // set on a run replay produced
 }
 
 // CostSummary keeps recorded and priced cost apart. Nil means unknown.
@@ -88,6 +88,7 @@ type Summarizer struct {
 	children   map[string]*ChildSummary
 	childOrder []string
 	hasUser    bool
+	hasUsage   bool // some model call carries its usage
 	first      time.Time
 	last       time.Time
 }
@@ -143,6 +144,7 @@ func (z *Summarizer) Emit(ev *Event) error {
 			z.hasCost = true
 		}
 		if l.Usage != nil {
+			z.hasUsage = true
 			s.Tokens.Add(*l.Usage)
 			z.price(m, *l.Usage, l.Cost.Priced)
 		}
@@ -255,6 +257,11 @@ func (z *Summarizer) Summary() Summary {
 	s.Recorded = rec
 
 	s.TokensOf = "steps"
+	if s.LLMCalls > 0 && !z.hasUsage && rec != nil && rec.Usage != nil {
+		// The source records usage per run only (SWE-agent's model_stats).
+		s.Tokens = *rec.Usage
+		s.TokensOf = "recorded totals"
+	}
 	if s.LLMCalls == 0 {
 		s.TokensOf = "none"
 		if rec != nil && rec.Usage != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/agentreplay/replay/replay/trace/fullsend"
 	"github.com/agentreplay/replay/replay/trace/langfuse"
 	"github.com/agentreplay/replay/replay/trace/otel"
+	"github.com/agentreplay/replay/replay/trace/sweagent"
 )
 
 // All returns every format replay reads, in detection order: the first whose
@@ -31,6 +32,7 @@ func All() []trace.Format {
 		claudecode.Stream{},     // claude -p --output-format stream-json ("claude-stream-json")
 		codex.Format{},          // Codex CLI rollouts ("codex")
 		langfuse.Format{},       // Langfuse trace exports ("langfuse")
+		sweagent.Format{},       // SWE-agent trajectories, .traj ("swe-agent")
 		otel.OTLP{},             // OTLP/JSON lines ("otlp-json")
 		otel.Spans{},            // OTel SDK span dumps and attribute maps ("otel-spans")
 	}
