@@ -17,6 +17,7 @@ import (
 	"github.com/agentreplay/replay/replay/trace/codex"
 	"github.com/agentreplay/replay/replay/trace/fullsend"
 	"github.com/agentreplay/replay/replay/trace/langfuse"
+	"github.com/agentreplay/replay/replay/trace/openhands"
 	"github.com/agentreplay/replay/replay/trace/otel"
 	"github.com/agentreplay/replay/replay/trace/sweagent"
 )
@@ -33,6 +34,7 @@ func All() []trace.Format {
 		codex.Format{},          // Codex CLI rollouts ("codex")
 		langfuse.Format{},       // Langfuse trace exports ("langfuse")
 		sweagent.Format{},       // SWE-agent trajectories, .traj ("swe-agent")
+		openhands.Format{},      // OpenHands event streams and evaluation outputs ("openhands")
 		otel.OTLP{},             // OTLP/JSON lines ("otlp-json")
 		otel.Spans{},            // OTel SDK span dumps and attribute maps ("otel-spans")
 	}
