@@ -16,6 +16,7 @@ import (
 	"github.com/agentreplay/replay/replay/trace/claudecode"
 	"github.com/agentreplay/replay/replay/trace/codex"
 	"github.com/agentreplay/replay/replay/trace/fullsend"
+	"github.com/agentreplay/replay/replay/trace/inspectai"
 	"github.com/agentreplay/replay/replay/trace/langfuse"
 	"github.com/agentreplay/replay/replay/trace/openhands"
 	"github.com/agentreplay/replay/replay/trace/otel"
@@ -35,6 +36,7 @@ func All() []trace.Format {
 		langfuse.Format{},       // Langfuse trace exports ("langfuse")
 		sweagent.Format{},       // SWE-agent trajectories, .traj ("swe-agent")
 		openhands.Format{},      // OpenHands event streams and evaluation outputs ("openhands")
+		inspectai.Format{},      // inspect_ai logs, .eval archives and .json ("inspect-ai")
 		otel.OTLP{},             // OTLP/JSON lines ("otlp-json")
 		otel.Spans{},            // OTel SDK span dumps and attribute maps ("otel-spans")
 	}
@@ -119,6 +121,9 @@ func Detect(src *trace.Source, force string) (trace.Format, error) {
 // checkText rejects files that cannot be a trace whatever the format.
 func checkText(src *trace.Source) error {
 	h := src.Head
+	if inspectai.IsEvalArchive(h) {
+		return nil // a zip archive that is a trace format of its own (.eval logs)
+	}
 	switch {
 	case len(bytes.TrimSpace(h)) == 0:
 		if len(h) == 0 {
