@@ -23,8 +23,7 @@
 // the task (demonstrations, is_demo, are harness-injected: Meta); every
 // assistant message is one model call, its action one tool call; the
 // message after it is the tool's result. The result text is the raw
-// observation from trajectory[] when that entry's action is the same
-// command (the history's copy is wrapped in the harness's "(Open file: …)"
+// observation from the next trajectory[] entry with the same command (the history's copy is wrapped in the harness's "(Open file: …)"
 // template), else the history's. Call ids that repeat (demonstration
 // trajectories reuse them) are made unique with a "#N" suffix.
 //
@@ -279,19 +278,22 @@ func (im *importer) run(ctx context.Context, f *file) error {
 		return err
 	}
 
-	// The k-th action of the history is trajectory[k] when the commands agree.
-	traj := func(k int, action string) (obs string, ms int64, ok bool) {
-		if k >= len(f.Trajectory) {
-			return "", 0, false
+	// An action of the history is the next trajectory[] entry with the same
+	// command (a demonstration's history can lack one of them).
+	tpos := 0
+	traj := func(action string) (obs string, ms int64, ok bool) {
+		for j := tpos; j < len(f.Trajectory); j++ {
+			t := f.Trajectory[j]
+			if strings.TrimSpace(t.Action) != strings.TrimSpace(action) {
+				continue
+			}
+			tpos = j + 1
+			if t.ExecutionTime != nil {
+				ms = int64(*t.ExecutionTime * 1000)
+			}
+			return t.Observation, ms, true
 		}
-		t := f.Trajectory[k]
-		if strings.TrimSpace(t.Action) != strings.TrimSpace(action) {
-			return "", 0, false
-		}
-		if t.ExecutionTime != nil {
-			ms = int64(*t.ExecutionTime * 1000)
-		}
-		return t.Observation, ms, true
+		return "", 0, false
 	}
 	var (
 		pending []*trace.ToolCall // calls of the last model response awaiting their result
@@ -357,7 +359,7 @@ func (im *importer) run(ctx context.Context, f *file) error {
 				return err
 			}
 			if len(calls) > 0 {
-				if obs, ms, ok := traj(actions, action); ok {
+				if obs, ms, ok := traj(action); ok {
 					calls[0].Output, calls[0].Status, calls[0].DurationMS = obs, trace.ToolOK, ms
 				}
 				actions++
