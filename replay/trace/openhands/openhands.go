@@ -416,8 +416,9 @@ type converter struct {
 	meta        trace.RunMeta
 	instruction string
 	declared    bool
-	responses   map[string]bool // model responses already emitted
-	pending     []*pendingCall  // tool calls awaiting their observation
+	responses   map[string]bool            // model responses already emitted
+	args        map[string]json.RawMessage // tool call arguments by call id, from the responses
+	pending     []*pendingCall             // tool calls awaiting their observation
 	finished    bool
 	final       string
 	calls       int
@@ -570,24 +571,28 @@ func (c *converter) action(ev *event, raw json.RawMessage, at time.Time) error {
 	if callID == "" && name != "" {
 		callID = fmt.Sprintf("call-%d", c.calls)
 	}
-	var args json.RawMessage
 	if resp != nil {
 		for _, ch := range resp.Choices {
 			for _, tc := range ch.Message.ToolCalls {
-				if tc.ID == callID && json.Valid([]byte(tc.Function.Arguments)) {
-					args = json.RawMessage(tc.Function.Arguments)
+				if json.Valid([]byte(tc.Function.Arguments)) {
+					if c.args == nil {
+						c.args = map[string]json.RawMessage{}
+					}
+					c.args[tc.ID] = json.RawMessage(tc.Function.Arguments)
 				}
 			}
 		}
 	}
+	args := c.args[callID]
 	if args == nil && name != "" {
 		args = oldArgs(ev.Action, a)
 	}
-	if err := c.flush(); err != nil {
-		return err
-	}
-	// The model call: once per response.
+	// The model call: once per response. A new response ends the calls of
+	// the previous one that got no observation.
 	if resp == nil || !c.responses[resp.ID] {
+		if err := c.flush(); err != nil {
+			return err
+		}
 		llm := &trace.LLMCall{Model: c.meta.Defaults.Model, Output: trace.Message{Role: "assistant"}}
 		if resp != nil {
 			if c.responses == nil {
