@@ -71,18 +71,28 @@ The format is detected from the content; --format forces one (valid names:
 	return cmd
 }
 
-// importOne imports a path, or fetches a Langfuse trace by id first.
-func (opts *importOptions) importOne(ctx context.Context, st *store.Store, arg string) (store.Result, error) {
+// importOne imports a path (an evaluation output holding several runs as
+// one trace each), or fetches a Langfuse trace by id first.
+func (opts *importOptions) importOne(ctx context.Context, st *store.Store, arg string) ([]store.Result, error) {
 	host := opts.LangfuseHost
 	if host == "" {
 		if _, err := os.Stat(arg); err == nil {
-			return st.Import(ctx, arg, opts.Format, trace.Options{Lenient: opts.Lenient})
+			return st.ImportAll(ctx, arg, opts.Format, trace.Options{Lenient: opts.Lenient})
 		}
 		host = opts.env.Getenv("LANGFUSE_HOST")
 		if host == "" {
-			return st.Import(ctx, arg, opts.Format, trace.Options{Lenient: opts.Lenient})
+			return st.ImportAll(ctx, arg, opts.Format, trace.Options{Lenient: opts.Lenient})
 		}
 	}
+	r, err := opts.fetchLangfuse(ctx, st, arg, host)
+	if err != nil {
+		return nil, err
+	}
+	return []store.Result{r}, nil
+}
+
+// fetchLangfuse fetches the Langfuse trace arg from host and imports it.
+func (opts *importOptions) fetchLangfuse(ctx context.Context, st *store.Store, arg, host string) (store.Result, error) {
 	c := &langfuse.Client{Host: host, PublicKey: opts.env.Getenv("LANGFUSE_PUBLIC_KEY"), SecretKey: opts.env.Getenv("LANGFUSE_SECRET_KEY")}
 	if c.PublicKey == "" || c.SecretKey == "" {
 		return store.Result{}, fmt.Errorf("fetch Langfuse trace %q from %s: set LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (the project's API keys)", arg, host)
@@ -142,35 +152,36 @@ func runImport(ctx context.Context, opts *importOptions) error {
 	var results []importResult
 	failed := 0
 	for _, path := range opts.Paths {
-		r, err := opts.importOne(ctx, st, path)
+		rs, err := opts.importOne(ctx, st, path)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		res := importResult{Path: path, Warnings: []string{}}
 		if err != nil {
 			failed++
-			res.Error = err.Error()
+			res := importResult{Path: path, Warnings: []string{}, Error: err.Error()}
 			fmt.Fprintln(errw, "replay: "+indent(err.Error(), "  "))
 			results = append(results, res)
-			continue
 		}
-		res.ID, res.Format, res.Existing = r.ID, r.Format, r.Existing
-		res.LLMCalls, res.ToolCalls = r.Summary.LLMCalls, r.Summary.ToolCalls
-		if !r.Existing {
-			res.Warnings = append(res.Warnings, r.Summary.Warnings...)
-			for _, w := range r.Summary.Warnings {
-				fmt.Fprintln(errw, "warning: "+w)
+		for _, r := range rs {
+			res := importResult{Path: path, Warnings: []string{}}
+			res.ID, res.Format, res.Existing = r.ID, r.Format, r.Existing
+			res.LLMCalls, res.ToolCalls = r.Summary.LLMCalls, r.Summary.ToolCalls
+			if !r.Existing {
+				res.Warnings = append(res.Warnings, r.Summary.Warnings...)
+				for _, w := range r.Summary.Warnings {
+					fmt.Fprintln(errw, "warning: "+w)
+				}
 			}
-		}
-		results = append(results, res)
-		if opts.JSON {
-			continue
-		}
-		if r.Existing {
-			fmt.Fprintf(out, "%s  %s  %s  (already in the store)\n", r.ID, r.Format, path)
-		} else {
-			fmt.Fprintf(out, "%s  %s  %s  (%s, %s)\n", r.ID, r.Format, path,
-				plural(r.Summary.LLMCalls, "llm call", "llm calls"), plural(r.Summary.ToolCalls, "tool call", "tool calls"))
+			results = append(results, res)
+			if opts.JSON {
+				continue
+			}
+			if r.Existing {
+				fmt.Fprintf(out, "%s  %s  %s  (already in the store)\n", r.ID, r.Format, path)
+			} else {
+				fmt.Fprintf(out, "%s  %s  %s  (%s, %s)\n", r.ID, r.Format, path,
+					plural(r.Summary.LLMCalls, "llm call", "llm calls"), plural(r.Summary.ToolCalls, "tool call", "tool calls"))
+			}
 		}
 	}
 	if opts.JSON {

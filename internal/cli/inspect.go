@@ -150,6 +150,9 @@ func writeSummary(w io.Writer, s trace.Summary) error {
 	if s.Session != "" {
 		row("session", "%s", s.Session)
 	}
+	if s.Instance != "" {
+		row("instance", "%s", s.Instance)
+	}
 	if o := s.Origin; o != nil {
 		var keys []string
 		for k := range o.Variant {
@@ -233,6 +236,9 @@ func writeSummary(w io.Writer, s trace.Summary) error {
 	} else {
 		row("decision", "-")
 	}
+	if s.Resolved != nil {
+		row("resolved", "%s", map[bool]string{true: "yes", false: "no"}[*s.Resolved])
+	}
 	if s.Replay.OK {
 		row("replayable", "yes")
 	} else {
@@ -254,7 +260,7 @@ func writeSummary(w io.Writer, s trace.Summary) error {
 }
 
 func refOrder(name string) int {
-	for i, n := range []string{"repo", "work_item", "pr", "issue", "commit", "base_commit", "branch", "cwd"} {
+	for i, n := range []string{"repo", "work_item", "pr", "issue", "commit", "base_commit", "branch", "cwd", "image"} {
 		if n == name {
 			return i
 		}

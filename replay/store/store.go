@@ -13,7 +13,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -117,6 +119,58 @@ func (s *Store) Import(ctx context.Context, path, format string, opts trace.Opti
 	return s.ImportAs(ctx, path, "", format, opts)
 }
 
+// ImportAll imports the trace at path like Import, and an input holding
+// several runs (a trace.Multi format's evaluation output: one record per
+// instance or sample) as one stored trace per record, in file order. A
+// record's id is derived from the content's and its key, so importing the
+// file again finds them all. An input of one record is Import.
+func (s *Store) ImportAll(ctx context.Context, path, format string, opts trace.Options) ([]Result, error) {
+	src, err := importers.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := importers.Detect(src, format)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := f.(trace.Multi)
+	if !ok || opts.Record != "" {
+		r, err := s.Import(ctx, path, format, opts)
+		if err != nil {
+			return nil, err
+		}
+		return []Result{r}, nil
+	}
+	keys, err := m.Records(ctx, src, opts)
+	if err != nil {
+		return nil, fmt.Errorf("import %q as %s: %w", path, f.Name(), err)
+	}
+	if len(keys) <= 1 {
+		r, err := s.Import(ctx, path, f.Name(), opts)
+		if err != nil {
+			return nil, err
+		}
+		return []Result{r}, nil
+	}
+	var out []Result
+	for _, k := range keys {
+		o := opts
+		o.Record = k
+		r, err := s.ImportAs(ctx, path, "", f.Name(), o)
+		if err != nil {
+			return out, fmt.Errorf("import record %q of %q: %w", k, path, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// recordID is the id of one record of an input whose content has id.
+func recordID(id, key string) string {
+	h := sha256.Sum256([]byte(id + "\x00record\x00" + key))
+	return hex.EncodeToString(h[:])[:IDLen]
+}
+
 // ImportAs is Import for an input that was fetched into a local file: source
 // (a URL, say) is recorded as where the trace came from instead of path.
 func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts trace.Options) (Result, error) {
@@ -148,6 +202,9 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 	hc := make(chan hashed, 1)
 	go func() {
 		id, err := ContentID(ictx, path)
+		if err == nil && opts.Record != "" {
+			id = recordID(id, opts.Record)
+		}
 		hc <- hashed{id, err}
 	}()
 

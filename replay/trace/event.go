@@ -88,6 +88,7 @@ func (m *RunMeta) Merge(o *RunMeta) {
 	set(&m.Agent, o.Agent)
 	set(&m.Session, o.Session)
 	set(&m.Generator, o.Generator)
+	set(&m.Instance, o.Instance)
 	for _, s := range o.Sessions {
 		if !slices.Contains(m.Sessions, s) {
 			m.Sessions = append(m.Sessions, s)
@@ -134,12 +135,12 @@ func (r *Refs) Merge(o Refs) {
 }
 
 // fields lists the refs in a fixed order, for code that treats them alike.
-func (r *Refs) fields() [8]**Ref {
-	return [8]**Ref{&r.Repo, &r.Commit, &r.BaseCommit, &r.Branch, &r.PR, &r.Issue, &r.WorkItem, &r.Cwd}
+func (r *Refs) fields() [9]**Ref {
+	return [9]**Ref{&r.Repo, &r.Commit, &r.BaseCommit, &r.Branch, &r.PR, &r.Issue, &r.WorkItem, &r.Cwd, &r.Image}
 }
 
 // RefNames are the JSON names of the refs, in the order of Refs.Each.
-var refNames = [8]string{"repo", "commit", "base_commit", "branch", "pr", "issue", "work_item", "cwd"}
+var refNames = [9]string{"repo", "commit", "base_commit", "branch", "pr", "issue", "work_item", "cwd", "image"}
 
 // Each calls fn for every ref that is set, in a fixed order.
 func (r *Refs) Each(fn func(name string, ref *Ref)) {

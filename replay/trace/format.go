@@ -10,6 +10,23 @@ type Options struct {
 	// Lenient skips lines of invalid JSON (counted in one warning) instead
 	// of failing at the first one.
 	Lenient bool
+	// Record selects one record of an input that holds several (see
+	// Multi): only the record with this key is imported. Empty imports the
+	// first record of such an input, with a warning naming the others.
+	Record string
+}
+
+// Multi is implemented by formats whose one input can hold several
+// independent runs: an evaluation's output, one record per benchmark
+// instance or sample. Each record is a run of its own; the records of one
+// input share the run's Session. The store imports each record of such an
+// input as a trace of its own (store.ImportAll), passing its key in
+// Options.Record.
+type Multi interface {
+	Format
+	// Records lists the keys of the records src holds, in file order. Keys
+	// are unique within the input and stable across imports of it.
+	Records(ctx context.Context, src *Source, opts Options) ([]string, error)
 }
 
 // Source is what an importer reads: a file or a directory.

@@ -63,9 +63,12 @@ type RunMeta struct {
 	Agent      string `json:"agent,omitempty"`       // role or name of the agent
 	// Session is the agent's own session id; Sessions lists further ids when
 	// the session id changed mid-trace (Claude Code --continue).
-	Session    string            `json:"session,omitempty"`
-	Sessions   []string          `json:"sessions,omitempty"`
-	Generator  string            `json:"generator,omitempty"` // program and version that wrote the trace
+	Session   string   `json:"session,omitempty"`
+	Sessions  []string `json:"sessions,omitempty"`
+	Generator string   `json:"generator,omitempty"` // program and version that wrote the trace
+	// Instance is the benchmark instance the run worked on (a SWE-bench
+	// instance_id such as "pydicom__pydicom-1458", an inspect_ai sample id).
+	Instance   string            `json:"instance,omitempty"`
 	Refs       Refs              `json:"refs,omitzero"`
 	Instr      Instructions      `json:"instructions,omitzero"`
 	Defaults   Params            `json:"defaults,omitzero"` // model defaults of the run
@@ -102,6 +105,10 @@ type Refs struct {
 	Issue      *Ref `json:"issue,omitempty"`
 	WorkItem   *Ref `json:"work_item,omitempty"` // owner/repo#N
 	Cwd        *Ref `json:"cwd,omitempty"`
+	// Image is the container image the run's tools ran in (a benchmark
+	// harness records it: SWE-agent's deployment image, SWE-bench's
+	// per-instance image).
+	Image *Ref `json:"image,omitempty"`
 }
 
 // Instructions are what the agent was told before the conversation.
@@ -281,6 +288,12 @@ type Outcome struct {
 	// agent's trajectory recorded. Empty when unknown.
 	Patch    string  `json:"patch,omitempty"`
 	Recorded *Totals `json:"recorded,omitempty"` // totals as the source recorded them
+	// Resolved is a benchmark's verdict on the run when one was recorded
+	// (SWE-bench's resolved, an inspect_ai scorer's correct/incorrect, the
+	// OpenHands resolver's success); nil when none was.
+	Resolved *bool `json:"resolved,omitempty"`
+	// ResolvedFrom names the field the verdict came from.
+	ResolvedFrom string `json:"resolved_from,omitempty"`
 }
 
 // IsReviewAction reports whether action is one of the factory's review

@@ -20,6 +20,7 @@ type Summary struct {
 	Source    string          `json:"source,omitempty"`
 	Agent     string          `json:"agent,omitempty"`
 	Session   string          `json:"session,omitempty"`
+	Instance  string          `json:"instance,omitempty"` // benchmark instance or sample id
 	Models    []string        `json:"models"`
 	Runs      int             `json:"runs"` // the main run plus its sub-agent runs
 	Steps     int             `json:"steps"`
@@ -34,11 +35,13 @@ type Summary struct {
 	EndedAt   *time.Time      `json:"ended_at"`
 	Status    string          `json:"status"`
 	Decision  json.RawMessage `json:"decision"`
-	Replay    Replayable      `json:"replayable"`
-	Warnings  []string        `json:"warnings"`
-	Children  []ChildSummary  `json:"sub_agents,omitempty"`
-	Recorded  *Totals         `json:"recorded_totals,omitempty"`
-	Origin    *Origin         `json:"replay_of,omitempty"` // set on a run replay produced
+	// Resolved is the benchmark's recorded verdict (nil: none recorded).
+	Resolved *bool          `json:"resolved,omitempty"`
+	Replay   Replayable     `json:"replayable"`
+	Warnings []string       `json:"warnings"`
+	Children []ChildSummary `json:"sub_agents,omitempty"`
+	Recorded *Totals        `json:"recorded_totals,omitempty"`
+	Origin   *Origin        `json:"replay_of,omitempty"` // set on a run replay produced
 }
 
 // CostSummary keeps recorded and priced cost apart. Nil means unknown.
@@ -85,6 +88,7 @@ type Summarizer struct {
 	children   map[string]*ChildSummary
 	childOrder []string
 	hasUser    bool
+	hasUsage   bool // some model call carries its usage
 	first      time.Time
 	last       time.Time
 }
@@ -140,6 +144,7 @@ func (z *Summarizer) Emit(ev *Event) error {
 			z.hasCost = true
 		}
 		if l.Usage != nil {
+			z.hasUsage = true
 			s.Tokens.Add(*l.Usage)
 			z.price(m, *l.Usage, l.Cost.Priced)
 		}
@@ -207,6 +212,7 @@ func (z *Summarizer) Summary() Summary {
 	s.Source = z.main.Source
 	s.Agent = z.main.Agent
 	s.Session = z.main.Session
+	s.Instance = z.main.Instance
 	s.Origin = z.main.Replay
 	s.Runs = 1 + len(z.childOrder)
 	for _, k := range z.childOrder {
@@ -246,10 +252,16 @@ func (z *Summarizer) Summary() Summary {
 		if o.Decision != nil {
 			s.Decision = o.Decision.Value
 		}
+		s.Resolved = o.Resolved
 	}
 	s.Recorded = rec
 
 	s.TokensOf = "steps"
+	if s.LLMCalls > 0 && !z.hasUsage && rec != nil && rec.Usage != nil {
+		// The source records usage per run only (SWE-agent's model_stats).
+		s.Tokens = *rec.Usage
+		s.TokensOf = "recorded totals"
+	}
 	if s.LLMCalls == 0 {
 		s.TokensOf = "none"
 		if rec != nil && rec.Usage != nil {

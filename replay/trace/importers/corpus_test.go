@@ -27,6 +27,9 @@ func TestCorpusDetection(t *testing.T) {
 		"otel-genai":    "otel-spans",
 		"openinference": "otel-spans",
 		"fullsend":      "otlp-json",
+		"swe-agent":     "swe-agent",
+		"openhands":     "openhands",
+		"inspect":       "inspect-ai",
 	}
 	registered := importers.Names()
 	dirs, err := os.ReadDir(root)

@@ -16,8 +16,11 @@ import (
 	"github.com/agentreplay/replay/replay/trace/claudecode"
 	"github.com/agentreplay/replay/replay/trace/codex"
 	"github.com/agentreplay/replay/replay/trace/fullsend"
+	"github.com/agentreplay/replay/replay/trace/inspectai"
 	"github.com/agentreplay/replay/replay/trace/langfuse"
+	"github.com/agentreplay/replay/replay/trace/openhands"
 	"github.com/agentreplay/replay/replay/trace/otel"
+	"github.com/agentreplay/replay/replay/trace/sweagent"
 )
 
 // All returns every format replay reads, in detection order: the first whose
@@ -31,6 +34,9 @@ func All() []trace.Format {
 		claudecode.Stream{},     // claude -p --output-format stream-json ("claude-stream-json")
 		codex.Format{},          // Codex CLI rollouts ("codex")
 		langfuse.Format{},       // Langfuse trace exports ("langfuse")
+		sweagent.Format{},       // SWE-agent trajectories, .traj ("swe-agent")
+		openhands.Format{},      // OpenHands event streams and evaluation outputs ("openhands")
+		inspectai.Format{},      // inspect_ai logs, .eval archives and .json ("inspect-ai")
 		otel.OTLP{},             // OTLP/JSON lines ("otlp-json")
 		otel.Spans{},            // OTel SDK span dumps and attribute maps ("otel-spans")
 	}
@@ -115,6 +121,9 @@ func Detect(src *trace.Source, force string) (trace.Format, error) {
 // checkText rejects files that cannot be a trace whatever the format.
 func checkText(src *trace.Source) error {
 	h := src.Head
+	if inspectai.IsEvalArchive(h) {
+		return nil // a zip archive that is a trace format of its own (.eval logs)
+	}
 	switch {
 	case len(bytes.TrimSpace(h)) == 0:
 		if len(h) == 0 {
