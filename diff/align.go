@@ -13,9 +13,9 @@ type Op string
 
 // Alignment ops.
 const (
-	OpEqual   Op = "equal"   // the same content
-	OpChanged Op = "changed" // the same kind of step at the same place, content differs
-	OpDeleted Op = "deleted" // only in A
+	OpEqual    Op = "equal"    // the same content
+	OpChanged  Op = "changed"  // the same kind of step at the same place, content differs
+	OpDeleted  Op = "deleted"  // only in A
 	OpInserted Op = "inserted" // only in B
 )
 

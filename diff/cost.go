@@ -28,11 +28,11 @@ type Totals struct {
 	RecordedTotal *float64 `json:"recorded_total_usd,omitempty"`
 	// Priced sums the priced costs (the run's own, else the pricing
 	// table's); Unpriced counts calls that could not be priced.
-	Priced    *float64 `json:"priced_usd"`
-	Unpriced  int      `json:"unpriced_calls"`
-	LLMMS     int64    `json:"llm_latency_ms"`
-	ToolMS    int64    `json:"tool_duration_ms"`
-	WallMS    int64    `json:"wall_ms"` // ended_at - started_at, when both are known
+	Priced   *float64 `json:"priced_usd"`
+	Unpriced int      `json:"unpriced_calls"`
+	LLMMS    int64    `json:"llm_latency_ms"`
+	ToolMS   int64    `json:"tool_duration_ms"`
+	WallMS   int64    `json:"wall_ms"` // ended_at - started_at, when both are known
 }
 
 // Deltas are B minus A.
@@ -53,12 +53,12 @@ type Ratios struct {
 
 // StepCost is one aligned pair of model calls (either side may be absent).
 type StepCost struct {
-	A         int          `json:"a_step"`
-	B         int          `json:"b_step"`
-	Tokens    [2]int64     `json:"tokens"` // all four counts summed
-	Priced    [2]*float64  `json:"priced_usd"`
-	Recorded  [2]*float64  `json:"recorded_usd"`
-	LatencyMS [2]int64     `json:"latency_ms"`
+	A         int         `json:"a_step"`
+	B         int         `json:"b_step"`
+	Tokens    [2]int64    `json:"tokens"` // all four counts summed
+	Priced    [2]*float64 `json:"priced_usd"`
+	Recorded  [2]*float64 `json:"recorded_usd"`
+	LatencyMS [2]int64    `json:"latency_ms"`
 }
 
 func tokens(u *trace.Usage) int64 {

@@ -47,16 +47,16 @@ type Report struct {
 
 // RunInfo says which run a side is.
 type RunInfo struct {
-	ID      string        `json:"id,omitempty"`
-	Agent   string        `json:"agent,omitempty"`
-	Format  string        `json:"format,omitempty"`
-	Source  string        `json:"source,omitempty"`
-	Models  []string      `json:"models"`
-	Status  string        `json:"status"`            // ok, error, interrupted, unknown
-	Stopped string        `json:"stopped,omitempty"` // why a replay ended early
-	StoppedAt int         `json:"stopped_at,omitempty"`
-	Steps   int           `json:"steps"`
-	Replay  *trace.Origin `json:"replay,omitempty"`
+	ID        string        `json:"id,omitempty"`
+	Agent     string        `json:"agent,omitempty"`
+	Format    string        `json:"format,omitempty"`
+	Source    string        `json:"source,omitempty"`
+	Models    []string      `json:"models"`
+	Status    string        `json:"status"`            // ok, error, interrupted, unknown
+	Stopped   string        `json:"stopped,omitempty"` // why a replay ended early
+	StoppedAt int           `json:"stopped_at,omitempty"`
+	Steps     int           `json:"steps"`
+	Replay    *trace.Origin `json:"replay,omitempty"`
 }
 
 // Verdict is the one-line answer and what it rests on.
@@ -72,12 +72,12 @@ type Verdict struct {
 
 // Divergence is the first point where the runs' actions part.
 type Divergence struct {
-	Kind string `json:"kind"`
-	Run  string `json:"run"`     // "" for the main run, else the sub-agent's key in B (or A)
-	A    int    `json:"a_step"`  // 1-based step in A (0: none)
-	B    int    `json:"b_step"`  // 1-based step in B (0: none)
-	Pair int    `json:"pair"`    // index into Steps (or the child's Steps)
-	What string `json:"what"`    // short, for the verdict line: "Grep → Task"
+	Kind     string `json:"kind"`
+	Run      string `json:"run"`      // "" for the main run, else the sub-agent's key in B (or A)
+	A        int    `json:"a_step"`   // 1-based step in A (0: none)
+	B        int    `json:"b_step"`   // 1-based step in B (0: none)
+	Pair     int    `json:"pair"`     // index into Steps (or the child's Steps)
+	What     string `json:"what"`     // short, for the verdict line: "Grep → Task"
 	Original string `json:"original"` // what A did there
 	Replay   string `json:"replay"`   // what B did
 }
@@ -139,12 +139,12 @@ type Change struct {
 // ChildDiff is the alignment of two sub-agent runs (or a sub-agent only one
 // run started).
 type ChildDiff struct {
-	Agent string      `json:"agent"`
-	A     string      `json:"a_key,omitempty"` // the child's key in A ("" : only in B)
-	B     string      `json:"b_key,omitempty"`
-	Match string      `json:"matched_by"` // parent call, agent, none
-	First *Divergence `json:"first_divergence"`
-	Steps []StepPair  `json:"steps"`
+	Agent    string      `json:"agent"`
+	A        string      `json:"a_key,omitempty"` // the child's key in A ("" : only in B)
+	B        string      `json:"b_key,omitempty"`
+	Match    string      `json:"matched_by"` // parent call, agent, none
+	First    *Divergence `json:"first_divergence"`
+	Steps    []StepPair  `json:"steps"`
 	Children []ChildDiff `json:"children,omitempty"`
 }
 

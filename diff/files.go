@@ -136,13 +136,13 @@ func callChanges(r *trace.Run) map[string]*FileChange {
 			continue
 		}
 		var a struct {
-			FilePath  string `json:"file_path"`
-			Path      string `json:"path"`
-			Content   *string `json:"content"`
-			Old       string `json:"old_string"`
-			New       string `json:"new_string"`
-			All       bool   `json:"replace_all"`
-			Edits     []struct {
+			FilePath string  `json:"file_path"`
+			Path     string  `json:"path"`
+			Content  *string `json:"content"`
+			Old      string  `json:"old_string"`
+			New      string  `json:"new_string"`
+			All      bool    `json:"replace_all"`
+			Edits    []struct {
 				Old string `json:"old_string"`
 				New string `json:"new_string"`
 				All bool   `json:"replace_all"`

@@ -26,10 +26,10 @@ type ToolsDiff struct {
 
 // ToolCount is one tool's calls in each run.
 type ToolCount struct {
-	Name   string    `json:"name"`
-	Count  [2]int    `json:"count"`
-	Failed [2]int    `json:"failed"`
-	Steps  [2][]Ref  `json:"steps"` // where the calls are
+	Name   string   `json:"name"`
+	Count  [2]int   `json:"count"`
+	Failed [2]int   `json:"failed"`
+	Steps  [2][]Ref `json:"steps"` // where the calls are
 }
 
 // Ref is a step of a run: its run key ("" is the main run) and 1-based
