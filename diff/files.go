@@ -260,7 +260,7 @@ func diffFiles(a, b *trace.Run) FilesDiff {
 		}
 		f.Same = f.A != nil && f.B != nil && pa == pb && f.A.Status == f.B.Status
 		if !f.Same && pa != pb {
-			f.Diff = unified("a/"+p, "b/"+p, pa, pb)
+			f.Diff = unified("a/"+strings.TrimPrefix(p, "/"), "b/"+strings.TrimPrefix(p, "/"), pa, pb)
 		}
 		fd.Files = append(fd.Files, f)
 	}

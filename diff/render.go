@@ -315,6 +315,7 @@ func costRows(c CostDiff) [][5]string {
 		{"  cache write", i(ta.CacheWrite), i(tb.CacheWrite), d(c.Delta.Tokens.CacheWrite), ""},
 		{"  output", i(ta.Output), i(tb.Output), d(c.Delta.Tokens.Output), ""},
 		{"cost recorded", usdText(c.A.Recorded), usdText(c.B.Recorded), usdDelta(c.Delta.Recorded), ""},
+		{"  run total recorded", usdText(c.A.RecordedTotal), usdText(c.B.RecordedTotal), usdDelta(sub(c.A.RecordedTotal, c.B.RecordedTotal)), ""},
 		{"cost priced", usdText(c.A.Priced), usdText(c.B.Priced), usdDelta(c.Delta.Priced), ratioText(c.Ratio.Priced)},
 		{"model latency", msText(c.A.LLMMS), msText(c.B.LLMMS), msDelta(c.Delta.LLMMS), ratioText(c.Ratio.LLMMS)},
 	}
@@ -354,6 +355,9 @@ func ratioText(v *float64) string {
 func msText(ms int64) string {
 	if ms == 0 {
 		return "-"
+	}
+	if ms < 100 {
+		return fmt.Sprintf("%dms", ms)
 	}
 	return fmt.Sprintf("%.1fs", float64(ms)/1000)
 }

@@ -79,7 +79,7 @@ func views(r *trace.Run) []*Step {
 				v.Output = string(t.OutputRaw)
 			}
 			v.Produced, v.Child, v.LatencyMS = t.Produced, t.Child, t.DurationMS
-			v.callKey = t.Name + "\x00" + canonical(t.Arguments)
+			v.callKey = callKey(t.Name, t.Arguments)
 		case s.LLM != nil:
 			l := s.LLM
 			v.Kind, v.Text, v.Model, v.Usage, v.Cost, v.LatencyMS, v.Error, v.Produced = trace.KindLLM, l.Output.Text(), l.Model, l.Usage, l.Cost, l.LatencyMS, l.Error, l.Produced
@@ -119,7 +119,7 @@ func keys(sa, sb []*Step) ([]key, []key) {
 			switch s.Kind {
 			case trace.KindTool:
 				name = "tool\x00" + s.Tool
-				sig = name + "\x00" + argShape(s.Args)
+				sig = name + "\x00" + argShape(s.Tool, s.Args)
 				content = s.callKey + "\x00" + s.Status + "\x00" + s.Output
 			case trace.KindLLM:
 				name = "llm"
@@ -184,7 +184,7 @@ func alignSteps(sa, sb []*Step) []StepPair {
 				sp.Kind = ToolChoice
 			case sp.A.callKey != sp.B.callKey:
 				sp.Kind = ArgsOnly
-				sp.ArgChanges = jsonChanges(sp.A.Args, sp.B.Args)
+				sp.ArgChanges = argChanges(sp.A.Tool, sp.A.Args, sp.B.Args)
 			default:
 				sp.Kind = ResultStatus
 			}
@@ -202,6 +202,20 @@ func alignSteps(sa, sb []*Step) []StepPair {
 					sp.Kind = OrderChange
 				}
 			}
+		}
+	}
+	return out
+}
+
+// argChanges are the meaningful changes of a call's arguments.
+func argChanges(tool string, a, b json.RawMessage) []Change {
+	cs := jsonChanges(a, b)
+	out := cs[:0]
+	for _, c := range cs {
+		top, _, _ := strings.Cut(strings.TrimPrefix(c.Path, "."), ".")
+		top, _, _ = strings.Cut(top, "[")
+		if !cosmetic(tool, top) {
+			out = append(out, c)
 		}
 	}
 	return out
@@ -464,7 +478,10 @@ func verdictLine(r *Report) string {
 	case d.Kind == FinalOutput || d.Kind == DecisionKind:
 		parts = append(parts, "same actions, "+d.What)
 	default:
-		where := fmt.Sprintf("step %d", stepOf(d))
+		where := fmt.Sprintf("step %d", d.B)
+		if d.B == 0 {
+			where = fmt.Sprintf("A's step %d", d.A)
+		}
 		if d.Run != "" {
 			where += " of sub-agent " + d.Run
 		}
@@ -541,15 +558,41 @@ func canonical(raw json.RawMessage) string {
 	return string(b)
 }
 
+// cosmetic reports whether an argument of a tool carries no meaning for
+// what the call does: the description Claude Code asks of Bash and Task
+// calls (as the engine's own call matching ignores it).
+func cosmetic(tool, arg string) bool {
+	return arg == "description" && (tool == "Bash" || tool == "Task" || tool == "Agent")
+}
+
+// callKey identifies a call: its tool and canonical arguments, cosmetic
+// arguments left out.
+func callKey(name string, args json.RawMessage) string {
+	if name == "Bash" || name == "Task" || name == "Agent" {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(args, &m) == nil && m["description"] != nil {
+			delete(m, "description")
+			args, _ = json.Marshal(m)
+		}
+	}
+	c := canonical(args)
+	if c == "" {
+		c = "{}"
+	}
+	return name + "\x00" + c
+}
+
 // argShape is the sorted top-level keys of a call's arguments.
-func argShape(raw json.RawMessage) string {
+func argShape(tool string, raw json.RawMessage) string {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil {
 		return "?"
 	}
 	ks := make([]string, 0, len(m))
 	for k := range m {
-		ks = append(ks, k)
+		if !cosmetic(tool, k) {
+			ks = append(ks, k)
+		}
 	}
 	slices.Sort(ks)
 	return strings.Join(ks, ",")

@@ -168,7 +168,7 @@ func (t *textWriter) steps(ps []StepPair, first *Divergence, rec *Recovery) {
 	for _, it := range stepItems(ps) {
 		sp := ps[it.pair]
 		if it.collapsed > 0 {
-			fmt.Fprintf(tw, "  %s\t%s\t\t%s\n", stepNum(sp.A), stepNum(sp.B), t.color(ansiDim, fmt.Sprintf("= … %d equal steps …", it.collapsed)))
+			fmt.Fprintf(tw, "  %s\t%s\t=\t%s\n", stepNum(sp.A), stepNum(sp.B), t.color(ansiDim, fmt.Sprintf("… %d equal steps …", it.collapsed)))
 			continue
 		}
 		mark := opMark(sp)
