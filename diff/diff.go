@@ -26,6 +26,11 @@ type Options struct {
 	// Pricer prices the model calls that carry no priced cost (nil: only
 	// the costs the runs carry are summed).
 	Pricer trace.Pricer
+	// SameResult, when set, says whether two results of the same call
+	// are the same up to differences that carry no meaning (the engine's
+	// verify normalizations: replay.CompareResults). Such pairs count as
+	// equal, marked Normalized. Nil: results compare byte for byte.
+	SameResult func(tool, a string, aErr bool, b string, bErr bool) bool
 }
 
 // Report is the difference between run A (usually the original) and run B.
@@ -76,7 +81,8 @@ type Divergence struct {
 	Run      string `json:"run"`      // "" for the main run, else the sub-agent's key in B (or A)
 	A        int    `json:"a_step"`   // 1-based step in A (0: none)
 	B        int    `json:"b_step"`   // 1-based step in B (0: none)
-	Pair     int    `json:"pair"`     // index into Steps (or the child's Steps)
+	Step     int    `json:"step"`     // the step it is reported at: B's, else A's
+	Pair     int    `json:"pair"`     // index into Steps (or the child's Steps); -1 for final_output and decision
 	What     string `json:"what"`     // short, for the verdict line: "Grep → Task"
 	Original string `json:"original"` // what A did there
 	Replay   string `json:"replay"`   // what B did
@@ -124,6 +130,9 @@ type StepPair struct {
 	Kind string `json:"kind,omitempty"` // a divergence kind, when this pair is one
 	A    *Step  `json:"a"`
 	B    *Step  `json:"b"`
+	// Normalized marks an equal pair whose results differ only in ways
+	// Options.SameResult discounts.
+	Normalized bool `json:"normalized,omitempty"`
 	// ArgChanges are the argument changes of an args_only pair.
 	ArgChanges []Change `json:"arg_changes,omitempty"`
 }
@@ -168,10 +177,11 @@ func Runs(a, b *trace.Run, opts Options) *Report {
 	r.Warnings = warnings(a, b)
 	sa, sb := views(a), views(b)
 	r.Steps = alignSteps(sa, sb)
+	normalize(r.Steps, opts.SameResult)
 	from := forkStep(b)
 	r.Verdict.Prefix = prefix(r.Steps, from)
 	first, firstIdx := firstDivergence(r.Steps, from)
-	r.Children = alignChildren(a, b, r.Steps)
+	r.Children = alignChildren(a, b, r.Steps, opts.SameResult)
 	if first == nil {
 		for _, c := range r.Children {
 			if c.First != nil {
@@ -194,6 +204,9 @@ func Runs(a, b *trace.Run, opts Options) *Report {
 	if first == nil && !r.Decision.Agree {
 		first = &Divergence{Kind: DecisionKind, A: len(sa), B: len(sb), Pair: -1, What: "the decision differs",
 			Original: r.Decision.Label[0], Replay: r.Decision.Label[1]}
+	}
+	if first != nil {
+		first.Step = stepOf(first)
 	}
 	r.Verdict.First = first
 	r.Verdict.Diverged = first != nil

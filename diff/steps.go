@@ -221,6 +221,20 @@ func argChanges(tool string, a, b json.RawMessage) []Change {
 	return out
 }
 
+// normalize turns result_status pairs whose results are the same up to
+// meaningless differences into equal pairs.
+func normalize(ps []StepPair, same func(string, string, bool, string, bool) bool) {
+	if same == nil {
+		return
+	}
+	for i := range ps {
+		sp := &ps[i]
+		if sp.Kind == ResultStatus && same(sp.A.Tool, sp.A.Output, sp.A.Status != trace.ToolOK, sp.B.Output, sp.B.Status != trace.ToolOK) {
+			sp.Op, sp.Kind, sp.Normalized = OpEqual, "", true
+		}
+	}
+}
+
 // forkStep is K of a replay forked at step K (0: not forked).
 func forkStep(r *trace.Run) int {
 	if o := r.Meta.Replay; o != nil {
@@ -326,7 +340,7 @@ func recovery(ps []StepPair, from int) *Recovery {
 // alignChildren pairs the sub-agent runs of a and b: by the aligned parent
 // calls that started them, then by agent in order; each pair is aligned in
 // turn (not flattened into the parent).
-func alignChildren(a, b *trace.Run, ps []StepPair) []ChildDiff {
+func alignChildren(a, b *trace.Run, ps []StepPair, same func(string, string, bool, string, bool) bool) []ChildDiff {
 	ca, cb := map[string]*trace.Run{}, map[string]*trace.Run{}
 	for _, c := range a.Children {
 		ca[c.Meta.Key] = c
@@ -358,7 +372,7 @@ func alignChildren(a, b *trace.Run, ps []StepPair) []ChildDiff {
 			continue
 		}
 		used[x], used[y] = true, true
-		out = append(out, childDiff(x, y, "parent call"))
+		out = append(out, childDiff(x, y, "parent call", same))
 	}
 	var restA, restB []*trace.Run
 	for _, c := range a.Children {
@@ -381,15 +395,15 @@ func alignChildren(a, b *trace.Run, ps []StepPair) []ChildDiff {
 		}
 		if match != nil {
 			used[x], used[match] = true, true
-			out = append(out, childDiff(x, match, "agent"))
+			out = append(out, childDiff(x, match, "agent", same))
 		} else {
 			used[x] = true
-			out = append(out, childDiff(x, nil, "none"))
+			out = append(out, childDiff(x, nil, "none", same))
 		}
 	}
 	for _, y := range restB {
 		if !used[y] {
-			out = append(out, childDiff(nil, y, "none"))
+			out = append(out, childDiff(nil, y, "none", same))
 		}
 	}
 	if out == nil {
@@ -405,7 +419,7 @@ func callID(r *trace.Run, n int) string {
 	return ""
 }
 
-func childDiff(x, y *trace.Run, how string) ChildDiff {
+func childDiff(x, y *trace.Run, how string, same func(string, string, bool, string, bool) bool) ChildDiff {
 	cd := ChildDiff{Match: how}
 	ex, ey := x, y
 	if ex == nil {
@@ -422,6 +436,7 @@ func childDiff(x, y *trace.Run, how string) ChildDiff {
 		}
 	}
 	cd.Steps = alignSteps(views(ex), views(ey))
+	normalize(cd.Steps, same)
 	run := cd.B
 	if run == "" {
 		run = cd.A
@@ -429,11 +444,12 @@ func childDiff(x, y *trace.Run, how string) ChildDiff {
 	for i, sp := range cd.Steps {
 		if sp.Kind != "" {
 			cd.First = divergenceAt(run, cd.Steps, i)
+			cd.First.Step = stepOf(cd.First)
 			break
 		}
 	}
 	if x != nil && y != nil && (len(x.Children) > 0 || len(y.Children) > 0) {
-		cd.Children = alignChildren(ex, ey, cd.Steps)
+		cd.Children = alignChildren(ex, ey, cd.Steps, same)
 	}
 	return cd
 }
