@@ -84,10 +84,13 @@ func TestForkPrefix(t *testing.T) {
 	b := replayOf(a, "ffff", a.Steps...)
 	b.Meta.Replay.Variant["from-step"] = "5"
 	b.Steps = append([]trace.Step{}, a.Steps...)
-	b.Steps[5] = tool("Grep", `{"pattern":"FIXME"}`, "") // step 6 differs: a model call turned into a call? keep it a tool
+	b.Steps[4] = tool("Grep", `{"pattern":"FIXME"}`, "") // the model took over at 5 and searched for something else
 	r := Runs(a, b, Options{})
 	if p := r.Verdict.Prefix; p == nil || p.Reproduced != 4 || p.Of != 4 {
 		t.Fatalf("prefix %+v, want 4/4", p)
+	}
+	if d := r.Verdict.First; d == nil || d.Kind != ArgsOnly || d.B != 5 {
+		t.Errorf("first divergence %+v, want args_only at step 5", d)
 	}
 	if !strings.HasPrefix(r.Verdict.Line, "prefix reproduced: 4/4 steps; ") {
 		t.Errorf("verdict %q", r.Verdict.Line)

@@ -317,7 +317,6 @@ func (opts *runOptions) writeDiffs(results []*replay.Result) error {
 		if r.Orig == nil || r.Report == nil || r.Report.Run == nil {
 			continue
 		}
-		orig = r.Orig
 		nr := *r.Report.Run
 		nr.Meta.ID = r.ID
 		if nr.Meta.Replay == nil {
