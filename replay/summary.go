@@ -8,22 +8,21 @@ import (
 
 // Summary is a replay beside its original, in a few numbers: the
 // decision, the calls, tokens and cost, how the tool results were
-// produced, and the first step where the two runs part. (`replay run`
-// prints it; `replay diff` compares two runs in full.)
+// produced. (`replay run --json` prints it beside the diff package's first
+// divergence; `replay diff` compares two runs in full.)
 type Summary struct {
-	Original   string          `json:"original"`
-	Run        string          `json:"run"`
-	Sample     int             `json:"sample"`
-	Variant    Record          `json:"-"`
-	Stopped    string          `json:"stopped,omitempty"`
-	Decision   json.RawMessage `json:"decision"`
-	Was        json.RawMessage `json:"original_decision"`
-	LLMCalls   [2]int          `json:"llm_calls"`  // original, new
-	ToolCalls  [2]int          `json:"tool_calls"` // original, new
-	Tokens     [2]trace.Usage  `json:"tokens"`
-	CostUSD    [2]*float64     `json:"cost_usd"` // original (recorded, else priced), new (priced)
-	Produced   map[string]int  `json:"tool_results"`
-	Divergence *Divergence     `json:"first_divergence,omitempty"`
+	Original  string          `json:"original"`
+	Run       string          `json:"run"`
+	Sample    int             `json:"sample"`
+	Variant   Record          `json:"-"`
+	Stopped   string          `json:"stopped,omitempty"`
+	Decision  json.RawMessage `json:"decision"`
+	Was       json.RawMessage `json:"original_decision"`
+	LLMCalls  [2]int          `json:"llm_calls"`  // original, new
+	ToolCalls [2]int          `json:"tool_calls"` // original, new
+	Tokens    [2]trace.Usage  `json:"tokens"`
+	CostUSD   [2]*float64     `json:"cost_usd"` // original (recorded, else priced), new (priced)
+	Produced  map[string]int  `json:"tool_results"`
 }
 
 // Record is a variant as the stored run records it: flag name -> value.
@@ -46,9 +45,6 @@ func Summarize(r *Result) Summary {
 	c.CostUSD[1] = n.Cost.Priced // nil when no call could be priced
 	for _, call := range r.Report.Calls {
 		c.Produced[call.Produced]++
-	}
-	if r.Orig != nil && r.Report.Run != nil {
-		c.Divergence = FirstDivergence(r.Orig, r.Report.Run)
 	}
 	return c
 }

@@ -179,7 +179,8 @@ func TestRunCounterfactual(t *testing.T) {
 	// A system prompt from git (the bundle's README at a branch), and the
 	// new run written out.
 	outDir := t.TempDir()
-	args2 := append(slices.Clone(args), "--system-file", "../../testdata/example/widgets.bundle@page-count:README.md", "--out", outDir)
+	diffOut := filepath.Join(t.TempDir(), "diff.md")
+	args2 := append(slices.Clone(args), "--system-file", "../../testdata/example/widgets.bundle@page-count:README.md", "--out", outDir, "--diff-out", diffOut)
 	code, out2, errs := runCLI(t, env, args2...)
 	if code != 0 || !strings.Contains(out2, `"decision"`) {
 		t.Fatalf("with a prompt from git: exit %d\n%s\n%s", code, out2, errs)
@@ -187,6 +188,11 @@ func TestRunCounterfactual(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(outDir, "*.jsonl"))
 	if len(files) != 1 {
 		t.Fatalf("--out wrote %v", files)
+	}
+	// --diff-out writes the diff against the original, its format from the
+	// extension.
+	if md, err := os.ReadFile(diffOut); err != nil || !strings.Contains(string(md), "decision request\\-changes → approve") || !strings.Contains(string(md), "#### Decision (review)") {
+		t.Errorf("--diff-out: %v\n%.800s", err, md)
 	}
 	b, _ := os.ReadFile(files[0])
 	if !strings.Contains(string(b), `"system":"# widgets\n\nSmall helpers for paging through lists.\n"`) || !strings.Contains(string(b), `"system-file":"../../testdata/example/widgets.bundle@page-count:README.md"`) {

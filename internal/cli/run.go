@@ -1,19 +1,20 @@
 package cli
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentreplay/replay/diff"
 	"github.com/agentreplay/replay/replay"
 	"github.com/agentreplay/replay/replay/model"
 	"github.com/agentreplay/replay/replay/trace"
@@ -43,8 +44,13 @@ type runOptions struct {
 	// RequestTimeout is how long the endpoint may stay silent (0: not
 	// given; $REPLAY_REQUEST_TIMEOUT, else the model package's limits).
 	RequestTimeout time.Duration
-	export         runExportFlag // --export (export.go)
-	set            func(string) bool
+	// DiffFormat and DiffOut: the diff against the original in another
+	// format, to a file (or, without --diff-out, on stdout instead of the
+	// text diff).
+	DiffFormat string
+	DiffOut    string
+	export     runExportFlag // --export (export.go)
+	set        func(string) bool
 }
 
 func newRunCmd(g *globals, runF func(context.Context, *runOptions) error) *cobra.Command {
@@ -80,8 +86,10 @@ completion is not (the base URL points to something else).
 Prompts (--system-file, --prompt NAME=…) are a file path or a file in git:
 owner/repo@ref:path (any --repo source works for the repository).
 
-The new run is stored, linked to the original; a short comparison with the
-original is printed.`,
+The new run is stored, linked to the original, and diffed against it: the
+text diff of replay diff is printed (--diff-format for another format on
+stdout, --diff-out FILE to write it; with --repeat the file holds the
+distribution of the samples' decisions).`,
 		Example: `  replay 5ef49dd6 --model gpt-4o-mini
   replay run session.jsonl --model qwen2.5-coder --base-url http://localhost:11434/v1
   replay run 5ef49dd6 --system-file prompts/review.md --prompt security=prompts/security.md
@@ -114,6 +122,8 @@ original is printed.`,
 	fl.Float64Var(&opts.MaxCost, "max-cost", 0, "end the run once it has cost `USD` (priced; 0: no limit)")
 	fl.BoolVar(&opts.NoCache, "no-cache", false, "ask the endpoint even when the response cache has the answer")
 	opts.export.bind(cmd)
+	fl.StringVar(&opts.DiffFormat, "diff-format", "", "the diff against the original as `FORMAT`: text, json, md or html (default text, or what --diff-out's extension says)")
+	fl.StringVar(&opts.DiffOut, "diff-out", "", "write the diff against the original to `FILE` (with --repeat: all the samples)")
 	fl.DurationVar(&opts.RequestTimeout, "request-timeout", 0, "let a model request stay silent up to `DURATION`, both before its answer starts and between its bytes (default $REPLAY_REQUEST_TIMEOUT, else 2m to start, 1m between bytes)")
 	return cmd
 }
@@ -126,6 +136,14 @@ func (opts *runOptions) request() (replay.Request, error) {
 	}
 	if opts.Repeat < 1 {
 		return req, usage(fmt.Errorf("--repeat %d: want 1 or more", opts.Repeat))
+	}
+	if opts.DiffFormat != "" {
+		if _, err := diffFormat(opts.DiffFormat, ""); err != nil {
+			return req, usage(fmt.Errorf("--diff-format %q: want text, json, md or html", opts.DiffFormat))
+		}
+		if opts.JSON && opts.DiffOut == "" {
+			return req, usage(errors.New("--json prints the summary on stdout: send the --diff-format report to a file with --diff-out"))
+		}
 	}
 	req.Repeat, req.MaxSteps, req.MaxCostUSD = opts.Repeat, opts.MaxSteps, opts.MaxCost
 	v := replay.Variant{Model: opts.Model, BaseURL: opts.BaseURL, SystemFile: opts.SystemFile, FromStep: opts.FromStep}
@@ -270,31 +288,103 @@ func runRun(ctx context.Context, opts *runOptions) error {
 			fmt.Fprintf(opts.env.Stderr, "replay: the partial run is stored as %s\n", shortID(last.ID))
 		}
 	}
+	if err := opts.writeDiffs(results); err != nil {
+		return err
+	}
+	return opts.export.after(ctx, opts.globals, s.Store, resultIDs(results), runErr)
+}
+
+// runJSON is one run of `replay run --json`: the summary and the first
+// divergence the diff finds.
+type runJSON struct {
+	replay.Summary
+	FirstDivergence *diff.Divergence `json:"first_divergence,omitempty"`
+}
+
+// writeDiffs ends `replay run`: each new run diffed against the original.
+// On stdout the text diff (or --json's summary); --diff-out writes the
+// --diff-format report (all the samples' distribution with --repeat).
+func (opts *runOptions) writeDiffs(results []*replay.Result) error {
+	pricing, err := opts.pricing()
+	if err != nil {
+		return err
+	}
+	dopts := diffOpts(pricing)
+	var news []*trace.Run
+	var orig *trace.Run
+	reports := make([]*diff.Report, len(results))
+	for i, r := range results {
+		if r.Orig == nil || r.Report == nil || r.Report.Run == nil {
+			continue
+		}
+		nr := *r.Report.Run
+		nr.Meta.ID = r.ID
+		if nr.Meta.Replay == nil {
+			nr.Meta.Replay = &trace.Origin{Of: r.Original.ID, Mode: replay.ModeRun}
+		}
+		o := *r.Orig
+		o.Meta.ID = r.Original.ID
+		orig = &o
+		news = append(news, &nr)
+		reports[i] = diff.Runs(orig, &nr, dopts)
+	}
 	if opts.JSON {
 		out := struct {
-			Version int              `json:"version"`
-			Runs    []replay.Summary `json:"runs"`
+			Version int       `json:"version"`
+			Runs    []runJSON `json:"runs"`
 		}{Version: 1}
-		for _, r := range results {
-			rs := replay.Summarize(r)
+		for i, r := range results {
+			rs := runJSON{Summary: replay.Summarize(r)}
 			rs.CostUSD = [2]*float64{roundUSD(rs.CostUSD[0]), roundUSD(rs.CostUSD[1])}
+			if reports[i] != nil {
+				rs.FirstDivergence = reports[i].Verdict.First
+			}
 			out.Runs = append(out.Runs, rs)
 		}
 		if err := writeJSON(opts.env.Stdout, out); err != nil {
 			return err
 		}
 	} else {
-		for _, r := range results {
-			writeRun(opts.env.Stdout, replay.Summarize(r))
+		ropts := diff.RenderOptions{Color: opts.env.Getenv("NO_COLOR") == "" && isTerminal(opts.env.Stdout)}
+		toStdout := opts.DiffOut == "" && opts.DiffFormat != "" && opts.DiffFormat != diff.FormatText
+		for i, r := range results {
+			writeRunHeader(opts.env.Stdout, replay.Summarize(r))
+			if reports[i] == nil {
+				continue
+			}
+			if toStdout {
+				if err := diff.Render(opts.env.Stdout, opts.DiffFormat, reports[i], diff.RenderOptions{}); err != nil {
+					return err
+				}
+			} else if err := diff.WriteText(opts.env.Stdout, reports[i], ropts); err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.env.Stdout, "(replay inspect %s for the new run; replay diff %s %s for the diff)\n\n", shortID(r.ID), shortID(r.Original.ID), shortID(r.ID))
 		}
-		if len(results) > 1 {
-			writeRepeats(opts.env.Stdout, results)
+		if len(news) > 1 {
+			fmt.Fprintln(opts.env.Stdout, diff.RunsMany(orig, news, dopts).Line)
 		}
 	}
-	return opts.export.after(ctx, opts.globals, s.Store, resultIDs(results), runErr)
+	if opts.DiffOut == "" || len(news) == 0 {
+		return nil
+	}
+	format, err := diffFormat(opts.DiffFormat, opts.DiffOut)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if len(news) == 1 {
+		err = diff.Render(&b, format, reports[len(reports)-1], diff.RenderOptions{})
+	} else {
+		err = diff.RenderMany(&b, format, diff.RunsMany(orig, news, dopts), diff.RenderOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	return writeReport(opts.env.Stdout, opts.DiffOut, b.Bytes())
 }
 
-func writeRun(w io.Writer, rr replay.Summary) {
+func writeRunHeader(w io.Writer, rr replay.Summary) {
 	fmt.Fprintf(w, "replay of %s -> new run %s", shortID(rr.Original), shortID(rr.Run))
 	if len(rr.Variant) > 0 {
 		var keys []string
@@ -309,66 +399,4 @@ func writeRun(w io.Writer, rr replay.Summary) {
 		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\tORIGINAL\tREPLAY")
-	fmt.Fprintf(tw, "decision\t%s\t%s\n", decisionText(rr.Was), decisionText(rr.Decision))
-	fmt.Fprintf(tw, "model calls\t%d\t%d\n", rr.LLMCalls[0], rr.LLMCalls[1])
-	var prod []string
-	for _, k := range []string{replay.ProducedExec, replay.ProducedRecorded, replay.ProducedSnapshot, replay.ProducedDenied, replay.ProducedAgent} {
-		if n := rr.Produced[k]; n > 0 {
-			prod = append(prod, fmt.Sprintf("%s %d", k, n))
-		}
-	}
-	fmt.Fprintf(tw, "tool calls\t%d\t%d (%s)\n", rr.ToolCalls[0], rr.ToolCalls[1], strings.Join(prod, ", "))
-	fmt.Fprintf(tw, "tokens in/out\t%d/%d\t%d/%d\n", rr.Tokens[0].Input+rr.Tokens[0].CacheRead+rr.Tokens[0].CacheWrite, rr.Tokens[0].Output, rr.Tokens[1].Input+rr.Tokens[1].CacheRead+rr.Tokens[1].CacheWrite, rr.Tokens[1].Output)
-	fmt.Fprintf(tw, "cost\t%s\t%s\n", usdPtr(rr.CostUSD[0]), usdPtr(rr.CostUSD[1]))
-	if rr.Stopped != "" {
-		fmt.Fprintf(tw, "stopped\t-\t%s\n", rr.Stopped)
-	}
-	if d := rr.Divergence; d != nil {
-		fmt.Fprintf(tw, "first divergence\tstep %d: %s\t%s\n", d.Step, clip(d.Original, 50), clip(d.Replay, 50))
-	} else {
-		fmt.Fprintf(tw, "actions\tthe same tool calls\t\n")
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "(replay inspect %s for the new run)\n\n", shortID(rr.Run))
-}
-
-func writeRepeats(w io.Writer, rs []*replay.Result) {
-	counts := map[string]int{}
-	for _, r := range rs {
-		counts[decisionText(r.New.Decision)]++
-	}
-	var keys []string
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return counts[keys[i]] > counts[keys[j]] })
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d/%d", k, counts[k], len(rs)))
-	}
-	fmt.Fprintf(w, "decisions over %d runs: %s (original: %s)\n", len(rs), strings.Join(parts, ", "), decisionText(rs[0].Original.Decision))
-}
-
-// decisionText shows a decision briefly: a review's action and findings.
-func decisionText(d json.RawMessage) string {
-	if len(d) == 0 || string(d) == "null" {
-		return "-"
-	}
-	var v struct {
-		Action   string            `json:"action"`
-		Findings []json.RawMessage `json:"findings"`
-	}
-	if json.Unmarshal(d, &v) == nil && v.Action != "" {
-		return fmt.Sprintf("%s (%s)", v.Action, plural(len(v.Findings), "finding", "findings"))
-	}
-	return clip(string(d), 40)
-}
-
-func usdPtr(v *float64) string {
-	if v == nil {
-		return "unpriced"
-	}
-	return usd(*v)
 }

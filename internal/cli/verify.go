@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentreplay/replay/diff"
 	"github.com/agentreplay/replay/replay"
 	"github.com/agentreplay/replay/replay/model"
+	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/replay/world"
 )
 
@@ -66,18 +69,73 @@ any re-executed call differs.`,
 
 // verifyJSON is `replay verify --json` (versioned).
 type verifyJSON struct {
-	Version     int                 `json:"version"`
-	Original    string              `json:"original"`
-	Run         string              `json:"run"`
-	Workspace   string              `json:"workspace"`
-	Commit      string              `json:"commit,omitempty"`
-	Faithful    bool                `json:"faithful"`
-	Counts      map[string]int      `json:"counts"`
-	Calls       []replay.CallReport `json:"calls"`
-	Divergences []model.Divergence  `json:"divergences"`
-	Stopped     string              `json:"stopped,omitempty"`
-	Normalized  []string            `json:"normalizations"`
-	Resolution  *world.Resolution   `json:"-"`
+	Version     int                `json:"version"`
+	Original    string             `json:"original"`
+	Run         string             `json:"run"`
+	Workspace   string             `json:"workspace"`
+	Commit      string             `json:"commit,omitempty"`
+	Faithful    bool               `json:"faithful"`
+	Counts      map[string]int     `json:"counts"`
+	Calls       []verifyCall       `json:"calls"`
+	Divergences []model.Divergence `json:"divergences"`
+	// Actions is the replay's steps aligned with the original's, by the
+	// diff package's alignment: whether it took the same actions.
+	Actions    verifyActions     `json:"actions"`
+	Stopped    string            `json:"stopped,omitempty"`
+	Normalized []string          `json:"normalizations"`
+	Resolution *world.Resolution `json:"-"`
+}
+
+// verifyCall is a re-executed call with the original step it aligns with.
+type verifyCall struct {
+	replay.CallReport
+	OrigStep int `json:"original_step,omitempty"` // the aligned step of the original's run (0: none)
+}
+
+// verifyActions says whether the replay took the original's actions.
+type verifyActions struct {
+	Same  bool             `json:"same"`
+	Line  string           `json:"line"`
+	First *diff.Divergence `json:"first_divergence"`
+}
+
+// alignCalls aligns the replay with the original (the diff's alignment)
+// and gives each call the original step it aligns with.
+func alignCalls(res *replay.Result, calls []replay.CallReport, pricing trace.Pricer) ([]verifyCall, verifyActions) {
+	out := make([]verifyCall, len(calls))
+	for i, c := range calls {
+		out[i] = verifyCall{CallReport: c}
+	}
+	if res.Orig == nil || res.Report == nil || res.Report.Run == nil {
+		return out, verifyActions{}
+	}
+	rep := diff.Runs(res.Orig, res.Report.Run, diffOpts(pricing))
+	orig := map[string]map[int]int{}
+	add := func(run string, ps []diff.StepPair) {
+		m := map[int]int{}
+		for _, p := range ps {
+			if p.A != nil && p.B != nil {
+				m[p.B.N] = p.A.N
+			}
+		}
+		orig[run] = m
+	}
+	add("", rep.Steps)
+	var walk func([]diff.ChildDiff)
+	walk = func(cs []diff.ChildDiff) {
+		for _, c := range cs {
+			if c.B != "" {
+				add(c.B, c.Steps)
+			}
+			walk(c.Children)
+		}
+	}
+	walk(rep.Children)
+	for i := range out {
+		out[i].OrigStep = orig[out[i].Run][out[i].Step]
+	}
+	a := verifyActions{Same: rep.Verdict.First == nil, First: rep.Verdict.First, Line: rep.Verdict.Line}
+	return out, a
 }
 
 // request is the verify the flags ask for.
@@ -103,10 +161,12 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 		return oerr
 	}
 	rep := res.Report
-	v := verifyJSON{Version: 1, Original: res.Original.ID, Run: res.ID, Workspace: res.Workspace, Calls: rep.Calls, Divergences: rep.Divergences, Stopped: rep.Stopped, Counts: map[string]int{}, Normalized: []string{}}
-	if v.Calls == nil {
-		v.Calls = []replay.CallReport{}
+	pricing, perr := opts.pricing()
+	if perr != nil {
+		return perr
 	}
+	calls, actions := alignCalls(res, rep.Calls, pricing)
+	v := verifyJSON{Version: 1, Original: res.Original.ID, Run: res.ID, Workspace: res.Workspace, Calls: calls, Actions: actions, Divergences: rep.Divergences, Stopped: rep.Stopped, Counts: map[string]int{}, Normalized: []string{}}
 	if v.Divergences == nil {
 		v.Divergences = []model.Divergence{}
 	}
@@ -155,7 +215,7 @@ func writeVerify(w io.Writer, res *replay.Result, v verifyJSON) {
 		fmt.Fprintf(w, "world: %s at %s in %s\n", res.Resolution.Remote, shortID(v.Commit), v.Workspace)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nSTEP\tRUN\tTOOL\tCALL\tRESULT")
+	fmt.Fprintln(tw, "\nSTEP\tORIG\tRUN\tTOOL\tCALL\tRESULT")
 	for _, c := range v.Calls {
 		run := c.Run
 		if run == "" {
@@ -168,12 +228,16 @@ func writeVerify(w io.Writer, res *replay.Result, v verifyJSON) {
 		case c.Fidelity.Reason != "":
 			verdict += ": " + c.Fidelity.Reason
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", c.Step, run, c.Tool, callSummary(c), verdict)
+		orig := "-"
+		if c.OrigStep > 0 {
+			orig = strconv.Itoa(c.OrigStep)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.Step, orig, run, c.Tool, callSummary(c.CallReport), verdict)
 	}
 	tw.Flush()
 	for _, c := range v.Calls {
 		if c.Fidelity.Status == replay.Differs {
-			fmt.Fprintf(w, "\nstep %d %s %s differs:\n%s", c.Step, c.Tool, callSummary(c), indent(c.Fidelity.Diff, "  "))
+			fmt.Fprintf(w, "\nstep %d %s %s differs:\n%s", c.Step, c.Tool, callSummary(c.CallReport), indent(c.Fidelity.Diff, "  "))
 		}
 	}
 	reexec := v.Counts[replay.Match] + v.Counts[replay.Differs]
@@ -185,6 +249,9 @@ func writeVerify(w io.Writer, res *replay.Result, v verifyJSON) {
 		fmt.Fprintf(w, "; normalizations: %s", strings.Join(v.Normalized, ", "))
 	}
 	fmt.Fprintln(w)
+	if v.Actions.Line != "" {
+		fmt.Fprintf(w, "actions: %s\n", v.Actions.Line)
+	}
 	if len(v.Divergences) > 0 {
 		fmt.Fprintf(w, "the recorded model was fed %d result(s) other than recorded\n", len(v.Divergences))
 	}

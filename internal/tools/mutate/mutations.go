@@ -82,6 +82,14 @@ var mutations = []mutation{
 		old: "\t\tapply(NormAgentTrailer, stripAgentTrailer)", new: "",
 		pkgs: []string{"./replay/"}, run: "TestCompareResults"},
 
+	// The diff.
+	{name: "Markdown lets a tag from the trace through", file: "diff/markdown.go",
+		old: "b.WriteString(\"&lt;\")", new: "b.WriteString(\"<\")",
+		pkgs: []string{"./diff/"}, run: "TestMarkdownEscapesTraceContent"},
+	{name: "a moved call is reported as deleted", file: "diff/steps.go",
+		old: "if onlyB[sp.A.callKey] > 0 {", new: "if false {",
+		pkgs: []string{"./diff/"}, run: "TestDivergenceKinds"},
+
 	// Cost and the CLI contract.
 	{name: "the response cache is switched off", file: "internal/cli/run.go",
 		old: "NoCache: opts.NoCache}", new: "NoCache: true}",
