@@ -3,6 +3,8 @@ package trace
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 )
 
 // Options tune how an importer treats bad input.
@@ -10,6 +12,24 @@ type Options struct {
 	// Lenient skips lines of invalid JSON (counted in one warning) instead
 	// of failing at the first one.
 	Lenient bool
+	// Strict makes any warning an error: the import fails with a
+	// *WarningsError listing them (see importers.ImportSource).
+	Strict bool
+}
+
+// WarningsError is the error of a strict import that had warnings.
+type WarningsError struct {
+	Source   string
+	Warnings []Warning
+}
+
+func (e *WarningsError) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "import %q: %d warning(s) and --strict:", e.Source, len(e.Warnings))
+	for _, w := range e.Warnings {
+		sb.WriteString("\n  " + w.String())
+	}
+	return sb.String()
 }
 
 // Source is what an importer reads: a file or a directory.

@@ -163,13 +163,17 @@ func ImportSource(ctx context.Context, f trace.Format, src *trace.Source, opts t
 	g := &guard{format: f.Name(), source: src.Path, next: e}
 	if err := f.Import(ctx, src, opts, g); err != nil {
 		var le *trace.LineError
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &le) {
+		var we *trace.WarningsError
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &le) || errors.As(err, &we) {
 			return err // a LineError already names the file and line
 		}
 		return fmt.Errorf("import %q as %s: %w", src.Path, f.Name(), err)
 	}
 	if !g.sawMain {
 		return fmt.Errorf("import %q as %s: no run found in it: %w", src.Path, f.Name(), trace.ErrNotTrace)
+	}
+	if opts.Strict && len(g.warnings) > 0 {
+		return &trace.WarningsError{Source: src.Path, Warnings: g.warnings}
 	}
 	return nil
 }
@@ -180,6 +184,7 @@ type guard struct {
 	format, source string
 	next           trace.Emitter
 	sawMain        bool
+	warnings       []trace.Warning
 }
 
 func (g *guard) Emit(ev *trace.Event) error {
@@ -196,6 +201,9 @@ func (g *guard) Emit(ev *trace.Event) error {
 			}
 		}
 		g.sawMain = true
+	}
+	if ev.Type == trace.EvWarning && ev.Warning != nil {
+		g.warnings = append(g.warnings, *ev.Warning)
 	}
 	return g.next.Emit(ev)
 }
