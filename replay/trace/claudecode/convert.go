@@ -87,7 +87,7 @@ type importer struct {
 	warnings     []trace.Warning
 	tally        trace.Tally // values of the wrong type, records left out
 	records      int         // conversation records seen (not bookkeeping)
-	sawResult    bool // stream-json: the result record was seen
+	sawResult    bool        // stream-json: the result record was seen
 
 	// The read buffer of the batch being converted: the strings of its
 	// records refer to it, and own copies those that are kept.
