@@ -997,7 +997,7 @@ func (im *importer) finish() error {
 	w := im.warnings
 	for _, t := range im.unknownOrder {
 		u := im.unknown[t]
-		w = append(w, trace.Warning{File: u.file, Line: u.line, Field: "type", Message: fmt.Sprintf("%d records of unknown type %q (first at line %d)", u.n, t, u.line)})
+		w = append(w, trace.Warning{File: u.file, Line: u.line, Message: fmt.Sprintf("%d records of unknown type %q (first at line %d)", u.n, t, u.line)})
 	}
 	if im.orphans > 0 {
 		w = append(w, trace.Warning{File: im.orphanAt.File, Line: im.orphanAt.Line, Field: "tool_use_id", Message: fmt.Sprintf("%d tool result(s) answer no recorded tool call; left out", im.orphans)})
