@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/agentreplay/replay/replay/trace"
@@ -55,7 +56,9 @@ func Lookup(name string) (trace.Format, error) {
 	return nil, fmt.Errorf("unknown format %q: valid formats are %s", name, strings.Join(Names(), ", "))
 }
 
-// Open stats path and, for a file, reads its first trace.HeadSize bytes.
+// Open stats path and, for a file, reads its first trace.HeadSize bytes, or,
+// when its first record is longer than that, a skeleton of that record (see
+// skeleton): detection judges records, never a value cut mid-way.
 func Open(path string) (*trace.Source, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -79,6 +82,16 @@ func Open(path string) (*trace.Source, error) {
 		return nil, fmt.Errorf("read %q: %w", path, err)
 	}
 	src.Head = head[:n]
+	if n == trace.HeadSize && longFirstLine(src.Head) {
+		// The first record does not fit in the head: detection reads its
+		// skeleton (the same shape, long strings and arrays cut) instead
+		// of a record cut mid-value.
+		if _, err := f.Seek(0, io.SeekStart); err == nil {
+			if sk := skeleton(f); len(sk) > 0 {
+				src.Head = append(sk, '\n')
+			}
+		}
+	}
 	return src, nil
 }
 
@@ -89,6 +102,14 @@ func Open(path string) (*trace.Source, error) {
 func Detect(src *trace.Source, force string) (trace.Format, error) {
 	if !src.IsDir {
 		if err := checkText(src); err != nil {
+			// A format may read what is no text (an archive, say).
+			if force == "" {
+				for _, f := range All() {
+					if f.Detect(src) {
+						return f, nil
+					}
+				}
+			}
 			return nil, err
 		}
 	}
@@ -126,6 +147,11 @@ func checkText(src *trace.Source) error {
 	case bytes.HasPrefix(h, []byte{0x1f, 0x8b}):
 		return fmt.Errorf("detect format of %q: gzip-compressed file (decompress it first, e.g. gunzip -k): %w", src.Path, trace.ErrNotTrace)
 	case bytes.HasPrefix(h, []byte("PK\x03\x04")):
+		if strings.EqualFold(filepath.Ext(src.Path), ".eval") {
+			// An inspect_ai log: its members are no trace replay reads
+			// either, so no hint to unpack it.
+			return fmt.Errorf("detect format of %q: an inspect_ai log (.eval), which this replay does not read: %w", src.Path, trace.ErrNotTrace)
+		}
 		return fmt.Errorf("detect format of %q: zip archive (unpack it and import the files or the directory): %w", src.Path, trace.ErrNotTrace)
 	case bytes.HasPrefix(h, []byte{0xff, 0xfe}) || bytes.HasPrefix(h, []byte{0xfe, 0xff}):
 		return fmt.Errorf("detect format of %q: UTF-16 text (convert it to UTF-8 first, e.g. iconv -f UTF-16 -t UTF-8): %w", src.Path, trace.ErrNotTrace)
