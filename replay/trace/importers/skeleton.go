@@ -27,12 +27,12 @@ func skeleton(r io.Reader) []byte {
 		stack []int // per open array: elements seen; -1 for an object
 		// skip > 0: inside an array's elements past skelArray, at this
 		// stack depth; nothing is written until it closes.
-		skip     int
-		inStr    bool
-		esc      bool
-		strLen   int
-		cutStr   bool
-		started  bool
+		skip    int
+		inStr   bool
+		esc     bool
+		strLen  int
+		cutStr  bool
+		started bool
 	)
 	write := func(b byte) {
 		if skip == 0 && len(out) < skelMax {
