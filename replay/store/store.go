@@ -216,6 +216,11 @@ feed:
 	if len(pend) == 0 {
 		return results, errs
 	}
+	// Rows are stamped in the order of inputs, as imports one by one would be.
+	now := s.now()
+	for k, i := range pend {
+		preps[i].row.ImportedAt = now.Add(time.Duration(k) * time.Microsecond)
+	}
 	inserted := make([]bool, len(inputs))
 	err := func() error {
 		tx, err := s.db.BeginTx(ctx, nil)

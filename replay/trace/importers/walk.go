@@ -30,8 +30,9 @@ type Skipped struct {
 // directory, not descended into). The sub-agent files Claude Code writes
 // beside a session (<session>/subagents/…) are imported with their session,
 // so they are skipped when the session is there. Every other file is
-// skipped with the reason detection gave. Hidden files and folders (.git,
-// .DS_Store) are passed over without a word. force, when set, is the format
+// skipped with the reason detection gave. Hidden files (.DS_Store) and
+// version-control folders (.git) are passed over without a word; other
+// hidden folders (.claude, .codex) are read. force, when set, is the format
 // every file is read as. The results are in lexical order.
 func Walk(ctx context.Context, root, force string) ([]Found, []Skipped, error) {
 	var found []Found
@@ -47,10 +48,10 @@ func Walk(ctx context.Context, root, force string) ([]Found, []Skipped, error) {
 			}
 			return nil
 		}
-		if path != root && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
+		if path != root && d.IsDir() && (d.Name() == ".git" || d.Name() == ".hg" || d.Name() == ".svn") {
+			return fs.SkipDir
+		}
+		if !d.IsDir() && strings.HasPrefix(d.Name(), ".") {
 			return nil
 		}
 		if d.IsDir() {
