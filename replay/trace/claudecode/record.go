@@ -272,14 +272,20 @@ func decodeRecord(b []byte, r *record, opts ...json.DecodeOptionFunc) error {
 	// type (the typed decoder stops at the first): decode the line again
 	// field by field, keeping every well-typed field and naming the others,
 	// then the union fields as raw JSON.
-	*r = record{}
-	problems, err := trace.DecodeLoose(b, r)
-	if err != nil {
-		return err
-	}
-	for _, p := range problems {
-		if !unionShape(p) {
-			r.problems = append(r.problems, p)
+	// The typed decoder goes on past a type error: r holds every field but
+	// the wrong-typed ones. Those are named only when a field is wrong
+	// beyond the union shapes (the common case, a string content, costs
+	// one more typed decode).
+	if !onlyUnionShapes(b) {
+		var probe record
+		problems, err := trace.DecodeLoose(b, &probe)
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			if !unionShape(p) {
+				r.problems = append(r.problems, p)
+			}
 		}
 	}
 	var u unionFields
@@ -301,6 +307,60 @@ func decodeRecord(b []byte, r *record, opts ...json.DecodeOptionFunc) error {
 	r.ToolUseResult = unionResult(u.ToolUseResult, r.ToolUseResult, &r.resultString)
 	r.ToolUseResultSnake = unionResult(u.ToolUseResultSnake, r.ToolUseResultSnake, &r.resultString)
 	return nil
+}
+
+// The shapes of a record with its union fields raw: a line that decodes into
+// them without a type error has no wrong-typed field.
+type (
+	shapeRecord struct {
+		record
+		Message            shapeMessage    `json:"message"`
+		ToolUseResult      json.RawMessage `json:"toolUseResult"`
+		ToolUseResultSnake json.RawMessage `json:"tool_use_result"`
+	}
+	shapeMessage struct {
+		message
+		Content json.RawMessage `json:"content"`
+	}
+	shapeBlock struct {
+		block
+		Content json.RawMessage `json:"content"`
+	}
+)
+
+// onlyUnionShapes reports whether the only type errors of line b are the
+// other shapes of the union fields.
+func onlyUnionShapes(b []byte) bool {
+	var sr shapeRecord
+	if json.Unmarshal(b, &sr) != nil {
+		return false
+	}
+	switch c := bytes.TrimSpace(sr.Message.Content); {
+	case len(c) == 0 || c[0] == '"' || c[0] == 'n':
+	case c[0] == '[':
+		var bs []shapeBlock
+		if json.Unmarshal(c, &bs) != nil {
+			return false
+		}
+		for i := range bs {
+			if k := bytes.TrimSpace(bs[i].Content); len(k) > 0 && k[0] != '"' && k[0] != '[' && k[0] != 'n' {
+				return false
+			}
+		}
+	default:
+		return false
+	}
+	for _, t := range []json.RawMessage{sr.ToolUseResult, sr.ToolUseResultSnake} {
+		if t = bytes.TrimSpace(t); len(t) > 0 && t[0] == '{' {
+			var tur toolUseResult
+			if json.Unmarshal(t, &tur) != nil {
+				return false
+			}
+		} else if len(t) > 0 && t[0] != '"' && t[0] != '[' && t[0] != 'n' {
+			return false
+		}
+	}
+	return true
 }
 
 // unionShape reports a problem of DecodeLoose that is in fact the other
