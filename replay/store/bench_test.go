@@ -80,7 +80,7 @@ func BenchmarkInspect10k(b *testing.B) {
 		if err := os.WriteFile(path, bytes.ReplaceAll(bs.file, []byte(bs.entry.ID), []byte(id)), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		if ok, err := s.insert(ctx, e, sum); err != nil || !ok {
+		if ok, err := s.insert(ctx, s.db, e, sum); err != nil || !ok {
 			b.Fatalf("insert: %v %v", ok, err)
 		}
 		ids = append(ids, id)

@@ -7,14 +7,14 @@ import (
 	"github.com/agentreplay/replay/replay/trace"
 )
 
-// TestImportAllRecords stores each record of an evaluation output as a
+// TestImportRecords stores each record of an evaluation output as a
 // trace of its own, sharing the file's session, with the refs of its record;
 // importing the file again finds every one; a single-run input is one result.
-func TestImportAllRecords(t *testing.T) {
+func TestImportRecords(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, t.TempDir())
 	const out = "../trace/openhands/testdata/output.jsonl"
-	rs, err := s.ImportAll(ctx, out, "", trace.Options{})
+	rs, err := s.ImportRecords(ctx, out, "", trace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,16 +30,16 @@ func TestImportAllRecords(t *testing.T) {
 			t.Errorf("record %d: instance %q session %q refs %v", i, sum.Instance, sum.Session, sum.Refs)
 		}
 	}
-	again, err := s.ImportAll(ctx, out, "", trace.Options{})
+	again, err := s.ImportRecords(ctx, out, "", trace.Options{})
 	if err != nil || len(again) != 2 || !again[0].Existing || !again[1].Existing || again[0].ID != rs[0].ID || again[1].ID != rs[1].ID {
 		t.Errorf("second import %+v, %v: want both found in the store", again, err)
 	}
-	one, err := s.ImportAll(ctx, "../trace/openhands/testdata/events.json", "", trace.Options{})
+	one, err := s.ImportRecords(ctx, "../trace/openhands/testdata/events.json", "", trace.Options{})
 	if err != nil || len(one) != 1 || one[0].ID != fileID(t, "../trace/openhands/testdata/events.json") {
 		t.Errorf("single run: %+v, %v", one, err)
 	}
 	// The image ref survives the native file.
-	img, err := s.ImportAll(ctx, "../trace/sweagent/testdata/v1.traj", "", trace.Options{})
+	img, err := s.ImportRecords(ctx, "../trace/sweagent/testdata/v1.traj", "", trace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

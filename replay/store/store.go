@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -119,12 +120,27 @@ func (s *Store) Import(ctx context.Context, path, format string, opts trace.Opti
 	return s.ImportAs(ctx, path, "", format, opts)
 }
 
-// ImportAll imports the trace at path like Import, and an input holding
+// HoldsRecords reports whether path is read by a format whose one input
+// may hold several runs (trace.Multi), to be imported with ImportRecords.
+func HoldsRecords(path, format string) bool {
+	src, err := importers.Open(path)
+	if err != nil {
+		return false
+	}
+	f, err := importers.Detect(src, format)
+	if err != nil {
+		return false
+	}
+	_, ok := f.(trace.Multi)
+	return ok
+}
+
+// ImportRecords imports the trace at path like Import, and an input holding
 // several runs (a trace.Multi format's evaluation output: one record per
 // instance or sample) as one stored trace per record, in file order. A
 // record's id is derived from the content's and its key, so importing the
 // file again finds them all. An input of one record is Import.
-func (s *Store) ImportAll(ctx context.Context, path, format string, opts trace.Options) ([]Result, error) {
+func (s *Store) ImportRecords(ctx context.Context, path, format string, opts trace.Options) ([]Result, error) {
 	src, err := importers.Open(path)
 	if err != nil {
 		return nil, err
@@ -174,17 +190,141 @@ func recordID(id, key string) string {
 // ImportAs is Import for an input that was fetched into a local file: source
 // (a URL, say) is recorded as where the trace came from instead of path.
 func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts trace.Options) (Result, error) {
+	p, err := s.prepare(ctx, Input{Path: path, Source: source, Format: format, Options: opts})
+	if err != nil || p.row == nil {
+		return p.res, err
+	}
+	inserted, err := s.insert(ctx, s.db, *p.row, p.res.Summary)
+	return s.settle(ctx, p, inserted, err)
+}
+
+// Input is one input of ImportAll: what Import and ImportAs take.
+type Input struct {
+	Path    string
+	Source  string // where the trace came from, when not Path (see ImportAs)
+	Format  string // "" to detect it
+	Options trace.Options
+}
+
+// prepared is an input stored in its file, its index row not yet written.
+type prepared struct {
+	res   Result
+	row   *Entry // nil when the content was in the store already (res.Existing)
+	final string
+}
+
+// settle finishes an import once its row was inserted (or failed to be).
+func (s *Store) settle(ctx context.Context, p prepared, inserted bool, err error) (Result, error) {
+	if err != nil {
+		os.Remove(p.final)
+		return Result{}, fmt.Errorf("import %q: index: %w", p.res.Summary.Source, err)
+	}
+	if !inserted {
+		// Another process imported the same content meanwhile: its row stands
+		// (the file it renamed into place holds the same events).
+		if r, ok, err := s.existing(ctx, p.res.ID); err != nil || ok {
+			return r, err
+		}
+	}
+	return p.res, nil
+}
+
+// ImportAll imports inputs as Import does, parsing up to workers of them at
+// once, and indexes them all in one transaction. done, when not nil, is
+// called (from one goroutine at a time) as each input is parsed. The results
+// and errors are in the order of inputs; an input that fails does not stop
+// the others.
+func (s *Store) ImportAll(ctx context.Context, inputs []Input, workers int, done func(i int)) ([]Result, []error) {
+	results := make([]Result, len(inputs))
+	errs := make([]error, len(inputs))
+	preps := make([]prepared, len(inputs))
+	workers = max(1, min(workers, len(inputs)))
+	next := make(chan int)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				preps[i], errs[i] = s.prepare(ctx, inputs[i])
+				if done != nil {
+					mu.Lock()
+					done(i)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range inputs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	for i := range inputs {
+		if errs[i] == nil && preps[i].row == nil && preps[i].res.ID == "" {
+			errs[i] = ctx.Err() // never started
+		}
+	}
+
+	var pend []int
+	for i, p := range preps {
+		switch {
+		case errs[i] != nil:
+		case p.row == nil:
+			results[i] = p.res
+		default:
+			pend = append(pend, i)
+		}
+	}
+	if len(pend) == 0 {
+		return results, errs
+	}
+	// Rows are stamped in the order of inputs, as imports one by one would be.
+	now := s.now()
+	for k, i := range pend {
+		preps[i].row.ImportedAt = now.Add(time.Duration(k) * time.Microsecond)
+	}
+	inserted := make([]bool, len(inputs))
+	err := func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		for _, i := range pend {
+			if inserted[i], err = s.insert(ctx, tx, *preps[i].row, preps[i].res.Summary); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}()
+	for _, i := range pend {
+		results[i], errs[i] = s.settle(ctx, preps[i], inserted[i], err)
+	}
+	return results, errs
+}
+
+// prepare parses an input into its native file in the store, not indexed
+// yet; content already stored is recognized by its hash and not parsed on.
+func (s *Store) prepare(ctx context.Context, in Input) (prepared, error) {
+	path, source, format, opts := in.Path, in.Source, in.Format, in.Options
 	src, err := importers.Open(path)
 	if err != nil {
-		return Result{}, err
+		return prepared{}, err
 	}
 	f, err := importers.Detect(src, format)
 	if err != nil {
-		return Result{}, err
+		return prepared{}, err
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return Result{}, fmt.Errorf("import %q: %w", path, err)
+		return prepared{}, fmt.Errorf("import %q: %w", path, err)
 	}
 	if source != "" {
 		abs = source
@@ -210,7 +350,7 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 
 	tmp, err := os.CreateTemp(filepath.Join(s.root, "traces"), ".import-*.tmp")
 	if err != nil {
-		return Result{}, fmt.Errorf("import %q: %w", path, err)
+		return prepared{}, fmt.Errorf("import %q: %w", path, err)
 	}
 	committed := false
 	defer func() {
@@ -235,7 +375,7 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 			if r, ok, err := s.existing(ctx, h.id); err != nil || ok {
 				cancel()
 				<-done
-				return r, err
+				return prepared{res: r}, err
 			}
 			checked = true
 		}
@@ -244,24 +384,24 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 		h = <-hc
 	}
 	if err != nil {
-		return Result{}, err
+		return prepared{}, err
 	}
 	if h.err != nil {
-		return Result{}, h.err
+		return prepared{}, h.err
 	}
 	id := h.id
 	if !checked {
 		if r, ok, err := s.existing(ctx, id); err != nil || ok {
-			return r, err
+			return prepared{res: r}, err
 		}
 	}
 	// The id is declared last: a later declaration of a run fills in what
 	// the earlier ones lacked.
 	if err := e.next.Emit(&trace.Event{Type: trace.EvRun, Meta: &trace.RunMeta{ID: id}}); err != nil {
-		return Result{}, err
+		return prepared{}, err
 	}
 	if err := w.Flush(); err != nil {
-		return Result{}, fmt.Errorf("import %q: write %s: %w", path, tmp.Name(), err)
+		return prepared{}, fmt.Errorf("import %q: write %s: %w", path, tmp.Name(), err)
 	}
 	// A trace imported from a file is not synced to disk: should a crash
 	// cut the stored copy short, its recorded size tells, and importing
@@ -269,26 +409,26 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 	// replay's new run, a fetched trace) is synced.
 	if source != "" {
 		if err := tmp.Sync(); err != nil {
-			return Result{}, fmt.Errorf("import %q: sync %s: %w", path, tmp.Name(), err)
+			return prepared{}, fmt.Errorf("import %q: sync %s: %w", path, tmp.Name(), err)
 		}
 	}
 	fi, err := tmp.Stat()
 	if err != nil {
-		return Result{}, fmt.Errorf("import %q: %w", path, err)
+		return prepared{}, fmt.Errorf("import %q: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return Result{}, fmt.Errorf("import %q: write %s: %w", path, tmp.Name(), err)
+		return prepared{}, fmt.Errorf("import %q: write %s: %w", path, tmp.Name(), err)
 	}
 	sum := z.Summary()
 	if err := ctx.Err(); err != nil {
-		return Result{}, err
+		return prepared{}, err
 	}
 	final := s.Path(id)
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return Result{}, fmt.Errorf("import %q: %w", path, err)
+		return prepared{}, fmt.Errorf("import %q: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
-		return Result{}, fmt.Errorf("import %q: %w", path, err)
+		return prepared{}, fmt.Errorf("import %q: %w", path, err)
 	}
 	committed = true
 	if source != "" {
@@ -298,19 +438,7 @@ func (s *Store) ImportAs(ctx context.Context, path, source, format string, opts 
 	row := entryOf(sum, abs, s.now())
 	row.FileSize = fi.Size()
 	row.Stopped = e.stopped
-	inserted, err := s.insert(ctx, row, sum)
-	if err != nil {
-		os.Remove(final)
-		return Result{}, fmt.Errorf("import %q: index: %w", path, err)
-	}
-	if !inserted {
-		// Another process imported the same content meanwhile: its row stands
-		// (the file it renamed into place holds the same events).
-		if r, ok, err := s.existing(ctx, id); err != nil || ok {
-			return r, err
-		}
-	}
-	return Result{ID: id, Format: sum.Format, Importer: f.Name(), Summary: sum}, nil
+	return prepared{res: Result{ID: id, Format: sum.Format, Importer: f.Name(), Summary: sum}, row: &row, final: final}, nil
 }
 
 // existing returns the stored result for id when the index has it and its
@@ -709,9 +837,14 @@ func scanEntry(sc scanner, extra ...any) (Entry, error) {
 	return e, nil
 }
 
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // insert adds the index row of a trace whose file is in place. It reports
 // false when a row with that id exists already.
-func (s *Store) insert(ctx context.Context, e Entry, sum trace.Summary) (bool, error) {
+func (s *Store) insert(ctx context.Context, db execer, e Entry, sum trace.Summary) (bool, error) {
 	sumJSON, err := json.Marshal(sum)
 	if err != nil {
 		return false, fmt.Errorf("encode summary: %w", err)
@@ -736,7 +869,7 @@ func (s *Store) insert(ctx context.Context, e Entry, sum trace.Summary) (bool, e
 	if repoKey == "" {
 		repoKey = RepoKey(e.WorkItem)
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO traces (id, format, agent, repo, repo_key, work_item, pr, commit_sha, source,
+	res, err := db.ExecContext(ctx, `INSERT INTO traces (id, format, agent, repo, repo_key, work_item, pr, commit_sha, source,
 		started_at, ended_at, imported_at, sort_at, llm_calls, tool_calls, tokens, cost_recorded, cost_priced, status, replayable, summary, file_size,
 		replay_of, replay_mode, stopped)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,

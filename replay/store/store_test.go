@@ -221,7 +221,7 @@ func put(t *testing.T, s *Store, e Entry) {
 		e.Format = "native"
 	}
 	sum := trace.Summary{Version: trace.SummaryVersion, ID: e.ID, Format: e.Format, Agent: e.Agent}
-	if ok, err := s.insert(context.Background(), e, sum); err != nil || !ok {
+	if ok, err := s.insert(context.Background(), s.db, e, sum); err != nil || !ok {
 		t.Fatalf("insert %s: %v, %v", e.ID, ok, err)
 	}
 }

@@ -3,6 +3,8 @@ package trace
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 )
 
 // Options tune how an importer treats bad input.
@@ -14,6 +16,9 @@ type Options struct {
 	// Multi): only the record with this key is imported. Empty imports the
 	// first record of such an input, with a warning naming the others.
 	Record string
+	// Strict makes any warning an error: the import fails with a
+	// *WarningsError listing them (see importers.ImportSource).
+	Strict bool
 }
 
 // Multi is implemented by formats whose one input can hold several
@@ -27,6 +32,21 @@ type Multi interface {
 	// Records lists the keys of the records src holds, in file order. Keys
 	// are unique within the input and stable across imports of it.
 	Records(ctx context.Context, src *Source, opts Options) ([]string, error)
+}
+
+// WarningsError is the error of a strict import that had warnings.
+type WarningsError struct {
+	Source   string
+	Warnings []Warning
+}
+
+func (e *WarningsError) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "import %q: %d warning(s) and --strict:", e.Source, len(e.Warnings))
+	for _, w := range e.Warnings {
+		sb.WriteString("\n  " + w.String())
+	}
+	return sb.String()
 }
 
 // Source is what an importer reads: a file or a directory.

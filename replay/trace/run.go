@@ -326,19 +326,27 @@ type Totals struct {
 
 // Warning is something an importer noticed but could continue past.
 type Warning struct {
-	File    string `json:"file,omitempty"`
-	Line    int    `json:"line,omitempty"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// Field is the JSON path of the value the warning is about (e.g.
+	// "message.usage"), when it is about one.
+	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
 
+// String renders w as "file:line: field: message", leaving out what is unset.
 func (w Warning) String() string {
+	msg := w.Message
+	if w.Field != "" {
+		msg = w.Field + ": " + msg
+	}
 	switch {
 	case w.File != "" && w.Line > 0:
-		return w.File + ":" + strconv.Itoa(w.Line) + ": " + w.Message
+		return w.File + ":" + strconv.Itoa(w.Line) + ": " + msg
 	case w.File != "":
-		return w.File + ": " + w.Message
+		return w.File + ": " + msg
 	}
-	return w.Message
+	return msg
 }
 
 // Float returns a pointer to f.

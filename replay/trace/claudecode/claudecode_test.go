@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -239,6 +240,7 @@ func TestMeta(t *testing.T) {
 	wantW := []string{
 		`2 records of unknown type "mystery-record" (first at line 12)`,
 		`1 records of unknown type "other-mystery" (first at line 19)`,
+		`a tool call without a recorded result (kept, marked missing)`,
 	}
 	if !cmp.Equal(warnings, wantW) {
 		t.Errorf("warnings = %q, want %q", warnings, wantW)
@@ -601,5 +603,51 @@ func TestInlineAgentID(t *testing.T) {
 	}
 	if c := toolByID(t, r, "t1").Child; c != "agent-ab12" {
 		t.Errorf("Task child = %q", c)
+	}
+}
+
+// TestWrongTypesAreWarned: a value of the wrong type never vanishes in
+// silence. Each is named in a warning with its file, line and field; the
+// rest of its record is still imported; a record whose message is not an
+// object is no model call.
+func TestWrongTypesAreWarned(t *testing.T) {
+	const sess = `"sessionId":"s","timestamp":"2025-01-01T10:00:00Z"`
+	lines := []string{
+		`{"type":"user",` + sess + `,"uuid":"u1","message":{"role":"user","content":"go"}}`,
+		// usage a string: the tool call on the same line is still imported.
+		`{"type":"assistant",` + sess + `,"uuid":"a1","message":{"id":"m1","model":"claude-x","usage":"lots","content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls"}}]}}`,
+		`{"type":"user",` + sess + `,"uuid":"u2","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"a\nb"}]}}`,
+		// content an object: the usage is still counted.
+		`{"type":"assistant",` + sess + `,"uuid":"a2","message":{"id":"m2","model":"claude-x","usage":{"input_tokens":5,"output_tokens":7},"content":{"type":"text","text":"hi"}}}`,
+		`{"type":"assistant","message":5}`,
+		`{"type":"assistant",` + sess + `,"uuid":"a3","message":{"id":"m3","model":"claude-x","usage":{"input_tokens":"9","output_tokens":1},"content":[{"type":"text","text":"done"}]}}`,
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "s.jsonl")
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var c trace.Collector
+	var z trace.Summarizer
+	if err := ImportTranscript(context.Background(), p, trace.Options{}, trace.Tee(&c, &z), RunAs{}); err != nil {
+		t.Fatal(err)
+	}
+	s := z.Summary()
+	if s.LLMCalls != 3 || s.ToolCalls != 1 || s.Tokens.Output != 8 || s.Tokens.Input != 5 {
+		t.Errorf("llm calls %d, tool calls %d, tokens %+v; want 3 calls (not the message:5 line), 1 tool call, 8 output and 5 input tokens",
+			s.LLMCalls, s.ToolCalls, s.Tokens)
+	}
+	var got []string
+	for _, w := range c.Run().Warnings {
+		got = append(got, fmt.Sprintf("%d %s: %s", w.Line, w.Field, w.Message))
+	}
+	want := []string{
+		"2 message.usage: expected an object, found a string; ignored",
+		"4 message.content: expected an array, found an object; ignored",
+		"5 message: expected an object, found a number; the record is skipped",
+		"6 message.usage.input_tokens: expected an integer, found a string; ignored",
+	}
+	if !cmp.Equal(got, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -85,8 +85,9 @@ type importer struct {
 	lateMerges   int
 	lateAt       trace.Warning
 	warnings     []trace.Warning
-	records      int  // conversation records seen (not bookkeeping)
-	sawResult    bool // stream-json: the result record was seen
+	tally        trace.Tally // values of the wrong type, records left out
+	records      int         // conversation records seen (not bookkeeping)
+	sawResult    bool        // stream-json: the result record was seen
 
 	// The read buffer of the batch being converted: the strings of its
 	// records refer to it, and own copies those that are kept.
@@ -110,6 +111,8 @@ type call struct {
 	subagentType string
 	child        string // key of the sub-agent run it started
 	isTask       bool
+	file         string // where the call was recorded
+	line         int
 }
 
 // runState is what the importer knows about one run.
@@ -336,8 +339,28 @@ func (im *importer) observe(r *runState, rec *record) {
 
 // line handles one decoded record of file f.
 func (im *importer) line(f *fileCtx, n int, rec *record) error {
+	badMessage := false
+	for _, p := range rec.problems {
+		if p.Field == "" {
+			im.tally.Add(trace.Warning{File: f.path, Line: n, Message: fmt.Sprintf("the record is %s, not an object; skipped", p.Got)})
+			return nil
+		}
+		msg := p.String() + "; ignored"
+		if p.Field == "message" && (rec.Type == "user" || rec.Type == "assistant") {
+			badMessage = true
+			msg = p.String() + "; the record is skipped"
+		}
+		im.tally.Add(trace.Warning{File: f.path, Line: n, Field: p.Field, Message: msg})
+	}
 	switch rec.Type {
 	case "user", "assistant":
+		if m := &rec.Message; !rec.contentIsStr && len(m.Content) == 0 && m.ID == "" && m.Model == "" && m.Usage == (usage{}) {
+			// Nothing to import: not a model call, not a message.
+			if !badMessage {
+				im.tally.Add(trace.Warning{File: f.path, Line: n, Field: "message", Message: "missing or empty in a " + rec.Type + " record; the record is skipped"})
+			}
+			return nil
+		}
 		r, err := im.route(f, rec)
 		if err != nil || r == nil {
 			return err
@@ -595,6 +618,9 @@ func (im *importer) assistant(f *fileCtx, n int, r *runState, rec *record) error
 			p.size += len(b.Input)
 			p.parts = append(p.parts, trace.Part{Type: trace.PartToolCall, ID: id, Name: name, Arguments: b.Input})
 			im.register(r, id, name, b.Input, p.time)
+			if c := im.calls[id]; c != nil && c.line == 0 {
+				c.file, c.line = f.path, n
+			}
 		default:
 			p.parts = append(p.parts, trace.Part{Type: trace.PartOther, Name: im.own(b.Type), ID: im.own(b.ID), Arguments: b.Input})
 		}
@@ -934,6 +960,7 @@ func (im *importer) finish() error {
 	}
 	slices.SortFunc(left, func(a, b *call) int { return a.seq - b.seq })
 	for _, c := range left {
+		im.tally.Add(trace.Warning{File: c.file, Line: c.line, Message: "a tool call without a recorded result (kept, marked missing)"})
 		tc := &trace.ToolCall{CallID: c.id, Name: c.name, Arguments: c.args, Status: trace.ToolMissing, Child: c.child}
 		if err := im.step(c.run, &trace.Event{Type: trace.EvTool, Run: c.run.meta.Key, Time: c.time, Tool: tc}); err != nil {
 			return err
@@ -970,11 +997,12 @@ func (im *importer) finish() error {
 	w := im.warnings
 	for _, t := range im.unknownOrder {
 		u := im.unknown[t]
-		w = append(w, trace.Warning{File: u.file, Message: fmt.Sprintf("%d records of unknown type %q (first at line %d)", u.n, t, u.line)})
+		w = append(w, trace.Warning{File: u.file, Line: u.line, Message: fmt.Sprintf("%d records of unknown type %q (first at line %d)", u.n, t, u.line)})
 	}
 	if im.orphans > 0 {
-		w = append(w, trace.Warning{File: im.orphanAt.File, Line: im.orphanAt.Line, Message: fmt.Sprintf("%d tool result(s) answer no recorded tool call; left out", im.orphans)})
+		w = append(w, trace.Warning{File: im.orphanAt.File, Line: im.orphanAt.Line, Field: "tool_use_id", Message: fmt.Sprintf("%d tool result(s) answer no recorded tool call; left out", im.orphans)})
 	}
+	w = append(w, im.tally.Warnings()...)
 	if im.retries > 0 {
 		w = append(w, trace.Warning{File: im.retryAt.File, Line: im.retryAt.Line, Message: fmt.Sprintf("%d API retry record(s): the API failed and Claude Code retried", im.retries)})
 	}

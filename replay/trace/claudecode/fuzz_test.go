@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	json "github.com/goccy/go-json"
+
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
 
@@ -40,6 +43,20 @@ func fuzzImport(t *testing.T, data []byte, stream bool) {
 			t.Fatalf("decode the encoded run: %v", err)
 		}
 	}
+	testutil.CheckEveryLineAccounted(t, data, bookkeepingLine, func(data []byte) (*trace.Run, error) {
+		return trace.Collect(func(e trace.Emitter) error {
+			return importFrom(context.Background(), "fuzz.jsonl", bytes.NewReader(data), trace.Options{}, e, RunAs{}, stream)
+		})
+	})
+}
+
+// bookkeepingLine reports the records the format documents as carrying
+// nothing replay keeps (see isBookkeeping).
+func bookkeepingLine(line []byte) bool {
+	var probe struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(line, &probe) == nil && isBookkeeping(probe.Type)
 }
 
 func FuzzTranscript(f *testing.F) {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	json "github.com/goccy/go-json"
+
+	"github.com/agentreplay/replay/replay/trace"
 )
 
 // record is one line of a transcript or of a stream-json output, decoded into
@@ -80,6 +83,10 @@ type record struct {
 	resultString bool // toolUseResult was a string (an "Error: …" text)
 
 	spare *toolUseResult // reused for ToolUseResult from line to line
+
+	// problems lists the values of the wrong type decodeRecord found (and
+	// left out); the importer warns about each.
+	problems []trace.FieldProblem
 
 	ts       time.Time // Timestamp parsed, once tsParsed
 	tsParsed bool
@@ -261,8 +268,26 @@ func decodeRecord(b []byte, r *record, opts ...json.DecodeOptionFunc) error {
 	if !errors.As(err, &te) {
 		return err
 	}
-	// A union field had its other shape (or some field had an unexpected
-	// type): decode the union fields again as raw JSON.
+	// A union field had its other shape, or some field had an unexpected
+	// type (the typed decoder stops at the first): decode the line again
+	// field by field, keeping every well-typed field and naming the others,
+	// then the union fields as raw JSON.
+	// The typed decoder goes on past a type error: r holds every field but
+	// the wrong-typed ones. Those are named only when a field is wrong
+	// beyond the union shapes (the common case, a string content, costs
+	// one more typed decode).
+	if !onlyUnionShapes(b) {
+		var probe record
+		problems, err := trace.DecodeLoose(b, &probe)
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			if !unionShape(p) {
+				r.problems = append(r.problems, p)
+			}
+		}
+	}
 	var u unionFields
 	if err := json.Unmarshal(b, &u); err != nil && !errors.As(err, &te) {
 		return err
@@ -282,6 +307,76 @@ func decodeRecord(b []byte, r *record, opts ...json.DecodeOptionFunc) error {
 	r.ToolUseResult = unionResult(u.ToolUseResult, r.ToolUseResult, &r.resultString)
 	r.ToolUseResultSnake = unionResult(u.ToolUseResultSnake, r.ToolUseResultSnake, &r.resultString)
 	return nil
+}
+
+// The shapes of a record with its union fields raw: a line that decodes into
+// them without a type error has no wrong-typed field.
+type (
+	shapeRecord struct {
+		record
+		Message            shapeMessage    `json:"message"`
+		ToolUseResult      json.RawMessage `json:"toolUseResult"`
+		ToolUseResultSnake json.RawMessage `json:"tool_use_result"`
+	}
+	shapeMessage struct {
+		message
+		Content json.RawMessage `json:"content"`
+	}
+	shapeBlock struct {
+		block
+		Content json.RawMessage `json:"content"`
+	}
+)
+
+// onlyUnionShapes reports whether the only type errors of line b are the
+// other shapes of the union fields.
+func onlyUnionShapes(b []byte) bool {
+	var sr shapeRecord
+	if json.Unmarshal(b, &sr) != nil {
+		return false
+	}
+	switch c := bytes.TrimSpace(sr.Message.Content); {
+	case len(c) == 0 || c[0] == '"' || c[0] == 'n':
+	case c[0] == '[':
+		var bs []shapeBlock
+		if json.Unmarshal(c, &bs) != nil {
+			return false
+		}
+		for i := range bs {
+			if k := bytes.TrimSpace(bs[i].Content); len(k) > 0 && k[0] != '"' && k[0] != '[' && k[0] != 'n' {
+				return false
+			}
+		}
+	default:
+		return false
+	}
+	for _, t := range []json.RawMessage{sr.ToolUseResult, sr.ToolUseResultSnake} {
+		if t = bytes.TrimSpace(t); len(t) > 0 && t[0] == '{' {
+			var tur toolUseResult
+			if json.Unmarshal(t, &tur) != nil {
+				return false
+			}
+		} else if len(t) > 0 && t[0] != '"' && t[0] != '[' && t[0] != 'n' {
+			return false
+		}
+	}
+	return true
+}
+
+// unionShape reports a problem of DecodeLoose that is in fact the other
+// shape of a union field: content as a string, a tool result's content as
+// blocks, toolUseResult as an "Error: …" string.
+func unionShape(p trace.FieldProblem) bool {
+	switch {
+	case p.Field == "message.content" && p.Got == "a string":
+		return true
+	case (p.Field == "toolUseResult" || p.Field == "tool_use_result") && (p.Got == "a string" || p.Got == "an array"):
+		// An array is an MCP tool's content, already in the tool_result.
+		return true
+	case strings.HasPrefix(p.Field, "message.content[") && strings.HasSuffix(p.Field, "].content") && p.Got == "an array":
+		return true
+	}
+	return false
 }
 
 // unionResult decodes a toolUseResult that is an object into t (allocated
@@ -309,8 +404,16 @@ func unionResult(raw json.RawMessage, t *toolUseResult, isString *bool) *toolUse
 func decodeBlocks(raw []byte) []block {
 	var bs []block
 	var te *json.UnmarshalTypeError
-	if err := json.Unmarshal(raw, &bs); err != nil && !errors.As(err, &te) {
-		return nil
+	if err := json.Unmarshal(raw, &bs); err != nil {
+		if !errors.As(err, &te) {
+			return nil
+		}
+		// The wrong-typed values were reported by decodeRecord's own loose
+		// pass; keep the rest.
+		bs = nil
+		if _, err := trace.DecodeLoose(raw, &bs); err != nil {
+			return nil
+		}
 	}
 	var ubs []unionBlock
 	if err := json.Unmarshal(raw, &ubs); err != nil && !errors.As(err, &te) {

@@ -3,10 +3,12 @@ package codex
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -194,6 +196,7 @@ type response struct {
 
 // callInfo is a tool call whose result has not been seen.
 type callInfo struct {
+	line    int // where the call was recorded
 	name    string
 	args    json.RawMessage
 	time    time.Time
@@ -236,6 +239,8 @@ type decoder struct {
 	noUsage     int
 	responses   int
 	orphans     int // tool outputs whose call was not seen
+	orphanLine  int
+	tally       trace.Tally // wrong-typed values, calls without output
 
 	lastUser     string
 	lastUserFrom string
@@ -252,6 +257,35 @@ type decoder struct {
 
 func (d *decoder) warn(w trace.Warning) { d.warnings = append(d.warnings, w) }
 
+// decode decodes b into v. A value of the wrong type is left out and
+// warned about (named by its path below field), the rest of v still decoded;
+// only invalid JSON is an error.
+func (d *decoder) decode(field string, b []byte, v any) error {
+	err := json.Unmarshal(b, v)
+	var te *json.UnmarshalTypeError
+	if err == nil || !errors.As(err, &te) {
+		return err
+	}
+	rv := reflect.ValueOf(v).Elem()
+	rv.Set(reflect.Zero(rv.Type()))
+	problems, err := trace.DecodeLoose(b, v)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		f := p.Field
+		if field != "" {
+			f = strings.TrimSuffix(field+"."+f, ".")
+		}
+		if f == "" {
+			d.tally.Add(trace.Warning{File: d.name, Line: d.line0, Message: fmt.Sprintf("the record is %s, not an object; skipped", p.Got)})
+			continue
+		}
+		d.tally.Add(trace.Warning{File: d.name, Line: d.line0, Field: f, Message: p.String() + "; ignored"})
+	}
+	return nil
+}
+
 func (d *decoder) bad(what string, err error) error {
 	return trace.BadJSON(fmt.Errorf("%s: %w", what, err))
 }
@@ -260,7 +294,7 @@ func (d *decoder) bad(what string, err error) error {
 func (d *decoder) line(n int, b []byte) error {
 	d.line0 = n
 	var l rolloutLine
-	if err := json.Unmarshal(b, &l); err != nil {
+	if err := d.decode("", b, &l); err != nil {
 		return trace.BadJSON(err)
 	}
 	d.lines++
@@ -279,32 +313,32 @@ func (d *decoder) line(n int, b []byte) error {
 	switch l.Type {
 	case "session_meta":
 		var m sessionMeta
-		if err := json.Unmarshal(l.Payload, &m); err != nil {
+		if err := d.decode("payload", l.Payload, &m); err != nil {
 			return d.bad("session_meta", err)
 		}
 		return d.sessionMeta(&m, ts)
 	case "turn_context":
 		var tc turnContext
-		if err := json.Unmarshal(l.Payload, &tc); err != nil {
+		if err := d.decode("payload", l.Payload, &tc); err != nil {
 			return d.bad("turn_context", err)
 		}
 		d.turnContext(&tc)
 		return nil
 	case "response_item":
 		var it responseItem
-		if err := json.Unmarshal(l.Payload, &it); err != nil {
+		if err := d.decode("payload", l.Payload, &it); err != nil {
 			return d.bad("response_item", err)
 		}
 		return d.responseItem(&it, l.Payload, ts)
 	case "event_msg":
 		var ev eventMsg
-		if err := json.Unmarshal(l.Payload, &ev); err != nil {
+		if err := d.decode("payload", l.Payload, &ev); err != nil {
 			return d.bad("event_msg", err)
 		}
 		return d.eventMsg(&ev, ts)
 	case "compacted":
 		var c compactedItem
-		if err := json.Unmarshal(l.Payload, &c); err != nil {
+		if err := d.decode("payload", l.Payload, &c); err != nil {
 			return d.bad("compacted", err)
 		}
 		return d.compacted(&c, ts)
@@ -324,13 +358,13 @@ func (d *decoder) oldLine(n int, b []byte, l rolloutLine, ts time.Time) error {
 		return nil
 	case l.Type == "" && l.ID != "" && !d.declared:
 		var m sessionMeta
-		if err := json.Unmarshal(b, &m); err != nil {
+		if err := d.decode("", b, &m); err != nil {
 			return d.bad("session", err)
 		}
 		return d.sessionMeta(&m, ts)
 	case l.Type != "":
 		var it responseItem
-		if err := json.Unmarshal(b, &it); err != nil {
+		if err := d.decode("", b, &it); err != nil {
 			return d.bad(l.Type, err)
 		}
 		return d.responseItem(&it, b, ts)
@@ -620,7 +654,7 @@ func (d *decoder) call(id, name string, args json.RawMessage, ts time.Time) erro
 	if _, dup := d.calls[id]; !dup {
 		d.callOrder = append(d.callOrder, id)
 	}
-	d.calls[id] = &callInfo{name: name, args: args, time: ts, pending: true}
+	d.calls[id] = &callInfo{line: d.line0, name: name, args: args, time: ts, pending: true}
 	r.calls = append(r.calls, id)
 	return nil
 }
@@ -630,6 +664,9 @@ func (d *decoder) output(id string, raw json.RawMessage, ts time.Time) error {
 	ci := d.calls[id]
 	tc := &trace.ToolCall{CallID: id, Status: trace.ToolOK}
 	if ci == nil {
+		if d.orphans == 0 {
+			d.orphanLine = d.line0
+		}
 		d.orphans++
 	}
 	if ci != nil {
@@ -996,6 +1033,18 @@ func (d *decoder) eventMsg(ev *eventMsg, ts time.Time) error {
 		d.status, d.errMsg = "", ""
 	case "exec_command_end", "patch_apply_end", "mcp_tool_call_end":
 		d.toolInfo(ev)
+	default:
+		if !skippedEvent(ev.Type) {
+			d.count("event_msg/"+ev.Type, d.line0)
+		}
+	}
+	return nil
+}
+
+// skippedEvent reports the event_msg types that repeat what response items
+// hold, or carry nothing replay keeps: they are skipped without a warning.
+func skippedEvent(typ string) bool {
+	switch typ {
 	case "agent_reasoning", "agent_reasoning_raw_content", "agent_reasoning_section_break",
 		"exec_command_begin", "patch_apply_begin", "mcp_tool_call_begin", "exec_command_output_delta",
 		"context_compacted", "thread_name_updated", "entered_review_mode", "exited_review_mode",
@@ -1004,10 +1053,9 @@ func (d *decoder) eventMsg(ev *eventMsg, ts time.Time) error {
 		"guardian_assessment", "turn_diff", "get_history_entry_response", "session_configured",
 		"dynamic_tool_call_request", "dynamic_tool_call_response", "undo_started", "undo_completed",
 		"collab_agent_spawn_end", "collab_agent_interaction_end", "collab_waiting_end", "collab_close_end", "collab_resume_end":
-	default:
-		d.count("event_msg/"+ev.Type, d.line0)
+		return true
 	}
-	return nil
+	return false
 }
 
 // toolInfo keeps what exec_command_end, patch_apply_end and
@@ -1015,6 +1063,8 @@ func (d *decoder) eventMsg(ev *eventMsg, ts time.Time) error {
 func (d *decoder) toolInfo(ev *eventMsg) {
 	ci := d.calls[ev.CallID]
 	if ci == nil {
+		d.tally.Add(trace.Warning{File: d.name, Line: d.line0, Field: "payload.call_id",
+			Message: fmt.Sprintf("%s for a call that is not waiting for its output (never made, or answered already); its exit code and duration are left out", ev.Type)})
 		return
 	}
 	ci.hasInfo = true
@@ -1185,6 +1235,9 @@ func (d *decoder) abandon(status string) error {
 			continue
 		}
 		delete(d.calls, id)
+		if status == trace.ToolMissing {
+			d.tally.Add(trace.Warning{File: d.name, Line: ci.line, Message: "a tool call without a recorded output (kept, marked missing)"})
+		}
 		tc := &trace.ToolCall{CallID: id, Name: ci.name, Arguments: ci.args, Status: status}
 		if ci.hasInfo {
 			applyInfo(tc, ci)
@@ -1237,8 +1290,9 @@ func (d *decoder) finish() error {
 		d.warn(trace.Warning{File: d.name, Message: fmt.Sprintf("%d model responses without a token_count: their usage is unknown", d.noUsage)})
 	}
 	if d.orphans > 0 {
-		d.warn(trace.Warning{File: d.name, Message: fmt.Sprintf("%d tool outputs whose call is not in the rollout: their tool name is unknown", d.orphans)})
+		d.warn(trace.Warning{File: d.name, Line: d.orphanLine, Field: "payload.call_id", Message: fmt.Sprintf("%d tool outputs whose call is not in the rollout: their tool name is unknown", d.orphans)})
 	}
+	d.warnings = append(d.warnings, d.tally.Warnings()...)
 	for _, t := range d.unknownOrd {
 		u := d.unknown[t]
 		d.warn(trace.Warning{File: d.name, Line: u.first, Message: fmt.Sprintf("%d records of unknown type %q (first at line %d)", u.n, t, u.first)})

@@ -5,6 +5,9 @@ import (
 	"context"
 	"testing"
 
+	json "github.com/goccy/go-json"
+
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
 
@@ -39,5 +42,41 @@ func FuzzDecode(f *testing.F) {
 		if err := trace.Encode(&bytes.Buffer{}, run); err != nil {
 			t.Fatalf("encode the imported run: %v", err)
 		}
+		testutil.CheckEveryLineAccounted(t, data, ignoredLine, func(data []byte) (*trace.Run, error) {
+			return trace.Collect(func(e trace.Emitter) error {
+				return Decode(context.Background(), bytes.NewReader(data), "fuzz.jsonl", trace.Options{}, e)
+			})
+		})
 	})
+}
+
+// ignoredLine reports the records the format documents as carrying nothing
+// replay keeps (state lines of old rollouts, ghost snapshots, compaction
+// markers, the events skippedEvent lists) or as repeating a response item
+// (user_message, agent_message, task_complete's last message), and token counts that carry only rate
+// limits.
+func ignoredLine(line []byte) bool {
+	var l struct {
+		Type       string `json:"type"`
+		RecordType string `json:"record_type"`
+		Payload    struct {
+			Type string          `json:"type"`
+			Info json.RawMessage `json:"info"`
+		} `json:"payload"`
+	}
+	if json.Unmarshal(line, &l) != nil {
+		return false
+	}
+	switch l.Payload.Type {
+	case "ghost_snapshot", "compaction", "compaction_summary", "other":
+		return true
+	case "user_message", "agent_message", "task_complete":
+		return l.Type == "event_msg"
+	case "token_count": // rate limits only
+		return l.Type == "event_msg" && (len(l.Payload.Info) == 0 || string(l.Payload.Info) == "null")
+	}
+	if l.Type == "event_msg" && skippedEvent(l.Payload.Type) {
+		return true
+	}
+	return l.RecordType == "state"
 }

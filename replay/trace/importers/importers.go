@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/agentreplay/replay/replay/trace"
@@ -61,7 +62,9 @@ func Lookup(name string) (trace.Format, error) {
 	return nil, fmt.Errorf("unknown format %q: valid formats are %s", name, strings.Join(Names(), ", "))
 }
 
-// Open stats path and, for a file, reads its first trace.HeadSize bytes.
+// Open stats path and, for a file, reads its first trace.HeadSize bytes, or,
+// when its first record is longer than that, a skeleton of that record (see
+// skeleton): detection judges records, never a value cut mid-way.
 func Open(path string) (*trace.Source, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -85,6 +88,16 @@ func Open(path string) (*trace.Source, error) {
 		return nil, fmt.Errorf("read %q: %w", path, err)
 	}
 	src.Head = head[:n]
+	if n == trace.HeadSize && longFirstLine(src.Head) {
+		// The first record does not fit in the head: detection reads its
+		// skeleton (the same shape, long strings and arrays cut) instead
+		// of a record cut mid-value.
+		if _, err := f.Seek(0, io.SeekStart); err == nil {
+			if sk := skeleton(f); len(sk) > 0 {
+				src.Head = append(sk, '\n')
+			}
+		}
+	}
 	return src, nil
 }
 
@@ -95,6 +108,14 @@ func Open(path string) (*trace.Source, error) {
 func Detect(src *trace.Source, force string) (trace.Format, error) {
 	if !src.IsDir {
 		if err := checkText(src); err != nil {
+			// A format may read what is no text (an archive, say).
+			if force == "" {
+				for _, f := range All() {
+					if f.Detect(src) {
+						return f, nil
+					}
+				}
+			}
 			return nil, err
 		}
 	}
@@ -135,6 +156,11 @@ func checkText(src *trace.Source) error {
 	case bytes.HasPrefix(h, []byte{0x1f, 0x8b}):
 		return fmt.Errorf("detect format of %q: gzip-compressed file (decompress it first, e.g. gunzip -k): %w", src.Path, trace.ErrNotTrace)
 	case bytes.HasPrefix(h, []byte("PK\x03\x04")):
+		if strings.EqualFold(filepath.Ext(src.Path), ".eval") {
+			// An inspect_ai log: its members are no trace replay reads
+			// either, so no hint to unpack it.
+			return fmt.Errorf("detect format of %q: an inspect_ai log (.eval), which this replay does not read: %w", src.Path, trace.ErrNotTrace)
+		}
 		return fmt.Errorf("detect format of %q: zip archive (unpack it and import the files or the directory): %w", src.Path, trace.ErrNotTrace)
 	case bytes.HasPrefix(h, []byte{0xff, 0xfe}) || bytes.HasPrefix(h, []byte{0xfe, 0xff}):
 		return fmt.Errorf("detect format of %q: UTF-16 text (convert it to UTF-8 first, e.g. iconv -f UTF-16 -t UTF-8): %w", src.Path, trace.ErrNotTrace)
@@ -172,13 +198,17 @@ func ImportSource(ctx context.Context, f trace.Format, src *trace.Source, opts t
 	g := &guard{format: f.Name(), source: src.Path, next: e}
 	if err := f.Import(ctx, src, opts, g); err != nil {
 		var le *trace.LineError
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &le) {
+		var we *trace.WarningsError
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &le) || errors.As(err, &we) {
 			return err // a LineError already names the file and line
 		}
 		return fmt.Errorf("import %q as %s: %w", src.Path, f.Name(), err)
 	}
 	if !g.sawMain {
 		return fmt.Errorf("import %q as %s: no run found in it: %w", src.Path, f.Name(), trace.ErrNotTrace)
+	}
+	if opts.Strict && len(g.warnings) > 0 {
+		return &trace.WarningsError{Source: src.Path, Warnings: g.warnings}
 	}
 	return nil
 }
@@ -189,6 +219,7 @@ type guard struct {
 	format, source string
 	next           trace.Emitter
 	sawMain        bool
+	warnings       []trace.Warning
 }
 
 func (g *guard) Emit(ev *trace.Event) error {
@@ -205,6 +236,9 @@ func (g *guard) Emit(ev *trace.Event) error {
 			}
 		}
 		g.sawMain = true
+	}
+	if ev.Type == trace.EvWarning && ev.Warning != nil {
+		g.warnings = append(g.warnings, *ev.Warning)
 	}
 	return g.next.Emit(ev)
 }

@@ -185,3 +185,63 @@ func FuzzImport(f *testing.F) {
 		}
 	})
 }
+
+// TestDetectLongFirstLine: a trace whose first record is longer than the
+// detection window is recognized by its record, whatever the format, and the
+// fields detection needs may come after the long value.
+func TestDetectLongFirstLine(t *testing.T) {
+	big := strings.Repeat("x", 3*trace.HeadSize)
+	cases := []struct{ name, data, want string }{
+		{"claude transcript, sessionId after a long prompt", `{"type":"user","message":{"role":"user","content":"` + big + `"},"uuid":"u","parentUuid":null,"sessionId":"s","timestamp":"2025-01-01T00:00:00Z"}` + "\n" +
+			`{"type":"assistant","message":{"id":"m","model":"claude-x","content":[{"type":"text","text":"ok"}],"usage":{"output_tokens":1}},"uuid":"a","sessionId":"s"}` + "\n", "claude-code"},
+		{"claude transcript, a long snapshot first", `{"type":"file-history-snapshot","messageId":"m","snapshot":{"trackedFileBackups":{"a":"` + big + `"},"messageId":"m"},"isSnapshotUpdate":false}` + "\n" +
+			`{"type":"user","message":{"role":"user","content":"hi"},"uuid":"u","sessionId":"s"}` + "\n", "claude-code"},
+		{"OTLP line with many long attributes", otlpLine(big), "otlp-json"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := write(t, "in.jsonl", []byte(tc.data))
+			src, err := importers.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(src.Head) > 64<<10+trace.HeadSize {
+				t.Errorf("head of %d bytes for a %d-byte file: detection must not read the whole record", len(src.Head), len(tc.data))
+			}
+			f, err := importers.Detect(src, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Name() != tc.want {
+				t.Fatalf("detected %s, want %s", f.Name(), tc.want)
+			}
+			if _, err := importers.Import(context.Background(), p, "", trace.Options{}, &trace.Collector{}); err != nil {
+				t.Fatalf("import: %v", err)
+			}
+		})
+	}
+}
+
+func otlpLine(big string) string {
+	var attrs []string
+	for i := 0; i < 40; i++ {
+		attrs = append(attrs, `{"key":"k`+string(rune('a'+i%26))+`","value":{"stringValue":"`+big[:trace.HeadSize/8]+`"}}`)
+	}
+	return `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeSpans":[{"scope":{"name":"s"},"spans":[` +
+		`{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","kind":3,"startTimeUnixNano":"1","endTimeUnixNano":"2",` +
+		`"attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},` + strings.Join(attrs, ",") + `]}]}]}]}` + "\n"
+}
+
+// TestHintsLeadSomewhere: an inspect_ai .eval log (a zip) is not answered
+// with "unpack it", which would lead nowhere; another zip still is.
+func TestHintsLeadSomewhere(t *testing.T) {
+	zip := []byte("PK\x03\x04" + strings.Repeat("\x00", 64))
+	_, err := importers.Import(context.Background(), write(t, "log.eval", zip), "", trace.Options{}, &trace.Collector{})
+	if err == nil || strings.Contains(err.Error(), "unpack") || !strings.Contains(err.Error(), "inspect_ai") || !errors.Is(err, trace.ErrNotTrace) {
+		t.Errorf(".eval: %v", err)
+	}
+	_, err = importers.Import(context.Background(), write(t, "artifact.zip", zip), "", trace.Options{}, &trace.Collector{})
+	if err == nil || !strings.Contains(err.Error(), "unpack it") {
+		t.Errorf(".zip: %v", err)
+	}
+}
