@@ -354,3 +354,28 @@ func Float(f float64) *float64 { return &f }
 
 // Int returns a pointer to n.
 func Int(n int64) *int64 { return &n }
+
+// ContentText is the text of a chat message's content as the OpenAI wire
+// format and the tools built on it record it: a string, or a list of
+// {type, text} parts whose texts are joined by newlines ("" for anything
+// else).
+func ContentText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(raw, &parts) != nil {
+		return ""
+	}
+	var texts []string
+	for _, p := range parts {
+		if p.Text != "" {
+			texts = append(texts, p.Text)
+		}
+	}
+	return strings.Join(texts, "\n")
+}

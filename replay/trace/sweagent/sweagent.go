@@ -523,25 +523,4 @@ func argsJSON(raw json.RawMessage, action string) json.RawMessage {
 	return b
 }
 
-// contentText returns a message's content: a string, or the text of a list
-// of {type: text, text} parts.
-func contentText(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if json.Unmarshal(raw, &parts) != nil {
-		return ""
-	}
-	var texts []string
-	for _, p := range parts {
-		if p.Text != "" {
-			texts = append(texts, p.Text)
-		}
-	}
-	return strings.Join(texts, "\n")
-}
+func contentText(raw json.RawMessage) string { return trace.ContentText(raw) }
