@@ -139,3 +139,48 @@ func TestVerifyFindsTheCommitTheAgentRead(t *testing.T) {
 		t.Errorf("overlay not reported or not reproducing:\n%s\n%s", out, errs)
 	}
 }
+
+// TestVerifyThatChecksNothingIsNotAPass: a verify that re-executed no call,
+// or ran its calls in an empty workspace because the trace names no
+// repository, says what it could not check and exits 3, never 0.
+func TestVerifyThatChecksNothingIsNotAPass(t *testing.T) {
+	env, flags := replayEnv(t)
+	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	assistant := func(uuid, parent string, content ...any) string {
+		return claudeLine(t, at, uuid, parent, map[string]any{"type": "assistant", "message": map[string]any{
+			"id": "msg_" + uuid, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": content,
+			"usage": map[string]any{"input_tokens": 10, "output_tokens": 5}}})
+	}
+	user := claudeLine(t, at, "u0", "", map[string]any{"type": "user", "message": map[string]any{"role": "user", "content": "Say hi"}})
+	text := map[string]any{"type": "text", "text": "hi"}
+	bash := map[string]any{"type": "tool_use", "id": "toolu_echo", "name": "Bash", "input": map[string]any{"command": "echo hi", "description": "Say hi"}}
+	result := claudeLine(t, at, "u1", "a1", map[string]any{"type": "user",
+		"message":       map[string]any{"role": "user", "content": []any{map[string]any{"type": "tool_result", "tool_use_id": "toolu_echo", "content": "hi"}}},
+		"toolUseResult": map[string]any{"stdout": "hi", "stderr": "", "interrupted": false, "isImage": false}})
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"no call re-executed", []string{user, assistant("a1", "u0", text)}, "no tool call was re-executed"},
+		{"no repository", []string{user, assistant("a1", "u0", bash), result, assistant("a2", "u1", text)}, "the trace names no repository: the calls ran in an empty workspace"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := filepath.Join(t.TempDir(), "session.jsonl")
+			if err := os.WriteFile(tr, []byte(strings.Join(tc.lines, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errs := runCLI(t, env, flags[0], flags[1], "verify", tr, flags[2], flags[3], "--json")
+			if code != ExitIncomplete || !strings.Contains(errs, "verify is incomplete: "+tc.want) {
+				t.Fatalf("exit %d, want %d saying %q\n%s\n%s", code, ExitIncomplete, tc.want, out, errs)
+			}
+			var v struct {
+				Faithful   bool   `json:"faithful"`
+				Incomplete string `json:"incomplete"`
+			}
+			if err := json.Unmarshal([]byte(out), &v); err != nil || v.Faithful || !strings.HasPrefix(v.Incomplete, tc.want) {
+				t.Errorf("--json: faithful %v, incomplete %q (%v)", v.Faithful, v.Incomplete, err)
+			}
+		})
+	}
+}

@@ -53,7 +53,9 @@ Read the verdict before trusting a counterfactual: a world that does not give
 the recorded results will not give a meaningful "what if".
 
 The replay is stored as a new run linked to the original. Exit code 1 when
-any re-executed call differs.`,
+any re-executed call differs; 3 when the verify checks nothing of the world
+(no call was re-executed, or the trace names no repository, so the calls ran
+in an empty workspace: pass --repo) or stopped early.`,
 		Example: `  replay verify testdata/example/run --repo testdata/example/widgets.bundle --github-fixture testdata/example/github
   replay verify 5ef49dd6 --offline
   replay verify session.jsonl --json | jq '.calls[] | select(.fidelity.status=="differs")'`,
@@ -83,6 +85,11 @@ type verifyJSON struct {
 	Actions    verifyActions     `json:"actions"`
 	Stopped    string            `json:"stopped,omitempty"`
 	Normalized []string          `json:"normalizations"`
+	// Incomplete says what the verify could not check, when it proves
+	// nothing of the world (no call re-executed; no repository, so the
+	// calls ran in an empty workspace): then faithful is false and the
+	// exit code 3.
+	Incomplete string            `json:"incomplete,omitempty"`
 	Resolution *world.Resolution `json:"-"`
 }
 
@@ -184,7 +191,14 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 		v.Normalized = append(v.Normalized, n)
 	}
 	sort.Strings(v.Normalized)
-	v.Faithful = !rep.Diverged() && err == nil
+	switch reexec := v.Counts[replay.Match] + v.Counts[replay.Differs]; {
+	case err != nil:
+	case reexec == 0:
+		v.Incomplete = fmt.Sprintf("no tool call was re-executed (%d answered another way): nothing of the world was checked", len(rep.Calls))
+	case res.Resolution == nil:
+		v.Incomplete = "the trace names no repository: the calls ran in an empty workspace, so they check nothing of the world; pass --repo (a URL, owner/name, a local repository or a git bundle)"
+	}
+	v.Faithful = !rep.Diverged() && err == nil && v.Incomplete == ""
 	if opts.JSON {
 		if werr := writeJSON(opts.env.Stdout, v); werr != nil {
 			return werr
@@ -197,6 +211,9 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 			fmt.Fprintf(opts.env.Stderr, "replay: the partial run is stored as %s\n", shortID(res.ID))
 		}
 		return err
+	}
+	if v.Incomplete != "" {
+		return &exitError{code: ExitIncomplete, msg: "verify is incomplete: " + v.Incomplete}
 	}
 	if rep.Diverged() {
 		return &exitError{code: ExitCheckFailed, msg: fmt.Sprintf("%d re-executed call(s) differ from the recording", v.Counts[replay.Differs])}
