@@ -82,9 +82,9 @@ type verifyJSON struct {
 	Divergences []model.Divergence `json:"divergences"`
 	// Actions is the replay's steps aligned with the original's, by the
 	// diff package's alignment: whether it took the same actions.
-	Actions    verifyActions     `json:"actions"`
-	Stopped    string            `json:"stopped,omitempty"`
-	Normalized []string          `json:"normalizations"`
+	Actions    verifyActions `json:"actions"`
+	Stopped    string        `json:"stopped,omitempty"`
+	Normalized []string      `json:"normalizations"`
 	// Incomplete says what the verify could not check, when it proves
 	// nothing of the world (no call re-executed; no repository, so the
 	// calls ran in an empty workspace): then faithful is false and the
