@@ -678,7 +678,7 @@ func (e *engine) compare(a *agent, t *trace.ToolCall) Comparison {
 	if r.Status == trace.ToolInterrupted {
 		return Comparison{Status: NotReexecuted, Reason: "the original call was interrupted"}
 	}
-	return CompareResults(t.Name, r.Output, r.Status == trace.ToolError, t.Output, t.Status == trace.ToolError)
+	return environmentOf(t.Name, r.Output, t.Output, CompareResults(t.Name, r.Output, r.Status == trace.ToolError, t.Output, t.Status == trace.ToolError))
 }
 
 // resultsEqual is how the recorded model judges a fed-back result: equal

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/agentreplay/replay/sandbox"
 )
 
 // Fidelity verdicts of a re-executed tool call.
@@ -12,7 +14,42 @@ const (
 	Match         = "match"          // the re-executed result is the recorded one (after the normalizations listed)
 	Differs       = "differs"        // it is not
 	NotReexecuted = "not-reexecuted" // the call was answered another way (recorded, denied, failed to run), with the reason
+	// Environment: the call differs because the sandbox's image lacks a
+	// program it ran (command not found), which says nothing of the world.
+	Environment = "environment"
 )
+
+// notFoundRE matches a shell's "program missing" line: bash's "bash: line
+// 1: rg: command not found", busybox sh's "sh: rg: not found".
+var notFoundRE = regexp.MustCompile(`(?m)^(?:\S+: )?(?:line \d+: )?([\w.+-]+): (?:command )?not found\s*$`)
+
+// missingPrograms are the programs the replayed output says are not
+// installed and the recorded output does not.
+func missingPrograms(recorded, got string) []string {
+	var out []string
+	for _, m := range notFoundRE.FindAllStringSubmatch(got, -1) {
+		name := m[1]
+		if !slices.Contains(out, name) && !strings.Contains(recorded, name+": command not found") && !strings.Contains(recorded, name+": not found") {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// environmentOf turns a shell call's difference into an environment one
+// when the replay could not run a program the agent had.
+func environmentOf(tool, recorded, got string, c Comparison) Comparison {
+	if c.Status != Differs || !sandbox.IsShellTool(tool) {
+		return c
+	}
+	missing := missingPrograms(recorded, got)
+	if len(missing) == 0 {
+		return c
+	}
+	c.Status = Environment
+	c.Reason = "not in the sandbox's image: " + strings.Join(missing, ", ") + " (pass --image with an image that has them, e.g. the agent's own)"
+	return c
+}
 
 // Normalization names, as reported.
 const (

@@ -61,3 +61,27 @@ func TestShortDiff(t *testing.T) {
 		t.Errorf("got %q", long)
 	}
 }
+
+// TestMissingProgramIsAnEnvironmentDivergence: a shell call that failed in
+// the sandbox only because the image lacks a program the agent had is an
+// environment divergence naming the program, not a world one; a program
+// missing in the recording too, or any other difference, stays as it is.
+func TestMissingProgramIsAnEnvironmentDivergence(t *testing.T) {
+	tests := []struct {
+		name, tool, recorded, got string
+		want                      string
+		reason                    string
+	}{
+		{"bash", "Bash", "3 files", "bash: line 1: rg: command not found", Environment, "not in the sandbox's image: rg"},
+		{"busybox sh, two programs", "Bash", "ok\nok", "sh: npm: not found\nsh: pytest: not found", Environment, "npm, pytest"},
+		{"missing in the recording too", "Bash", "bash: line 1: rg: command not found", "sh: rg: not found", Differs, ""},
+		{"another difference", "Bash", "3 files", "4 files", Differs, ""},
+		{"not a shell tool", "Read", "x", "rg: command not found", Differs, ""},
+	}
+	for _, tt := range tests {
+		got := environmentOf(tt.tool, tt.recorded, tt.got, CompareResults(tt.tool, tt.recorded, false, tt.got, false))
+		if got.Status != tt.want || !strings.Contains(got.Reason, tt.reason) {
+			t.Errorf("%s: %s %q, want %s %q", tt.name, got.Status, got.Reason, tt.want, tt.reason)
+		}
+	}
+}

@@ -184,3 +184,42 @@ func TestVerifyThatChecksNothingIsNotAPass(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyNamesAProgramTheImageLacks: a recorded `rg` the default image
+// does not have is an environment row naming it, verify exits 3 (not 1:
+// the world may well be right) and says which flag runs it elsewhere.
+func TestVerifyNamesAProgramTheImageLacks(t *testing.T) {
+	env, flags := replayEnv(t)
+	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	repo := filepath.Join(t.TempDir(), "proj")
+	os.MkdirAll(repo, 0o755)
+	gitIn(t, repo, at.Format(time.RFC3339), "init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(repo, "a.txt"), []byte("needle\n"), 0o644)
+	gitIn(t, repo, at.Add(-time.Hour).Format(time.RFC3339), "add", "-A")
+	gitIn(t, repo, at.Add(-time.Hour).Format(time.RFC3339), "commit", "-qm", "one")
+	lines := []string{
+		claudeLine(t, at, "u0", "", map[string]any{"type": "user", "message": map[string]any{"role": "user", "content": "Find the needle"}}),
+		claudeLine(t, at, "a1", "u0", map[string]any{"type": "assistant", "message": map[string]any{"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+			"content": []any{map[string]any{"type": "tool_use", "id": "toolu_rg", "name": "Bash", "input": map[string]any{"command": "rg -l needle", "description": "Search"}}},
+			"usage":   map[string]any{"input_tokens": 10, "output_tokens": 5}}}),
+		claudeLine(t, at, "u1", "a1", map[string]any{"type": "user",
+			"message":       map[string]any{"role": "user", "content": []any{map[string]any{"type": "tool_result", "tool_use_id": "toolu_rg", "content": "a.txt"}}},
+			"toolUseResult": map[string]any{"stdout": "a.txt", "stderr": "", "interrupted": false, "isImage": false}}),
+		claudeLine(t, at, "a2", "u1", map[string]any{"type": "assistant", "message": map[string]any{"id": "msg_2", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+			"content": []any{map[string]any{"type": "text", "text": "In a.txt."}}, "usage": map[string]any{"input_tokens": 10, "output_tokens": 3}}}),
+	}
+	tr := filepath.Join(t.TempDir(), "session.jsonl")
+	if err := os.WriteFile(tr, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, env, flags[0], flags[1], "verify", tr, flags[2], flags[3], "--repo", repo)
+	if code != ExitIncomplete {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitIncomplete, out, errs)
+	}
+	if !strings.Contains(out, "environment: not in the sandbox's image: rg (pass --image") || !strings.Contains(out, "1 differ by the environment") {
+		t.Errorf("the report does not name the missing program:\n%s", out)
+	}
+	if !strings.Contains(errs, "ran a program the sandbox's image lacks") {
+		t.Errorf("stderr: %s", errs)
+	}
+}

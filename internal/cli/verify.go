@@ -191,14 +191,14 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 		v.Normalized = append(v.Normalized, n)
 	}
 	sort.Strings(v.Normalized)
-	switch reexec := v.Counts[replay.Match] + v.Counts[replay.Differs]; {
+	switch reexec := v.Counts[replay.Match] + v.Counts[replay.Differs] + v.Counts[replay.Environment]; {
 	case err != nil:
 	case reexec == 0:
 		v.Incomplete = fmt.Sprintf("no tool call was re-executed (%d answered another way): nothing of the world was checked", len(rep.Calls))
 	case res.Resolution == nil:
 		v.Incomplete = "the trace names no repository: the calls ran in an empty workspace, so they check nothing of the world; pass --repo (a URL, owner/name, a local repository or a git bundle)"
 	}
-	v.Faithful = !rep.Diverged() && err == nil && v.Incomplete == ""
+	v.Faithful = !rep.Diverged() && err == nil && v.Incomplete == "" && v.Counts[replay.Environment] == 0
 	if opts.JSON {
 		if werr := writeJSON(opts.env.Stdout, v); werr != nil {
 			return werr
@@ -217,6 +217,9 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 	}
 	if rep.Diverged() {
 		return &exitError{code: ExitCheckFailed, msg: fmt.Sprintf("%d re-executed call(s) differ from the recording", v.Counts[replay.Differs])}
+	}
+	if n := v.Counts[replay.Environment]; n > 0 {
+		return &exitError{code: ExitIncomplete, msg: fmt.Sprintf("verify is incomplete: %d call(s) ran a program the sandbox's image lacks (see the environment rows); --image IMAGE runs them in an image that has it", n)}
 	}
 	return nil
 }
@@ -257,8 +260,11 @@ func writeVerify(w io.Writer, res *replay.Result, v verifyJSON) {
 			fmt.Fprintf(w, "\nstep %d %s %s differs:\n%s", c.Step, c.Tool, callSummary(c.CallReport), indent(c.Fidelity.Diff, "  "))
 		}
 	}
-	reexec := v.Counts[replay.Match] + v.Counts[replay.Differs]
+	reexec := v.Counts[replay.Match] + v.Counts[replay.Differs] + v.Counts[replay.Environment]
 	fmt.Fprintf(w, "\nfidelity: %d of %d re-executed calls match", v.Counts[replay.Match], reexec)
+	if n := v.Counts[replay.Environment]; n > 0 {
+		fmt.Fprintf(w, "; %d differ by the environment (a program the image lacks), not by the world", n)
+	}
 	if n := v.Counts[replay.NotReexecuted]; n > 0 {
 		fmt.Fprintf(w, "; %d answered another way", n)
 	}
