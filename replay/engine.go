@@ -140,6 +140,7 @@ const (
 	ProducedRecorded = "recorded" // the recorded result of the identical call
 	ProducedDenied   = "denied"   // an error the model saw; the call did not run
 	ProducedAgent    = "agent"    // a nested agent loop answered
+	ProducedHarness  = "harness"  // the recorded outcome of the agent's harness (an aborted prompt, a refusal, an interrupt)
 )
 
 // StopError ends a run before the agent finished.
@@ -565,6 +566,15 @@ func (e *engine) tool(ctx context.Context, a *agent, c trace.Part) (*trace.ToolC
 	t := &trace.ToolCall{CallID: c.ID, Name: c.Name, Arguments: c.Arguments, Status: trace.ToolOK}
 	rep := CallReport{Run: a.key, CallID: c.ID, Tool: c.Name, Args: compactArgs(c.Arguments), Policy: policy, Why: why}
 	start := time.Now()
+	// A call the agent's harness answered in the original (the user
+	// aborted the prompt, refused, interrupted, a hook blocked it) gets
+	// the same outcome: the tool never ran for the agent, so it does not
+	// run here either.
+	if r := a.harnessed(c); r != nil {
+		t.Produced, t.Status, t.Output, t.Harness = ProducedHarness, r.Status, r.Output, r.Harness
+		rep.Fidelity = Comparison{Status: Harness, Reason: "the agent's harness answered in the original (" + r.Harness + "); answered as recorded"}
+		return e.record(a, t, rep, start)
+	}
 	switch policy {
 	case Exec:
 		if e.cfg.Workspace == nil {
@@ -648,6 +658,22 @@ func deny(t *trace.ToolCall, msg string) {
 }
 
 func compactArgs(b json.RawMessage) string { return string(canonicalJSON(b)) }
+
+// harnessed is the recorded call identical to c that the agent's harness
+// answered (the same call id in a verify, else the same name and
+// arguments), or nil.
+func (a *agent) harnessed(c trace.Part) *trace.ToolCall {
+	k := callKey(c.Name, c.Arguments)
+	if r := a.byID[c.ID]; r != nil && r.Harness != "" && callKey(r.Name, r.Arguments) == k {
+		return r
+	}
+	for _, r := range a.byKey[k] {
+		if r.Harness != "" {
+			return r
+		}
+	}
+	return nil
+}
 
 // recordedFor finds the recorded result of the identical call: the same
 // call id when the call is the recorded one (a verify), else the first

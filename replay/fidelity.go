@@ -17,6 +17,10 @@ const (
 	// Environment: the call differs because the sandbox's image lacks a
 	// program it ran (command not found), which says nothing of the world.
 	Environment = "environment"
+	// Harness: the agent's harness answered the call in the original (a
+	// prompt aborted or refused, an interrupt, a hook): answered as
+	// recorded, neither a match nor a divergence.
+	Harness = "harness"
 )
 
 // notFoundRE matches a shell's "program missing" line: bash's "bash: line

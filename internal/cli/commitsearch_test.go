@@ -223,3 +223,48 @@ func TestVerifyNamesAProgramTheImageLacks(t *testing.T) {
 		t.Errorf("stderr: %s", errs)
 	}
 }
+
+// TestVerifyAnswersAnAbortedWriteAsRecorded: the user aborted a Write at
+// the permission prompt; verify does not execute it (the later `ls` shows
+// no new file, as it showed the agent), reports it as the harness's, and
+// passes.
+func TestVerifyAnswersAnAbortedWriteAsRecorded(t *testing.T) {
+	env, flags := replayEnv(t)
+	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	repo := filepath.Join(t.TempDir(), "proj")
+	os.MkdirAll(repo, 0o755)
+	gitIn(t, repo, at.Format(time.RFC3339), "init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(repo, "a.txt"), []byte("one\n"), 0o644)
+	gitIn(t, repo, at.Add(-time.Hour).Format(time.RFC3339), "add", "-A")
+	gitIn(t, repo, at.Add(-time.Hour).Format(time.RFC3339), "commit", "-qm", "one")
+	call := func(uuid, parent, id, name string, input map[string]any) string {
+		return claudeLine(t, at, uuid, parent, map[string]any{"type": "assistant", "message": map[string]any{"id": "msg_" + uuid, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+			"content": []any{map[string]any{"type": "tool_use", "id": id, "name": name, "input": input}}, "usage": map[string]any{"input_tokens": 10, "output_tokens": 5}}})
+	}
+	result := func(uuid, parent, id, content string, isErr bool, tur any) string {
+		return claudeLine(t, at, uuid, parent, map[string]any{"type": "user", "toolUseResult": tur,
+			"message": map[string]any{"role": "user", "content": []any{map[string]any{"type": "tool_result", "tool_use_id": id, "content": content, "is_error": isErr}}}})
+	}
+	lines := []string{
+		claudeLine(t, at, "u0", "", map[string]any{"type": "user", "message": map[string]any{"role": "user", "content": "Write b.txt"}}),
+		call("a1", "u0", "toolu_w", "Write", map[string]any{"file_path": "/work/proj/b.txt", "content": "two\n"}),
+		result("u1", "a1", "toolu_w", "Permission prompt was aborted.", true, "Error: Permission prompt was aborted."),
+		call("a2", "u1", "toolu_ls", "Bash", map[string]any{"command": "ls", "description": "List"}),
+		result("u2", "a2", "toolu_ls", "a.txt", false, map[string]any{"stdout": "a.txt", "stderr": "", "interrupted": false, "isImage": false}),
+		claudeLine(t, at, "a3", "u2", map[string]any{"type": "assistant", "message": map[string]any{"id": "msg_3", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+			"content": []any{map[string]any{"type": "text", "text": "Not written."}}, "usage": map[string]any{"input_tokens": 10, "output_tokens": 3}}}),
+	}
+	tr := filepath.Join(t.TempDir(), "session.jsonl")
+	if err := os.WriteFile(tr, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, env, flags[0], flags[1], "verify", tr, flags[2], flags[3], "--repo", repo)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"Write  /work/proj/b.txt  harness: the agent's harness answered in the original (permission-aborted)", "1 of 1 re-executed calls match", "1 answered by the agent's harness"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}

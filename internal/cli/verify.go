@@ -268,6 +268,9 @@ func writeVerify(w io.Writer, res *replay.Result, v verifyJSON) {
 	if n := v.Counts[replay.NotReexecuted]; n > 0 {
 		fmt.Fprintf(w, "; %d answered another way", n)
 	}
+	if n := v.Counts[replay.Harness]; n > 0 {
+		fmt.Fprintf(w, "; %d answered by the agent's harness in the original (aborted, refused, interrupted), as recorded", n)
+	}
 	if len(v.Normalized) > 0 {
 		fmt.Fprintf(w, "; normalizations: %s", strings.Join(v.Normalized, ", "))
 	}

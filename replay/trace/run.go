@@ -259,9 +259,22 @@ type ToolCall struct {
 	// Fault, in replays, names the sandbox limit that ended the call
 	// (timeout, oom, pids, disk) or the sandbox failure it met (protocol,
 	// exited, oom, run_timeout, …: the run stopped there).
-	Fault  string          `json:"fault,omitempty"`
-	Detail json.RawMessage `json:"detail,omitempty"` // source-specific side data (Claude Code toolUseResult)
+	Fault string `json:"fault,omitempty"`
+	// Harness, in an original, says that the agent's harness produced the
+	// result instead of the tool: HarnessAborted, HarnessRejected,
+	// HarnessInterrupted, HarnessHook. A replay answers such a call from
+	// the recording, as the harness would again.
+	Harness string          `json:"harness,omitempty"`
+	Detail  json.RawMessage `json:"detail,omitempty"` // source-specific side data (Claude Code toolUseResult)
 }
+
+// Harness outcomes (ToolCall.Harness).
+const (
+	HarnessAborted     = "permission-aborted" // the permission prompt was aborted
+	HarnessRejected    = "rejected"           // the user refused the call at the prompt
+	HarnessInterrupted = "interrupted"        // the user interrupted the call
+	HarnessHook        = "hook-blocked"       // a hook blocked the call
+)
 
 // Tool statuses.
 const (

@@ -32,6 +32,26 @@ const (
 	maxPartBytes  = 64 << 20
 )
 
+// harnessOutcome recognises the results Claude Code itself writes instead
+// of the tool's: an aborted permission prompt, a call the user refused, an
+// interrupt, a hook's block.
+func harnessOutcome(out string, interrupted, isErr bool) string {
+	t := strings.TrimSpace(out)
+	switch {
+	case interrupted:
+		return trace.HarnessInterrupted
+	case !isErr:
+		return ""
+	case strings.HasPrefix(t, "Permission prompt was aborted"):
+		return trace.HarnessAborted
+	case strings.HasPrefix(t, "The user doesn't want to proceed with this tool use"), strings.HasPrefix(t, "The user doesn't want to take this action"):
+		return trace.HarnessRejected
+	case strings.Contains(t, "hook") && (strings.Contains(t, "blocked") || strings.Contains(t, "Blocked")):
+		return trace.HarnessHook
+	}
+	return ""
+}
+
 // interruptPrefix starts the texts Claude Code writes when the user
 // interrupts ("[Request interrupted by user]", "… for tool use]").
 const interruptPrefix = "[Request interrupted by user"
@@ -806,6 +826,7 @@ func (im *importer) toolResult(f *fileCtx, n int, rec *record, b *block, t time.
 	case b.IsError:
 		tc.Status = trace.ToolError
 	}
+	tc.Harness = harnessOutcome(tc.Output, interrupted, b.IsError)
 	if tc.ExitCode == nil && b.IsError && c.name == "Bash" && strings.HasPrefix(tc.Output, "Exit code ") {
 		s := tc.Output[len("Exit code "):]
 		if i := strings.IndexAny(s, "\n "); i >= 0 {

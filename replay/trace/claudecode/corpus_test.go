@@ -2,6 +2,7 @@ package claudecode
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,5 +198,67 @@ func TestCorpus(t *testing.T) {
 	//	→ [281, 63271] over the 11 files of the corpus (message ids are distinct across files).
 	if len(files) == 11 && (totalLLM != 281 || totalOut != 63271) {
 		t.Errorf("corpus: %d llm calls, %d output tokens; want 281, 63271", totalLLM, totalOut)
+	}
+}
+
+// TestCorpusHarnessOutcomes: the corpus's sessions with an aborted
+// permission prompt and user interrupts import those results as the
+// harness's, as many as the raw files hold (counted from the raw
+// tool_result blocks).
+func TestCorpusHarnessOutcomes(t *testing.T) {
+	dir := testutil.RequireCorpus(t, "claude-code")
+	for _, name := range []string{"happy__permission-prompt-aborted-with-interrupt.jsonl", "happy__c9de1ad3-3355-4392-b91b-6fcf853be4b0.jsonl"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				testutil.SkipUnlessCI(t, "corpus file missing: %v", err)
+				return
+			}
+			// Raw counts: tool_result blocks whose content is the abort
+			// text, and those that are the interrupt text.
+			want := map[string]int{}
+			for _, line := range strings.Split(string(raw), "\n") {
+				var rec struct {
+					Type    string `json:"type"`
+					Message struct {
+						Content json.RawMessage `json:"content"`
+					} `json:"message"`
+				}
+				if json.Unmarshal([]byte(line), &rec) != nil || rec.Type != "user" {
+					continue
+				}
+				var blocks []struct {
+					Type    string          `json:"type"`
+					Content json.RawMessage `json:"content"`
+				}
+				json.Unmarshal(rec.Message.Content, &blocks)
+				for _, b := range blocks {
+					text := trace.ContentText(b.Content)
+					switch {
+					case b.Type != "tool_result":
+					case strings.HasPrefix(text, "Permission prompt was aborted"):
+						want[trace.HarnessAborted]++
+					case strings.HasPrefix(text, "[Request interrupted by user"):
+						want[trace.HarnessInterrupted]++
+					}
+				}
+			}
+			if want[trace.HarnessAborted] == 0 {
+				t.Fatalf("no aborted prompt counted in the raw file: the counting is wrong")
+			}
+			run, _ := testutil.ImportFile(t, Transcript{}, path)
+			got := map[string]int{}
+			run.Walk(func(r *trace.Run) {
+				for _, s := range r.Steps {
+					if s.Tool != nil && s.Tool.Harness != "" {
+						got[s.Tool.Harness]++
+					}
+				}
+			})
+			if got[trace.HarnessAborted] != want[trace.HarnessAborted] || got[trace.HarnessInterrupted] < want[trace.HarnessInterrupted] {
+				t.Errorf("harness outcomes %v, raw file holds %v", got, want)
+			}
+		})
 	}
 }
