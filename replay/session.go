@@ -216,6 +216,19 @@ func (s *Session) config(ctx context.Context, p *prepared) (Config, error) {
 	if req.Mode == ModeVerify {
 		return cfg, nil
 	}
+	// Never silent about what the model is sent in place of what the
+	// trace lacks.
+	in := p.sum.Instructions
+	if !in.SystemPrompt && v.SystemFile == "" {
+		fmt.Fprintf(s.logw(), "run: %s records no system prompt: the model gets none (--system-file FILE gives one)\n", short(p.id))
+	}
+	if len(cfg.Tools) > 0 {
+		var names []string
+		for _, d := range cfg.Tools {
+			names = append(names, d.Name)
+		}
+		fmt.Fprintf(s.logw(), "run: %s records no tool definitions with schemas: the model is offered replay's own definitions of %s\n", short(p.id), strings.Join(names, ", "))
+	}
 	cfg.Params = v.Params
 	if v.Model != "" {
 		cfg.Params.Model = v.Model

@@ -244,6 +244,7 @@ func writeSummary(w io.Writer, s trace.Summary) error {
 	} else {
 		row("replayable", "no: %s", strings.Join(s.Replay.Reasons, "; "))
 	}
+	row("prompts", "%s", instructionsText(s.Instructions))
 	if len(s.Children) > 0 {
 		var lines []string
 		for _, c := range s.Children {
@@ -291,4 +292,21 @@ func thousands(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// instructionsText says what the trace holds of the model's instructions
+// and, for what it lacks, what a counterfactual sends instead.
+func instructionsText(in trace.InstructionsSummary) string {
+	var parts []string
+	if in.SystemPrompt {
+		parts = append(parts, "system prompt recorded")
+	} else {
+		parts = append(parts, "no system prompt recorded (replay run sends none; --system-file gives one)")
+	}
+	if in.ToolDefs > 0 {
+		parts = append(parts, plural(in.ToolDefs, "tool definition", "tool definitions")+" recorded")
+	} else {
+		parts = append(parts, "no tool definitions recorded (replay run offers its own definitions of the tools the trace used)")
+	}
+	return strings.Join(parts, "; ")
 }

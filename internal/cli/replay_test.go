@@ -152,6 +152,14 @@ func TestRunCounterfactual(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
+	// The example records neither a system prompt nor tool schemas: run
+	// says what the model gets instead, never silently.
+	for _, want := range []string{"records no system prompt: the model gets none (--system-file FILE gives one)",
+		"records no tool definitions with schemas: the model is offered replay's own definitions of Bash, Read,"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errs)
+		}
+	}
 	var r struct {
 		Runs []struct {
 			Run      string              `json:"run"`

@@ -36,12 +36,16 @@ type Summary struct {
 	Status    string          `json:"status"`
 	Decision  json.RawMessage `json:"decision"`
 	// Resolved is the benchmark's recorded verdict (nil: none recorded).
-	Resolved *bool          `json:"resolved,omitempty"`
-	Replay   Replayable     `json:"replayable"`
-	Warnings []string       `json:"warnings"`
-	Children []ChildSummary `json:"sub_agents,omitempty"`
-	Recorded *Totals        `json:"recorded_totals,omitempty"`
-	Origin   *Origin        `json:"replay_of,omitempty"` // set on a run replay produced
+	Resolved *bool      `json:"resolved,omitempty"`
+	Replay   Replayable `json:"replayable"`
+	// Instructions says what the trace holds of what the model was told
+	// before the conversation: a counterfactual sends replay's own
+	// substitute for what is missing (see `replay run`).
+	Instructions InstructionsSummary `json:"instructions"`
+	Warnings     []string            `json:"warnings"`
+	Children     []ChildSummary      `json:"sub_agents,omitempty"`
+	Recorded     *Totals             `json:"recorded_totals,omitempty"`
+	Origin       *Origin             `json:"replay_of,omitempty"` // set on a run replay produced
 }
 
 // CostSummary keeps recorded and priced cost apart. Nil means unknown.
@@ -51,6 +55,13 @@ type CostSummary struct {
 	// Unpriced lists models the pricing table does not know; their calls
 	// are left out of Priced.
 	Unpriced []string `json:"unpriced_models,omitempty"`
+}
+
+// InstructionsSummary says whether the main run recorded its system prompt
+// and how many tool definitions (with a schema) it recorded.
+type InstructionsSummary struct {
+	SystemPrompt bool `json:"system_prompt"`
+	ToolDefs     int  `json:"tool_definitions"`
 }
 
 // Replayable says whether the trace can be replayed, and if not why.
@@ -88,6 +99,7 @@ type Summarizer struct {
 	children   map[string]*ChildSummary
 	childOrder []string
 	hasUser    bool
+	hasSystem  bool
 	hasUsage   bool // some model call carries its usage
 	first      time.Time
 	last       time.Time
@@ -121,6 +133,9 @@ func (z *Summarizer) Emit(ev *Event) error {
 		s.Steps++
 		if ev.Message.Role == "user" {
 			z.hasUser = true
+		}
+		if ev.Message.Role == "system" && ev.Run == "" {
+			z.hasSystem = true
 		}
 	case EvLLM:
 		s.Steps++
@@ -214,6 +229,12 @@ func (z *Summarizer) Summary() Summary {
 	s.Session = z.main.Session
 	s.Instance = z.main.Instance
 	s.Origin = z.main.Replay
+	s.Instructions.SystemPrompt = z.hasSystem || z.main.Instr.System != "" || z.main.Instr.SystemRef != ""
+	for _, d := range z.main.Instr.Tools {
+		if len(d.Schema) > 0 {
+			s.Instructions.ToolDefs++
+		}
+	}
 	s.Runs = 1 + len(z.childOrder)
 	for _, k := range z.childOrder {
 		s.Children = append(s.Children, *z.children[k])
