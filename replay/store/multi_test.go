@@ -39,7 +39,7 @@ func TestImportRecords(t *testing.T) {
 		t.Errorf("single run: %+v, %v", one, err)
 	}
 	// The image ref survives the native file.
-	img, err := s.ImportRecords(ctx, "../trace/sweagent/testdata/v1.traj", "", trace.Options{})
+	img, err := s.ImportRecords(ctx, "../trace/sweagent/testdata/v1.traj.json", "", trace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

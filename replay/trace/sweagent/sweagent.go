@@ -205,10 +205,10 @@ func (im *importer) run(ctx context.Context, f *file) error {
 	instance := rc.ProblemStatement.ID
 	instFrom := "replay_config.problem_statement.id"
 	if instance == "" {
-		// SWE-agent names the file <instance_id>.traj; a copy may carry a
-		// prefix, so the id starts where the repository's directory name
-		// does when it is there.
-		instance = strings.TrimSuffix(filepath.Base(im.name), ".traj")
+		// SWE-agent names the file <instance_id>.traj (a copy may be
+		// .traj.json); a copy may carry a prefix, so the id starts where
+		// the repository's directory name does when it is there.
+		instance = strings.TrimSuffix(strings.TrimSuffix(filepath.Base(im.name), ".json"), ".traj")
 		instFrom = "the file name"
 		if dir := strings.TrimPrefix(workdir, "/"); dir != "" && !strings.HasPrefix(instance, dir) {
 			if i := strings.Index(instance, dir+"-"); i > 0 {

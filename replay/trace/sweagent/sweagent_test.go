@@ -15,7 +15,7 @@ import (
 // TestV0 imports a 0.x trajectory: commands as actions, observations as
 // user messages, nothing but the working directory naming the repository.
 func TestV0(t *testing.T) {
-	run, sum := testutil.ImportFile(t, Format{}, "testdata/v0.traj")
+	run, sum := testutil.ImportFile(t, Format{}, "testdata/v0.traj.json")
 	if sum.LLMCalls != 3 || sum.ToolCalls != 3 || sum.Tools["open"] != 1 || sum.Tools["bash"] != 1 || sum.Tools["submit"] != 1 {
 		t.Errorf("llm %d tools %d %v; want 3 model calls and open, bash, submit", sum.LLMCalls, sum.ToolCalls, sum.Tools)
 	}
@@ -67,7 +67,7 @@ func TestV0(t *testing.T) {
 // TestV1 imports a 1.x trajectory: tool calls with ids, replay_config (here
 // a JSON string) with model, base commit and image.
 func TestV1(t *testing.T) {
-	run, sum := testutil.ImportFile(t, Format{}, "testdata/v1.traj")
+	run, sum := testutil.ImportFile(t, Format{}, "testdata/v1.traj.json")
 	m := run.Meta
 	if m.Refs.BaseCommit == nil || m.Refs.BaseCommit.Value != "0123456789abcdef0123456789abcdef01234567" || m.Refs.BaseCommit.Provenance != trace.Recorded ||
 		m.Refs.Image == nil || m.Refs.Image.Value != "swebench/sweb.eval.x86_64.acme_1776_widgets-7:latest" ||
@@ -186,7 +186,7 @@ func hasWarning(ws []string, s string) bool {
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func FuzzDecode(f *testing.F) {
-	for _, p := range []string{"testdata/v0.traj", "testdata/v1.traj"} {
+	for _, p := range []string{"testdata/v0.traj.json", "testdata/v1.traj.json"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
