@@ -270,10 +270,11 @@ type ToolCall struct {
 
 // Harness outcomes (ToolCall.Harness).
 const (
-	HarnessAborted     = "permission-aborted" // the permission prompt was aborted
-	HarnessRejected    = "rejected"           // the user refused the call at the prompt
-	HarnessInterrupted = "interrupted"        // the user interrupted the call
-	HarnessHook        = "hook-blocked"       // a hook blocked the call
+	HarnessAborted      = "permission-aborted" // the permission prompt was aborted
+	HarnessRejected     = "rejected"           // the user refused the call at the prompt
+	HarnessInterrupted  = "interrupted"        // the user interrupted the call
+	HarnessHook         = "hook-blocked"       // a hook blocked the call
+	HarnessNoPermission = "permission-denied"  // the harness had no permission to run it (claude -p without --allowedTools)
 )
 
 // Tool statuses.

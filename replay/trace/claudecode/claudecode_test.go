@@ -651,3 +651,26 @@ func TestWrongTypesAreWarned(t *testing.T) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestHarnessOutcome: the result texts Claude Code's harness writes in
+// place of a tool's are told from the tool's own errors.
+func TestHarnessOutcome(t *testing.T) {
+	for _, tt := range []struct {
+		out         string
+		interrupted bool
+		isErr       bool
+		want        string
+	}{
+		{"Permission prompt was aborted.", false, true, trace.HarnessAborted},
+		{"Claude requested permissions to write to /p/CLAUDE.md, but you haven't granted it yet.", false, true, trace.HarnessNoPermission},
+		{"The user doesn't want to proceed with this tool use. The tool use was rejected.", false, true, trace.HarnessRejected},
+		{"[Request interrupted by user for tool use]", true, true, trace.HarnessInterrupted},
+		{"PreToolUse:Bash hook blocked this command", false, true, trace.HarnessHook},
+		{"Exit code 1\nls: cannot access 'x'", false, true, ""},
+		{"Permission prompt was aborted.", false, false, ""}, // a tool's own output that happens to say so
+	} {
+		if got := harnessOutcome(tt.out, tt.interrupted, tt.isErr); got != tt.want {
+			t.Errorf("harnessOutcome(%q) = %q, want %q", tt.out, got, tt.want)
+		}
+	}
+}

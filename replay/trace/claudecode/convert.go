@@ -44,6 +44,8 @@ func harnessOutcome(out string, interrupted, isErr bool) string {
 		return ""
 	case strings.HasPrefix(t, "Permission prompt was aborted"):
 		return trace.HarnessAborted
+	case strings.HasPrefix(t, "Claude requested permissions to"):
+		return trace.HarnessNoPermission
 	case strings.HasPrefix(t, "The user doesn't want to proceed with this tool use"), strings.HasPrefix(t, "The user doesn't want to take this action"):
 		return trace.HarnessRejected
 	case strings.Contains(t, "hook") && (strings.Contains(t, "blocked") || strings.Contains(t, "Blocked")):
