@@ -333,3 +333,30 @@ func TestMany(t *testing.T) {
 		t.Errorf("line %q", m.Line)
 	}
 }
+
+// TestParallelResultsInAnyOrder: one response made three calls; the
+// original's harness ran them at once and recorded the results as they
+// came back (Bash last), the replay ran them in the response's order. The
+// order of results within one response is no decision of the model's:
+// no divergence. Calls moved across responses still are one.
+func TestParallelResultsInAnyOrder(t *testing.T) {
+	resp := func(names ...string) trace.Step {
+		s := llm("", names...)
+		for i, p := range s.LLM.Output.Parts {
+			if p.Type == trace.PartToolCall {
+				s.LLM.Output.Parts[i].ID = "c-" + p.Name + "{}"
+			}
+		}
+		return s
+	}
+	a := run("aaaa", msg("user", "go"), resp("Bash", "Glob", "Grep"), tool("Glob", "{}", "g"), tool("Grep", "{}", "r"), tool("Bash", "{}", "b"), llm("done"))
+	b := replayOf(a, "bbbb", msg("user", "go"), resp("Bash", "Glob", "Grep"), tool("Bash", "{}", "b"), tool("Glob", "{}", "g"), tool("Grep", "{}", "r"), llm("done"))
+	if d := Runs(a, b, Options{}).Verdict.First; d != nil {
+		t.Errorf("results of one response in another order read as a divergence: %+v", d)
+	}
+	// The Bash call made by a later response instead: an order change.
+	c := replayOf(a, "cccc", msg("user", "go"), resp("Glob", "Grep"), tool("Glob", "{}", "g"), tool("Grep", "{}", "r"), resp("Bash"), tool("Bash", "{}", "b"), llm("done"))
+	if d := Runs(a, c, Options{}).Verdict.First; d == nil {
+		t.Error("a call moved to another response is not reported")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -93,7 +94,46 @@ func views(r *trace.Run) []*Step {
 		}
 		out[i] = v
 	}
+	inCallOrder(r, out)
 	return out
+}
+
+// inCallOrder puts the tool steps that answer one model response in the
+// order the response made the calls. A harness that runs calls at once
+// (Claude Code runs read-only tools in parallel) records the results as
+// they came back, a replay as it ran them: the order of results within
+// one response is no decision of the model's, so it must not read as an
+// order change. Steps keep their numbers (N).
+func inCallOrder(r *trace.Run, vs []*Step) {
+	for i := 0; i < len(r.Steps); i++ {
+		l := r.Steps[i].LLM
+		if l == nil {
+			continue
+		}
+		pos := map[string]int{}
+		for _, p := range l.Output.Parts {
+			if p.Type == trace.PartToolCall && p.ID != "" {
+				pos[p.ID] = len(pos)
+			}
+		}
+		if len(pos) < 2 {
+			continue
+		}
+		j := i + 1
+		for j < len(r.Steps) && r.Steps[j].Tool != nil {
+			if _, ok := pos[r.Steps[j].Tool.CallID]; !ok {
+				break
+			}
+			j++
+		}
+		block := vs[i+1 : j]
+		ids := make(map[*Step]int, len(block))
+		for k, v := range block {
+			ids[v] = pos[r.Steps[i+1+k].Tool.CallID]
+		}
+		sort.SliceStable(block, func(x, y int) bool { return ids[block[x]] < ids[block[y]] })
+		i = j - 1
+	}
 }
 
 // interner numbers strings.
