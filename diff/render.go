@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dustin/go-humanize"
 )
 
 // Formats a report renders to.
@@ -94,22 +96,7 @@ func cutNote(s string, n int) string {
 	return fmt.Sprintf("(cut: %s bytes in all; the JSON report has it whole)", thousands(len(s)))
 }
 
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func thousands(n int) string { return humanize.Comma(int64(n)) }
 
 // The helpers below are the content every renderer shows; each renderer
 // escapes and lays it out its own way.

@@ -142,13 +142,11 @@ func runDiff(ctx context.Context, opts *diffOptions) error {
 	if err != nil {
 		return err
 	}
-	var st *store.Store
-	if _, exists, err := opts.storeExists(); err == nil && exists {
-		if st, err = opts.openStore(ctx, nil); err != nil {
-			return err
-		}
-		defer st.Close()
+	st, closeStore, err := opts.storeIfAny(ctx)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
 	runs := make([]*trace.Run, 0, len(req.Targets))
 	for _, arg := range req.Targets {
 		t, err := store.ParseTarget("diff", arg)

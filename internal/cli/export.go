@@ -326,13 +326,11 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	}
 	// The store, when there is one, finds stored runs and the originals of
 	// replays. It is only read.
-	var st *store.Store
-	if _, exists, err := opts.storeExists(); err == nil && exists {
-		if st, err = opts.openStore(ctx, nil); err != nil {
-			return err
-		}
-		defer st.Close()
+	st, closeStore, err := opts.storeIfAny(ctx)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
 	targets, err := resolveTargets(ctx, st, req)
 	if err != nil {
 		return err
@@ -616,4 +614,16 @@ func (e *runExportFlag) after(ctx context.Context, g *globals, st *store.Store, 
 		return &exitError{code: ExitIncomplete, msg: fmt.Sprintf("%s; %d of %d runs were not exported (replay export %s retries)", stored, len(failed), len(ids), shortID(ids[0]))}
 	}
 	return nil
+}
+
+// storeIfAny opens the store when one exists, for commands that only read
+// it (a path target needs none); st is nil when there is no store.
+func (g *globals) storeIfAny(ctx context.Context) (st *store.Store, closeStore func(), err error) {
+	if _, exists, err := g.storeExists(); err != nil || !exists {
+		return nil, func() {}, nil
+	}
+	if st, err = g.openStore(ctx, nil); err != nil {
+		return nil, nil, err
+	}
+	return st, func() { st.Close() }, nil
 }
