@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/agentreplay/replay/replay/trace/claudecode"
 	"github.com/agentreplay/replay/sandbox"
 )
 
@@ -102,11 +103,11 @@ func CompareResults(tool, recorded string, recErr bool, got string, gotErr bool)
 	if slices.Contains(agentTools, tool) {
 		apply(NormAgentTrailer, stripAgentTrailer)
 	}
-	apply(NormReminders, stripReminders)
+	apply(NormReminders, claudecode.StripReminders)
 	apply(NormErrorTags, stripErrorTags)
 	apply(NormEmptyOutput, stripEmptyNote)
-	if numbered(a) || numbered(b) {
-		apply(NormLineNumbers, stripLineNumbers)
+	if claudecode.Numbered(a) || claudecode.Numbered(b) {
+		apply(NormLineNumbers, claudecode.StripLineNumbers)
 	}
 	apply(NormTrailingSpace, trimTrailing)
 	if unorderedTool(tool, a) {
@@ -120,15 +121,6 @@ func CompareResults(tool, recorded string, recErr bool, got string, gotErr bool)
 		d = fmt.Sprintf("recorded is_error=%t, replayed is_error=%t\n", recErr, gotErr) + d
 	}
 	return Comparison{Status: Differs, Normalizations: applied, Diff: d}
-}
-
-var reminderRE = regexp.MustCompile(`(?s)\s*<system-reminder>.*?</system-reminder>\s*`)
-
-func stripReminders(s string) string {
-	if !strings.Contains(s, "<system-reminder>") {
-		return s
-	}
-	return strings.TrimLeft(strings.TrimRight(reminderRE.ReplaceAllString(s, "\n"), " \t\r\n"), "\r\n")
 }
 
 func stripErrorTags(s string) string {
@@ -155,17 +147,6 @@ func trimTrailing(s string) string {
 	}
 	return strings.TrimRight(strings.Join(lines, "\n"), "\n")
 }
-
-// Read's line prefixes across Claude Code versions: "     1\t" (early 1.0),
-// "     1→" (mid-2025 to 2.1.8x), "1\t" (2.1.88+).
-var lineNumRE = regexp.MustCompile(`(?m)^ *\d+(?:→|\t)`)
-
-func numbered(s string) bool {
-	first, _, _ := strings.Cut(s, "\n")
-	return lineNumRE.MatchString(first)
-}
-
-func stripLineNumbers(s string) string { return lineNumRE.ReplaceAllString(s, "") }
 
 // unorderedTool reports whether a result is a list whose order carries no
 // meaning: Glob's paths, and file lists of Grep and similar tools.

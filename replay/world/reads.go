@@ -3,10 +3,10 @@ package world
 import (
 	"encoding/json"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/replay/trace/claudecode"
 )
 
 // ReadsOf lists the whole files a run (and its sub-agents) read with
@@ -68,14 +68,6 @@ func relTo(root, p string) (string, bool) {
 	return strings.TrimPrefix(p, root+"/"), true
 }
 
-// readLimit is how many lines Claude Code's Read shows of a file at most.
-const readLimit = 2000
-
-var (
-	lineNumRE  = regexp.MustCompile(`^ *\d+(?:→|\t)`)
-	reminderRE = regexp.MustCompile(`(?s)\n*<system-reminder>.*$`)
-)
-
 // readContent is the file's content as a whole-file Read showed it.
 func readContent(tc *trace.ToolCall) (string, bool) {
 	var d struct {
@@ -93,17 +85,5 @@ func readContent(tc *trace.ToolCall) (string, bool) {
 		}
 		return *f.Content, true
 	}
-	text := reminderRE.ReplaceAllString(tc.Output, "")
-	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	if len(lines) >= readLimit {
-		return "", false
-	}
-	for i, l := range lines {
-		loc := lineNumRE.FindStringIndex(l)
-		if loc == nil {
-			return "", false // not Read's numbered output: a message, not content
-		}
-		lines[i] = l[loc[1]:]
-	}
-	return strings.Join(lines, "\n"), true
+	return claudecode.ReadText(tc.Output)
 }
