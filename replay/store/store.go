@@ -27,7 +27,8 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/replay/trace/importers"
@@ -77,11 +78,28 @@ func Open(ctx context.Context, root string, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := s.migrate(ctx); err != nil {
+	// A fresh index is switched to WAL by the first connection; another
+	// process opening it at that moment can get SQLITE_BUSY without the
+	// busy handler being consulted, so opening is retried for a while.
+	err = s.migrate(ctx)
+	for try := 0; err != nil && isBusy(err) && try < 100; try++ {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(10+try*5) * time.Millisecond):
+		}
+		err = s.migrate(ctx)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store index %q: %w", filepath.Join(root, "index.db"), err)
 	}
 	return s, nil
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Close closes the index.

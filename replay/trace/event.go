@@ -16,21 +16,24 @@ const (
 	EvTool    = KindTool
 	EvOutcome = "outcome"
 	EvWarning = "warning"
+	// EvFeedback carries a human act about the main run (Feedback).
+	EvFeedback = "feedback"
 )
 
 // Event is one item of a run's event stream. Type says which pointer is set.
 // Run is the local key of the run the event belongs to ("" is the main run).
 type Event struct {
-	Type    string    `json:"type"`
-	Run     string    `json:"run,omitempty"`
-	Time    time.Time `json:"time,omitzero"` // step time (message, llm, tool)
-	Header  *Header   `json:"header,omitempty"`
-	Meta    *RunMeta  `json:"meta,omitempty"`
-	Message *Message  `json:"message,omitempty"`
-	LLM     *LLMCall  `json:"llm,omitempty"`
-	Tool    *ToolCall `json:"tool,omitempty"`
-	Outcome *Outcome  `json:"outcome,omitempty"`
-	Warning *Warning  `json:"warning,omitempty"`
+	Type     string    `json:"type"`
+	Run      string    `json:"run,omitempty"`
+	Time     time.Time `json:"time,omitzero"` // step time (message, llm, tool)
+	Header   *Header   `json:"header,omitempty"`
+	Meta     *RunMeta  `json:"meta,omitempty"`
+	Message  *Message  `json:"message,omitempty"`
+	LLM      *LLMCall  `json:"llm,omitempty"`
+	Tool     *ToolCall `json:"tool,omitempty"`
+	Outcome  *Outcome  `json:"outcome,omitempty"`
+	Warning  *Warning  `json:"warning,omitempty"`
+	Feedback *Feedback `json:"feedback,omitempty"`
 }
 
 // Emitter receives a run's events in order. Importers hand each event over
@@ -185,6 +188,7 @@ type Collector struct {
 	order    []string
 	outcomes map[string]*Outcome
 	warnings []Warning
+	feedback []Feedback
 }
 
 func (c *Collector) run(key string) *Run {
@@ -226,6 +230,10 @@ func (c *Collector) Emit(ev *Event) error {
 		if ev.Warning != nil {
 			c.warnings = append(c.warnings, *ev.Warning)
 		}
+	case EvFeedback:
+		if ev.Feedback != nil {
+			c.feedback = append(c.feedback, *ev.Feedback)
+		}
 	default:
 		return fmt.Errorf("unknown event type %q", ev.Type)
 	}
@@ -252,6 +260,7 @@ func (c *Collector) Run() *Run {
 		parent.Children = append(parent.Children, r)
 	}
 	main.Warnings = append(main.Warnings[:0:0], c.warnings...)
+	main.Feedback = append(main.Feedback[:0:0], c.feedback...)
 	return main
 }
 
@@ -286,6 +295,11 @@ func Collect(fn func(Emitter) error) (*Run, error) {
 func (r *Run) Emit(e Emitter) error {
 	if err := r.emit(e); err != nil {
 		return err
+	}
+	for i := range r.Feedback {
+		if err := e.Emit(&Event{Type: EvFeedback, Feedback: &r.Feedback[i]}); err != nil {
+			return err
+		}
 	}
 	for i := range r.Warnings {
 		if err := e.Emit(&Event{Type: EvWarning, Warning: &r.Warnings[i]}); err != nil {

@@ -179,6 +179,11 @@ func checkEvent(ev *Event) error {
 		ok = ev.Outcome != nil
 	case EvWarning:
 		ok = ev.Warning != nil
+	case EvFeedback:
+		ok = ev.Feedback != nil && IsHumanAct(ev.Feedback.Human)
+		if ev.Feedback != nil && !ok {
+			return fmt.Errorf("feedback event: human %q: want override, revert, manual-fix or confirm", ev.Feedback.Human)
+		}
 	default:
 		return fmt.Errorf("unknown event type %q", ev.Type)
 	}

@@ -47,6 +47,10 @@ type Run struct {
 	Outcome  *Outcome  `json:"outcome,omitempty"`
 	Children []*Run    `json:"children,omitempty"`
 	Warnings []Warning `json:"warnings,omitempty"` // main run only: warnings of the whole import
+	// Feedback is what humans did about the run (main run only): from
+	// feedback events in the trace, a feedback file or GitHub, oldest
+	// first.
+	Feedback []Feedback `json:"feedback,omitempty"`
 }
 
 // RunMeta is everything about a run that is not a step or its outcome. In an
@@ -326,6 +330,45 @@ type Decision struct {
 	Kind   string          `json:"kind,omitempty"`   // e.g. "review"
 	Source string          `json:"source,omitempty"` // where it was found: final message, file path, tool call
 	Value  json.RawMessage `json:"value,omitempty"`
+}
+
+// What a human did about a run (Feedback.Human).
+const (
+	// HumanOverride: the human decided otherwise (the agent approved, the
+	// human requested changes; the agent's review was dismissed).
+	HumanOverride = "override"
+	// HumanRevert: the change the agent made or let through was reverted.
+	HumanRevert = "revert"
+	// HumanManualFix: the human fixed by hand what the agent left.
+	HumanManualFix = "manual-fix"
+	// HumanConfirm: the human agreed with the agent's decision.
+	HumanConfirm = "confirm"
+)
+
+// IsHumanAct reports whether s is one of the Human* values.
+func IsHumanAct(s string) bool {
+	switch s {
+	case HumanOverride, HumanRevert, HumanManualFix, HumanConfirm:
+		return true
+	}
+	return false
+}
+
+// Feedback is one human act about a run: the label an eval case takes
+// from production.
+type Feedback struct {
+	Human string `json:"human"` // HumanOverride, HumanRevert, HumanManualFix or HumanConfirm
+	// Decision is the human's decision in the shape of the agent's (e.g.
+	// {"action": "request-changes"}), when there is one.
+	Decision json.RawMessage `json:"decision,omitempty"`
+	By       string          `json:"by,omitempty"`
+	At       time.Time       `json:"at,omitzero"`
+	URL      string          `json:"url,omitempty"`
+	Note     string          `json:"note,omitempty"`
+	// Source says where the feedback came from: "trace" (an event in the
+	// trace), "file:PATH:LINE" (a --feedback file), "github" (replay
+	// feedback fetch).
+	Source string `json:"source,omitempty"`
 }
 
 // Totals as a source recorded them for a whole run (sub-agents included where
