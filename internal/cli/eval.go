@@ -1,0 +1,802 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/agentreplay/replay/replay"
+	"github.com/agentreplay/replay/replay/store"
+	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/scenarios"
+)
+
+func newEvalCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Turn traces into regression suites and run them: export, run, merge",
+		Long: `An eval suite is a directory of cases made from traces. A case replays its
+trace in the world it ran in (the commit, the pull request as it was, packed
+into the suite with --bundle so that it runs offline) with each variant under
+test, and checks what every run must do: decide as the human did (the label
+comes from feedback: an override, a revert, a manual fix, a confirmation),
+decide as the original did, satisfy a CEL predicate, use or never use a tool,
+stay under a number of steps or a cost.
+
+  replay eval export <traces>… -o suite/     traces with feedback become cases
+  replay eval run suite/ --model gpt-4o-mini   every case, with that model
+  replay eval merge results-shard-*.jsonl      join a sharded run
+
+Suite layout: suite.yaml (name, default repeat, gate, variants), cases/*.yaml
+(one case each), traces/ and worlds/ (what export pinned). Every field is in
+the JSON Schema: replay eval schema.`,
+		Example: `  # Runs a human overrode become a suite; run it with a candidate prompt
+  replay eval export --agent review --since 30d --overridden --bundle -o evals/review
+  replay eval run evals/review --system-file prompts/review-v2.md --repeat 3 --junit junit.xml
+
+  # In CI: four shards in parallel, then one report
+  replay eval run evals/review --shard 2/4 --results out/shard-2.jsonl
+  replay eval merge out/shard-*.jsonl --junit junit.xml --md summary.md`,
+	}
+	cmd.AddCommand(newEvalExportCmd(g, nil), newEvalRunCmd(g, nil), newEvalMergeCmd(g, nil), newEvalSchemaCmd(g))
+	return cmd
+}
+
+func newEvalSchemaCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of suite and case files",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := g.env.Stdout.Write(scenarios.Schema)
+			return err
+		},
+	}
+}
+
+// export
+
+type evalExportOptions struct {
+	*globals
+	worldFlags
+	Targets    []string
+	Out        string
+	Agent      string
+	Repo       string
+	Since      string
+	Overridden bool
+	Bundle     bool
+	Unlabeled  string
+	Critical   bool
+	Repeat     int
+	Name       string
+	Feedback   []string
+	Now        func() time.Time
+}
+
+func newEvalExportCmd(g *globals, runF func(context.Context, *evalExportOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runEvalExport
+	}
+	opts := &evalExportOptions{globals: g, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "export [<trace>…] -o DIR",
+		Short: "Make eval cases from traces with human feedback, their worlds pinned",
+		Long: `Export writes a case for every given trace (a path, a stored id or prefix) and
+every stored original the query selects (--agent, --repo, --since,
+--overridden). The case's label comes from the latest human act on the run
+(feedback events in the trace, or those --feedback FILE attaches):
+
+  override with a decision   the new run must decide as the human did
+  override, revert, fix      the new run must not decide as the original did
+  confirm                    the new run must decide as the original did
+
+Runs without feedback are skipped (--unlabeled original makes their own
+decision the expectation). The world is pinned now: the commit resolved to a
+full SHA, the pull request or issue saved as GitHub REST files under
+worlds/ID/github, and with --bundle the commit packed into worlds/ID.bundle,
+so that the suite replays the same way next month, offline. Exporting a run
+again rewrites its case (its id is stable); edit the expectations freely.`,
+		Example: `  replay eval export 5ef49dd6 -o evals/review
+  replay eval export --agent review --since 30d --overridden --bundle -o evals/review
+  replay eval export run.jsonl --repo acme/widgets --unlabeled original -o evals/smoke`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Targets = args
+			return runF(cmd.Context(), opts)
+		},
+	}
+	opts.worldFlags.bind(cmd, true)
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.Out, "output", "o", "", "write the suite to `DIR` (created, or added to)")
+	fl.StringVar(&opts.Agent, "agent", "", "select the stored originals of agent `NAME`")
+	fl.StringVar(&opts.Repo, "repo-filter", "", "select the stored originals of repository `REPO` (owner/name)")
+	fl.StringVar(&opts.Since, "since", "", "select the stored originals started since `WHEN` (30m, 12h, 7d, 2w, or a date)")
+	fl.BoolVar(&opts.Overridden, "overridden", false, "select only runs a human overrode, reverted or fixed")
+	fl.BoolVar(&opts.Bundle, "bundle", false, "pack each case's commit into the suite (worlds/ID.bundle) so that it replays without the repository")
+	fl.StringVar(&opts.Unlabeled, "unlabeled", "skip", "what becomes of a run without feedback: skip, or original (its decision is the expectation)")
+	fl.BoolVar(&opts.Critical, "critical", false, "mark the cases critical (every repeat must pass)")
+	fl.IntVar(&opts.Repeat, "repeat", 0, "the suite's default repeat count (written to a new suite.yaml)")
+	fl.StringVar(&opts.Name, "name", "", "the suite's name (default: the directory's)")
+	return cmd
+}
+
+func runEvalExport(ctx context.Context, opts *evalExportOptions) error {
+	if opts.Out == "" {
+		return usage(errors.New("eval export: give the suite's directory with -o DIR"))
+	}
+	query := opts.Agent != "" || opts.Repo != "" || opts.Since != "" || opts.Overridden
+	if len(opts.Targets) == 0 && !query {
+		return usage(errors.New("eval export: name traces (paths or stored ids), or select stored runs with --agent, --repo-filter, --since or --overridden"))
+	}
+	if opts.Unlabeled != "skip" && opts.Unlabeled != "original" {
+		return usage(fmt.Errorf("--unlabeled %q: want skip or original", opts.Unlabeled))
+	}
+	fetch, err := opts.fetchOptions()
+	if err != nil {
+		return err
+	}
+	pricing, err := opts.pricing()
+	if err != nil {
+		return err
+	}
+	st, err := opts.openStore(ctx, pricing)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var ids []string
+	seen := map[string]bool{}
+	addID := func(id string) {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	for _, t := range opts.Targets {
+		e, err := st.ResolveAs(ctx, "eval export", t, store.ResolveOptions{Import: true, Format: opts.Format, Lenient: opts.Lenient})
+		if err != nil {
+			return err
+		}
+		addID(e.ID)
+	}
+	if opts.Agent != "" || opts.Repo != "" || opts.Since != "" || (opts.Overridden && len(opts.Targets) == 0) {
+		f := store.Filter{Agent: opts.Agent, Repo: opts.Repo, Kind: store.Originals}
+		if opts.Since != "" {
+			if f.Since, err = parseSince(opts.Since, opts.Now()); err != nil {
+				return err
+			}
+		}
+		es, err := st.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			addID(e.ID)
+		}
+	}
+	var inputs []scenarios.ExportInput
+	for _, id := range ids {
+		run, err := st.Run(ctx, id)
+		if err != nil {
+			return err
+		}
+		if opts.Overridden && !overridden(run.Feedback) {
+			continue
+		}
+		sum, err := st.Summary(ctx, id)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, scenarios.ExportInput{ID: id, Summary: sum, Run: run})
+	}
+	if len(inputs) == 0 {
+		return &exitError{code: ExitIncomplete, msg: "eval export: no run selected (an empty suite is never a pass)"}
+	}
+	w, err := opts.openWorld(opts.Offline)
+	if err != nil {
+		return err
+	}
+	x := &scenarios.Exporter{World: w, Fetch: fetch, Bundle: opts.Bundle, Unlabeled: opts.Unlabeled, Critical: opts.Critical,
+		Repeat: opts.Repeat, Name: opts.Name, Now: opts.Now, Log: opts.env.Stderr}
+	rep, err := x.Export(ctx, opts.Out, inputs)
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(opts.env.Stderr, "skipped %s\n", s)
+	}
+	if err != nil {
+		return &exitError{code: ExitIncomplete, msg: err.Error()}
+	}
+	for _, c := range rep.Cases {
+		fmt.Fprintln(opts.env.Stdout, filepath.Join(opts.Out, scenarios.CasesDir, c+".yaml"))
+	}
+	fmt.Fprintf(opts.env.Stderr, "%d case(s) in %s; run them with: replay eval run %s\n", len(rep.Cases), opts.Out, opts.Out)
+	return nil
+}
+
+func overridden(fb []trace.Feedback) bool {
+	for _, f := range fb {
+		if f.Human == trace.HumanOverride || f.Human == trace.HumanRevert || f.Human == trace.HumanManualFix {
+			return true
+		}
+	}
+	return false
+}
+
+// run
+
+type evalRunOptions struct {
+	runOptions
+	Suite       string
+	VariantName string
+	Parallel    int
+	Shard       string
+	Cases       []string
+	Results     string
+	Resume      bool
+	DryRun      bool
+	MaxTime     time.Duration
+	JUnit       string
+	Markdown    string
+	Offline     bool
+}
+
+func newEvalRunCmd(g *globals, runF func(context.Context, *evalRunOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runEvalRun
+	}
+	opts := &evalRunOptions{runOptions: runOptions{globals: g}}
+	cmd := &cobra.Command{
+		Use:   "run <suite-dir|file>",
+		Short: "Run an eval suite: cases × variants × repeats, each a replay in its pinned world",
+		Long: `Run replays every case of the suite with every variant (the suite's and the
+case's, plus the one the command line's counterfactual flags make, named by
+--variant-name; with none at all, the recorded model and prompts), each
+--repeat times, --parallel at a time (one sandbox per run), and checks the
+case's expectations on every run.
+
+Verdicts per case and variant, over the repeats: pass (the pass rate reaches
+the case's gate, default every repeat), flaky (some pass, fewer than the gate
+asks), fail, error (the world, the sandbox or the endpoint failed: never a
+pass, reported apart), skipped (a budget stopped the suite first),
+quarantined (known failing: reported, not gating). Critical cases need every
+repeat.
+
+Results are appended, one line per finished run, to --results (default
+results.jsonl in the suite, results-shard-I-of-N.jsonl for a shard); a
+run's key is the case id, the variant's hash and the repeat index, and the
+repeat index enters the model cache's key, so repeats are separate samples.
+--resume continues an interrupted suite without redoing or duplicating a
+finished run (runs that errored are run again). Without --resume an earlier
+results file is kept, renamed with its time.
+
+--max-cost and --max-time are checked against the estimate for the remaining
+runs (the originals' tokens from the fork step on, priced for the variant's
+model) before anything runs, then before each run starts. --dry-run prints
+the plan and the estimate and runs nothing.
+
+Reports: the table on stdout (--json: replay.eval/v1), --junit FILE, --md
+FILE; under GitHub Actions the Markdown is appended to $GITHUB_STEP_SUMMARY.
+Exit codes: 0 every gating case passed, 1 a case failed or is flaky, 2 a bad
+suite or usage (nothing ran), 3 incomplete (errors, skipped runs, budget).`,
+		Example: `  replay eval run evals/review
+  replay eval run evals/review --model gpt-4o-mini --base-url http://localhost:11434/v1 --parallel 4
+  replay eval run evals/review --system-file prompts/v2.md --variant-name v2 --repeat 5 --junit junit.xml
+  replay eval run evals/review --dry-run --max-cost 20
+  replay eval run evals/review --shard 1/4 --results out/shard-1.jsonl
+  replay eval run evals/review --resume`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Suite = args[0]
+			opts.set = func(name string) bool { return cmd.Flags().Changed(name) }
+			return runF(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	// The counterfactual flags of replay run: the variant under test.
+	fl.StringVar(&opts.Model, "model", "", "the variant under test calls model `M`")
+	fl.StringVar(&opts.BaseURL, "base-url", "", "OpenAI-compatible endpoint `URL` (default $OPENAI_BASE_URL, else https://api.openai.com/v1)")
+	fl.StringVar(&opts.SystemFile, "system-file", "", "replace the system prompt with `FILE` (a path, or owner/repo@ref:path)")
+	fl.StringArrayVar(&opts.Prompts, "prompt", nil, "replace sub-agent `NAME=FILE`'s system prompt (repeatable)")
+	fl.StringArrayVar(&opts.Context, "context", nil, "add=FILE adds the file as a user message after the opening ones (repeatable)")
+	fl.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature")
+	fl.Float64Var(&opts.TopP, "top-p", 0, "nucleus sampling")
+	fl.Int64Var(&opts.MaxTokens, "max-tokens", 0, "cap each answer at `N` tokens")
+	fl.Int64Var(&opts.Seed, "seed", 0, "sampling seed, where the endpoint supports one")
+	fl.StringVar(&opts.VariantName, "variant-name", "cli", "the name of the variant the flags above make")
+	fl.IntVar(&opts.Repeat, "repeat", 0, "run every case and variant `N` times (default: the case's, else the suite's, else 1)")
+	fl.IntVar(&opts.MaxSteps, "max-steps", 200, "end a run after `N` model calls (a run that hits it fails)")
+	fl.BoolVar(&opts.NoCache, "no-cache", false, "ask the endpoint even when the response cache has the answer")
+	fl.DurationVar(&opts.RequestTimeout, "request-timeout", 0, "let a model request stay silent up to `DURATION` (default $REPLAY_REQUEST_TIMEOUT, else 2m to start, 1m between bytes)")
+	// The sandbox and the limits of one run.
+	fl.StringVar(&opts.Image, "image", "", "run tools in image `IMG`")
+	fl.StringVar(&opts.Executor, "executor", "", "use the static replay-executor binary at `PATH`")
+	fl.StringVar(&opts.Disk, "disk", "4GiB", "cap each sandbox's workspace at `SIZE`")
+	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "end one run after `DURATION` (it is then an error)")
+	fl.StringArrayVar(&opts.Policies, "tool-policy", nil, "answer tool `NAME=POLICY` (exec, recorded, deny) in every run (repeatable)")
+	fl.StringVar(&opts.Decision, "decision", "auto", "where a new run's decision is: auto, final, file:GLOB, tool:NAME")
+	fl.BoolVar(&opts.Offline, "offline", false, "use only the cache and the suite's files")
+	// The suite run.
+	fl.IntVar(&opts.Parallel, "parallel", 2, "run `N` cases at a time (one sandbox each)")
+	fl.StringVar(&opts.Shard, "shard", "", "run shard `I/N` of the cases (by a hash of the case id, stable as the suite grows)")
+	fl.StringArrayVar(&opts.Cases, "case", nil, "run only the cases whose id matches `PATTERN` (* matches anything; repeatable)")
+	fl.StringVar(&opts.Results, "results", "", "append results to `FILE` (default results.jsonl in the suite)")
+	fl.BoolVar(&opts.Resume, "resume", false, "continue the results file: runs already finished are not run again")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and its estimate; run nothing")
+	fl.Float64Var(&opts.MaxCost, "max-cost", 0, "stop the suite before it would cost more than `USD` (estimated before it starts)")
+	fl.DurationVar(&opts.MaxTime, "max-time", 0, "stop the suite before it would take longer than `DURATION`")
+	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON (replay.eval/v1)")
+	fl.StringVar(&opts.JUnit, "junit", "", "write a JUnit XML report to `FILE`")
+	fl.StringVar(&opts.Markdown, "md", "", "write a Markdown summary to `FILE`")
+	return cmd
+}
+
+// extraVariant is the variant the command line's counterfactual flags
+// make, nil when none is set.
+func (opts *evalRunOptions) extraVariant() (*scenarios.Variant, error) {
+	set := opts.set
+	if set == nil {
+		set = func(string) bool { return false }
+	}
+	v := scenarios.Variant{Name: opts.VariantName, Model: opts.Model, BaseURL: opts.BaseURL, SystemFile: opts.SystemFile}
+	any := v.Model != "" || v.BaseURL != "" || v.SystemFile != ""
+	for _, pr := range opts.Prompts {
+		name, file, ok := strings.Cut(pr, "=")
+		if !ok || name == "" || file == "" {
+			return nil, usage(fmt.Errorf("--prompt %q: want NAME=FILE", pr))
+		}
+		if v.Prompts == nil {
+			v.Prompts = map[string]string{}
+		}
+		v.Prompts[name] = file
+		any = true
+	}
+	for _, c := range opts.Context {
+		op, arg, _ := strings.Cut(c, "=")
+		if op != "add" || arg == "" {
+			return nil, usage(fmt.Errorf("--context %q: want add=FILE (a case forks with fork.from_step in its file)", c))
+		}
+		v.Context = append(v.Context, arg)
+		any = true
+	}
+	if set("temperature") {
+		v.Temperature, any = trace.Float(opts.Temperature), true
+	}
+	if set("top-p") {
+		v.TopP, any = trace.Float(opts.TopP), true
+	}
+	if set("max-tokens") {
+		v.MaxTokens, any = trace.Int(opts.MaxTokens), true
+	}
+	if set("seed") {
+		v.Seed, any = trace.Int(opts.Seed), true
+	}
+	if !any {
+		return nil, nil
+	}
+	if v.Name == "" || strings.ContainsAny(v.Name, " /\\") {
+		return nil, usage(fmt.Errorf("--variant-name %q: want a name (letters, digits, . _ -)", v.Name))
+	}
+	wd, _ := os.Getwd()
+	v = v.WithDir(wd)
+	return &v, nil
+}
+
+func runEvalRun(ctx context.Context, opts *evalRunOptions) error {
+	suite, err := scenarios.Load(opts.Suite)
+	if err != nil {
+		return usage(fmt.Errorf("eval run: %w", err))
+	}
+	extra, err := opts.extraVariant()
+	if err != nil {
+		return err
+	}
+	var shard scenarios.Shard
+	if opts.Shard != "" {
+		if shard, err = scenarios.ParseShard(opts.Shard); err != nil {
+			return usage(err)
+		}
+	}
+	if opts.Parallel < 1 {
+		return usage(fmt.Errorf("--parallel %d: want 1 or more", opts.Parallel))
+	}
+	plan, err := scenarios.NewPlan(suite, scenarios.PlanOptions{Extra: extra, Repeat: opts.Repeat, Shard: shard, Cases: opts.Cases})
+	if err != nil {
+		return usage(err)
+	}
+	base, err := opts.replayFlags.request("", replay.ModeRun)
+	if err != nil {
+		return err
+	}
+	base.MaxSteps = opts.MaxSteps
+	// Every endpoint a variant calls is checked now (a missing key), not
+	// after the first world is rebuilt.
+	for _, base := range endpoints(plan, opts.env.Getenv("OPENAI_BASE_URL")) {
+		if _, err := opts.modelConfig(base); err != nil {
+			return usage(err)
+		}
+	}
+	resultsPath := opts.Results
+	if resultsPath == "" {
+		resultsPath = scenarios.DefaultResultsPath(suite, shard)
+	}
+	pricing, err := opts.pricing()
+	if err != nil {
+		return err
+	}
+	runner := &scenarios.Runner{Parallel: opts.Parallel, Pricer: pricing, MaxCostUSD: opts.MaxCost, MaxTime: opts.MaxTime, Base: base}
+	done := map[scenarios.Key]scenarios.Record{}
+	if opts.Resume {
+		if _, recs, err := scenarios.ReadResults(resultsPath); err == nil {
+			for _, r := range recs {
+				if r.Status == scenarios.Pass || r.Status == scenarios.Fail {
+					done[r.Key] = r
+				}
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return usage(err)
+		}
+	}
+	if opts.DryRun {
+		est, err := runner.Estimate(ctx, plan, done)
+		if err != nil {
+			return err
+		}
+		return writePlan(opts.env.Stdout, plan, est, done, resultsPath)
+	}
+	header := scenarios.Header{Suite: suite.Name, Shard: shard.String(), Cases: len(plan.Cases), Cells: len(plan.Cells), CreatedAt: time.Now().UTC()}
+	var rf *scenarios.ResultsFile
+	if opts.Resume {
+		if _, err := os.Stat(resultsPath); err == nil {
+			rf, _, err = scenarios.OpenResults(resultsPath, header)
+			if err != nil {
+				return usage(err)
+			}
+			fmt.Fprintf(opts.env.Stderr, "resuming %s: %d of %d runs done\n", resultsPath, len(done), len(plan.Cells))
+		}
+	}
+	if rf == nil {
+		var kept string
+		rf, kept, err = scenarios.CreateResults(resultsPath, header)
+		if err != nil {
+			return err
+		}
+		if kept != "" {
+			fmt.Fprintf(opts.env.Stderr, "the earlier results are kept as %s (--resume continues a results file)\n", kept)
+		}
+	}
+	defer rf.Close()
+	runner.Results = rf
+
+	models, err := opts.models()
+	if err != nil {
+		return err
+	}
+	opts.replayFlags.Offline = opts.Offline
+	s, closeSession, err := opts.session(ctx, &opts.replayFlags, models)
+	if err != nil {
+		return err
+	}
+	defer closeSession()
+	if !opts.verbose {
+		s.Log = io.Discard // one line per run below; -v for the replays' own status
+	}
+	runner.Replayer, runner.Runs = s, s.Store
+	bar := evalProgress(opts.env.Stderr, len(plan.Cells)-len(done))
+	runner.Progress = func(n, total int, r scenarios.Record) {
+		if bar != nil {
+			bar.Add(1)
+			return
+		}
+		line := fmt.Sprintf("[%d/%d] %s %s #%d: %s", n, total, r.Case, r.VariantName, r.Repeat+1, r.Status)
+		switch {
+		case r.Status == scenarios.Fail && len(r.Failures) > 0:
+			line += " (" + r.Failures[0].Msg + ")"
+		case r.Status == scenarios.Error:
+			line += " (" + firstLineOf(r.Error) + ")"
+		}
+		fmt.Fprintf(opts.env.Stderr, "%s in %s\n", line, (time.Duration(r.DurationMS) * time.Millisecond).Round(100*time.Millisecond))
+	}
+	recs, runErr := runner.Run(ctx, plan, done)
+	if bar != nil {
+		bar.Finish()
+	}
+	var be *scenarios.BudgetError
+	if errors.As(runErr, &be) {
+		return &exitError{code: ExitIncomplete, msg: runErr.Error()}
+	}
+	if runErr != nil && ctx.Err() == nil {
+		return runErr
+	}
+	var incomplete []string
+	if ctx.Err() != nil {
+		incomplete = append(incomplete, "interrupted: replay eval run --resume continues it")
+	}
+	rep := scenarios.NewReport(suite.Name, shard, plan, recs, incomplete)
+	if err := opts.writeEvalReports(rep); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.env.Stderr, "results: %s\n", resultsPath)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if rep.ExitCode != 0 {
+		return &exitError{code: rep.ExitCode}
+	}
+	return nil
+}
+
+func firstLineOf(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 160 {
+		s = s[:159] + "…"
+	}
+	return s
+}
+
+// endpoints are the base URLs the plan's variants call.
+func endpoints(p *scenarios.Plan, def string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range p.Cells {
+		b := c.Variant.BaseURL
+		if b == "" {
+			b = def
+		}
+		if !seen[b] {
+			seen[b] = true
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func evalProgress(w io.Writer, n int) *progressbar.ProgressBar {
+	if !isTerminal(w) || n < 2 {
+		return nil
+	}
+	return progressbar.NewOptions(n,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("eval"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionThrottle(100*time.Millisecond),
+	)
+}
+
+func writePlan(w io.Writer, p *scenarios.Plan, est *scenarios.Estimate, done map[scenarios.Key]scenarios.Record, results string) error {
+	type row struct{ cells, cases int }
+	per := map[string]*row{}
+	var names []string
+	seenCase := map[string]bool{}
+	for _, c := range p.Cells {
+		r := per[c.Variant.Name]
+		if r == nil {
+			r = &row{}
+			per[c.Variant.Name] = r
+			names = append(names, c.Variant.Name)
+		}
+		r.cells++
+		if k := c.Variant.Name + "\x00" + c.Case.ID; !seenCase[k] {
+			seenCase[k] = true
+			r.cases++
+		}
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "suite %s: %d case(s), %d run(s)", p.Suite.Name, len(p.Cases), len(p.Cells))
+	if p.Shard.N > 1 {
+		fmt.Fprintf(w, " in shard %s", p.Shard)
+	}
+	fmt.Fprintln(w)
+	for _, n := range names {
+		var flags string
+		for _, c := range p.Cells {
+			if c.Variant.Name == n {
+				flags = c.Variant.Flags()
+				break
+			}
+		}
+		fmt.Fprintf(w, "  variant %-12s %d case(s) × repeats = %d run(s)  %s\n", n, per[n].cases, per[n].cells, flags)
+	}
+	if len(done) > 0 {
+		fmt.Fprintf(w, "  %d run(s) already in %s (--resume)\n", len(done), results)
+	}
+	fmt.Fprintf(w, "estimate for the %d run(s) to make: %s tokens, $%.4f, about %s\n", est.Cells, thousands(est.Tokens), est.CostUSD, est.Duration.Round(time.Second))
+	if est.Unpriced > 0 {
+		fmt.Fprintf(w, "  (%d run(s) have model calls the pricing table does not know or that recorded no usage: the cost is a lower bound)\n", est.Unpriced)
+	}
+	fmt.Fprintf(w, "results would go to %s\n", results)
+	return nil
+}
+
+// writeEvalReports prints the table (or the JSON) and writes --junit,
+// --md and the GitHub step summary.
+func (opts *evalRunOptions) writeEvalReports(rep *scenarios.Report) error {
+	return writeEvalReports(opts.globals, rep, opts.JSON, opts.JUnit, opts.Markdown)
+}
+
+func writeEvalReports(g *globals, rep *scenarios.Report, asJSON bool, junit, mdFile string) error {
+	if asJSON {
+		if err := rep.WriteJSON(g.env.Stdout); err != nil {
+			return err
+		}
+	} else if err := rep.WriteText(g.env.Stdout); err != nil {
+		return err
+	}
+	if junit != "" {
+		var b bytes.Buffer
+		if err := rep.WriteJUnit(&b); err != nil {
+			return err
+		}
+		if err := writeReport(g.env.Stdout, junit, b.Bytes()); err != nil {
+			return err
+		}
+	}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		return err
+	}
+	if mdFile != "" {
+		if err := writeReport(g.env.Stdout, mdFile, md.Bytes()); err != nil {
+			return err
+		}
+	}
+	if g.env.Getenv("GITHUB_ACTIONS") == "true" {
+		if p := g.env.Getenv("GITHUB_STEP_SUMMARY"); p != "" {
+			f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err != nil {
+				return fmt.Errorf("append to $GITHUB_STEP_SUMMARY: %w", err)
+			}
+			_, err = f.Write(append(md.Bytes(), '\n'))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("append to $GITHUB_STEP_SUMMARY: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// merge
+
+type evalMergeOptions struct {
+	*globals
+	Files    []string
+	Suite    string
+	JSON     bool
+	JUnit    string
+	Markdown string
+}
+
+func newEvalMergeCmd(g *globals, runF func(context.Context, *evalMergeOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runEvalMerge
+	}
+	opts := &evalMergeOptions{globals: g}
+	cmd := &cobra.Command{
+		Use:   "merge <results.jsonl>… --suite DIR",
+		Short: "Join the results of a sharded suite run into one report",
+		Long: `Merge reads the results files of every shard (replay eval run --shard I/N)
+and reports the suite as one run would: the table, --json, --junit, --md,
+and the GitHub step summary. It fails (exit 3) when a shard is missing or
+given twice, or when the files are of different suites: a merged report is
+never silently partial. --suite (default: the directory of the first file)
+gives the cases' gates and repeats.`,
+		Example: `  replay eval merge out/shard-*.jsonl --suite evals/review --junit junit.xml --md summary.md`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Files = args
+			return runF(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Suite, "suite", "", "the suite the results are of (`DIR`; default: the first file's directory)")
+	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON (replay.eval/v1)")
+	fl.StringVar(&opts.JUnit, "junit", "", "write a JUnit XML report to `FILE`")
+	fl.StringVar(&opts.Markdown, "md", "", "write a Markdown summary to `FILE`")
+	return cmd
+}
+
+func runEvalMerge(ctx context.Context, opts *evalMergeOptions) error {
+	h, recs, err := scenarios.Merge(opts.Files)
+	var missing *scenarios.MissingShardsError
+	if err != nil && !errors.As(err, &missing) {
+		return usage(err)
+	}
+	dir := opts.Suite
+	if dir == "" {
+		dir = filepath.Dir(opts.Files[0])
+	}
+	suite, lerr := scenarios.Load(dir)
+	if lerr != nil {
+		return usage(fmt.Errorf("eval merge: the suite (--suite): %w", lerr))
+	}
+	if suite.Name != h.Suite {
+		return usage(fmt.Errorf("eval merge: the results are of suite %q, %s holds %q (--suite)", h.Suite, dir, suite.Name))
+	}
+	plan, perr := planOfRecords(suite, recs)
+	if perr != nil {
+		return usage(perr)
+	}
+	var incomplete []string
+	if missing != nil {
+		incomplete = append(incomplete, err.Error())
+	}
+	ran := map[string]bool{}
+	for _, r := range recs {
+		ran[r.Case] = true
+	}
+	var none []string
+	for _, c := range suite.Cases {
+		if !ran[c.ID] {
+			none = append(none, c.ID)
+		}
+	}
+	if len(none) > 0 {
+		incomplete = append(incomplete, fmt.Sprintf("%d case(s) of the suite have no result in any file: %s", len(none), strings.Join(none, ", ")))
+	}
+	rep := scenarios.NewReport(suite.Name, scenarios.Shard{}, plan, recs, incomplete)
+	if err := writeEvalReports(opts.globals, rep, opts.JSON, opts.JUnit, opts.Markdown); err != nil {
+		return err
+	}
+	if rep.ExitCode != 0 {
+		return &exitError{code: rep.ExitCode}
+	}
+	return nil
+}
+
+// planOfRecords rebuilds the plan the shards ran: the suite's cases with
+// the variants and repeat counts the records show.
+func planOfRecords(s *scenarios.Suite, recs []scenarios.Record) (*scenarios.Plan, error) {
+	cases := map[string]*scenarios.Case{}
+	for _, c := range s.Cases {
+		cases[c.ID] = c
+	}
+	type vk struct{ c, h string }
+	reps := map[vk]int{}
+	names := map[vk]string{}
+	var order []vk
+	for _, r := range recs {
+		k := vk{r.Case, r.Variant}
+		if _, ok := cases[r.Case]; !ok {
+			return nil, fmt.Errorf("eval merge: the results hold case %q, which the suite does not", r.Case)
+		}
+		if _, ok := reps[k]; !ok {
+			order = append(order, k)
+		}
+		reps[k] = max(reps[k], r.Repeat+1)
+		names[k] = r.VariantName
+	}
+	p := &scenarios.Plan{Suite: s}
+	seen := map[string]bool{}
+	for _, k := range order {
+		c := cases[k.c]
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			p.Cases = append(p.Cases, c)
+		}
+		n := reps[k]
+		if c.Repeat > n {
+			n = c.Repeat
+		} else if s.Repeat > n && c.Repeat == 0 {
+			n = s.Repeat
+		}
+		for i := 0; i < n; i++ {
+			p.Cells = append(p.Cells, scenarios.Cell{Case: c, Variant: scenarios.Variant{Name: names[k]}, VariantHash: k.h, Repeat: i})
+		}
+	}
+	if len(p.Cells) == 0 {
+		return nil, errors.New("eval merge: the results files hold no runs: an empty suite is never a pass")
+	}
+	return p, nil
+}
