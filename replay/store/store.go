@@ -681,7 +681,7 @@ type Filter struct {
 	// Overridden keeps runs a human overrode, reverted or fixed by hand
 	// (see AddFeedback).
 	Overridden bool
-	Limit int       // at most this many rows; 0 means all
+	Limit      int // at most this many rows; 0 means all
 }
 
 // where is the WHERE clause of f (its Limit aside) and its arguments.
