@@ -1,12 +1,15 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	stdjson "encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -157,3 +160,48 @@ func (s *Store) Feedback(ctx context.Context, id string) ([]trace.Feedback, erro
 // override, a revert or a manual fix (Filter.Overridden).
 const overriddenWhere = ` AND id IN (SELECT trace_id FROM feedback WHERE human IN ('` +
 	trace.HumanOverride + `', '` + trace.HumanRevert + `', '` + trace.HumanManualFix + `'))`
+
+// Meta reads the main run's metadata of the stored trace id (a full id):
+// only its run events are decoded, so a large trace costs a read, not a
+// parse.
+func (s *Store) Meta(ctx context.Context, id string) (trace.RunMeta, error) {
+	rc, err := s.OpenRun(ctx, id)
+	if err != nil {
+		return trace.RunMeta{}, err
+	}
+	defer rc.Close()
+	var meta trace.RunMeta
+	r := bufio.NewReaderSize(rc, 64<<10)
+	runEvent := []byte(`{"type":"run"`)
+	for n := 1; ; n++ {
+		if n%1024 == 0 && ctx.Err() != nil {
+			return trace.RunMeta{}, ctx.Err()
+		}
+		// Only run events are read whole; the other lines (steps with
+		// large results) are skipped in buffer-sized pieces.
+		chunk, err := r.ReadSlice('\n')
+		isRun := bytes.HasPrefix(chunk, runEvent)
+		var line []byte
+		if isRun {
+			line = append(line, chunk...)
+		}
+		for errors.Is(err, bufio.ErrBufferFull) {
+			chunk, err = r.ReadSlice('\n')
+			if isRun {
+				line = append(line, chunk...)
+			}
+		}
+		if isRun {
+			var ev trace.Event
+			if json.Unmarshal(line, &ev) == nil && ev.Run == "" && ev.Meta != nil {
+				meta.Merge(ev.Meta)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return meta, nil
+		}
+		if err != nil {
+			return trace.RunMeta{}, fmt.Errorf("read trace %q: %w", id, err)
+		}
+	}
+}
