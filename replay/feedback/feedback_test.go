@@ -170,8 +170,8 @@ func TestAttach(t *testing.T) {
 		{[]string{review}, ByURL, 1, ""},     // the replay works on the same PR: never a target
 		{[]string{review}, BySession, 1, ""}, // so does the replay's session
 		{[]string{triage}, ByTraceID, 1, ""},
-		{[]string{triage}, ByURL, 1, ""}, // case-insensitive: the run recorded Acme/Gadgets#7
-		{nil, "", 0, "no stored run matches"},    // an act before the run started is not about it
+		{[]string{triage}, ByURL, 1, ""},      // case-insensitive: the run recorded Acme/Gadgets#7
+		{nil, "", 0, "no stored run matches"}, // an act before the run started is not about it
 		{nil, "", 0, "no stored run matches"},
 		{nil, "", 0, "is a replay"},
 		{[]string{review}, ByID, 0, ""}, // the same act again: stored once
