@@ -49,7 +49,10 @@ pricing table of that time); a path is priced with the current table.
 
 --json prints the summary as a versioned JSON object (fields: version, id,
 format, agent, models, llm_calls, tool_calls, tools, tokens, cost_usd, refs,
-started_at, ended_at, status, decision, replayable, warnings, sub_agents, …).
+started_at, ended_at, status, decision, feedback, replayable, warnings,
+sub_agents, …). feedback lists what humans did about the run (the trace's
+own feedback events and what replay feedback add or fetch attached),
+oldest first.
 Costs in it are USD rounded to 6 decimal places (micro-dollars); the store
 keeps them at full precision.`,
 		Example: `  # A stored trace, by id prefix
@@ -236,6 +239,13 @@ func writeSummary(w io.Writer, s trace.Summary) error {
 		row("decision", "%s", d)
 	} else {
 		row("decision", "-")
+	}
+	if len(s.Feedback) > 0 {
+		var lines []string
+		for _, f := range s.Feedback {
+			lines = append(lines, feedbackText(f))
+		}
+		row("feedback", "%s", strings.Join(lines, "\n"))
 	}
 	if s.Resolved != nil {
 		row("resolved", "%s", map[bool]string{true: "yes", false: "no"}[*s.Resolved])
