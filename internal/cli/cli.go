@@ -201,7 +201,8 @@ Data goes to stdout, status and warnings to stderr.`,
 		return usage(err)
 	})
 	root.AddCommand(newImportCmd(g, nil), newLsCmd(g, nil), newInspectCmd(g, nil), newRmCmd(g, nil), newGcCmd(g, nil),
-		newSandboxCmd(g), newVerifyCmd(g, nil), newRunCmd(g, nil), newWorldCmd(g), newExportCmd(g, nil), newDiffCmd(g, nil))
+		newSandboxCmd(g), newVerifyCmd(g, nil), newRunCmd(g, nil), newWorldCmd(g), newExportCmd(g, nil), newDiffCmd(g, nil),
+		newFeedbackCmd(g))
 	for _, c := range root.Commands() {
 		args := c.Args
 		c.Args = func(c *cobra.Command, a []string) error {
