@@ -41,7 +41,7 @@ func TestScores(t *testing.T) {
 		langfuseScore("2", "verdict", "ANNOTATION", "CATEGORICAL", 1, "confirm", "", "user-bob"),
 		langfuseScore("3", "helpfulness", "EVAL", "NUMERIC", 0.1, "", "the judge thinks it is unhelpful", ""),
 		langfuseScore("4", "user-feedback", "API", "NUMERIC", 1, "", "spot on", "user-carol"),
-		langfuseScore("5", "user-feedback", "API", "NUMERIC", 0, "", "", "user-dan"), // no comment: not known to be a human's
+		langfuseScore("5", "user-feedback", "API", "NUMERIC", 0, "", "", "user-dan"),            // no comment: not known to be a human's
 		langfuseScore("6", "topic", "ANNOTATION", "CATEGORICAL", 2, "billing", "", "user-erin"), // no verdict
 		langfuseScore("7", "quality", "ANNOTATION", "NUMERIC", 0.25, "", "", ""),
 	}
