@@ -2,12 +2,16 @@ package feedback
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-github/v93/github"
 
 	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/replay/world"
@@ -144,5 +148,73 @@ func TestFromGitHubAPI(t *testing.T) {
 	}
 	if got := acts(FromGitHub(run, a, GitHubOptions{})); got != wantPR42 || len(asked) != n {
 		t.Errorf("offline, from the cache (%d requests):\n%s", len(asked)-n, got)
+	}
+}
+
+// TestFromGitHubRules: each rule, on a pull request built in memory.
+func TestFromGitHubRules(t *testing.T) {
+	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	ts := func(h int) *github.Timestamp { return &github.Timestamp{Time: start.Add(time.Duration(h) * time.Hour)} }
+	bot := &github.User{Login: github.Ptr("acme-review[bot]"), Type: github.Ptr("Bot")}
+	ann := &github.User{Login: github.Ptr("ann"), Type: github.Ptr("User")}
+	review := func(id int64, u *github.User, state string, h int) *github.PullRequestReview {
+		return &github.PullRequestReview{ID: github.Ptr(id), User: u, State: github.Ptr(state), SubmittedAt: ts(h)}
+	}
+	merge := "5b2f0c1d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c"
+	commit := func(msg string, h int) *github.RepositoryCommit {
+		return &github.RepositoryCommit{SHA: github.Ptr("feed000000000000000000000000000000000000"), Author: ann,
+			Commit: &github.Commit{Message: github.Ptr(msg), Committer: &github.CommitAuthor{Date: ts(h)}}}
+	}
+	tests := []struct {
+		name   string
+		action string
+		a      world.Activity
+		want   string // human decision, one act a line
+	}{
+		{"approved where the agent requested changes", "request-changes",
+			world.Activity{PR: &github.PullRequest{}, Reviews: []*github.PullRequestReview{review(1, bot, "CHANGES_REQUESTED", 0), review(2, ann, "APPROVED", 2)}},
+			`override {"action":"approve"}`},
+		{"a reject is overridden like a request for changes", "reject",
+			world.Activity{PR: &github.PullRequest{}, Reviews: []*github.PullRequestReview{review(2, ann, "APPROVED", 2)}},
+			`override {"action":"approve"}`},
+		{"agreeing", "request-changes",
+			world.Activity{PR: &github.PullRequest{}, Reviews: []*github.PullRequestReview{review(2, ann, "CHANGES_REQUESTED", 2)}},
+			`confirm `},
+		{"a review before the run ended is not about it", "approve",
+			world.Activity{PR: &github.PullRequest{}, Reviews: []*github.PullRequestReview{review(2, ann, "CHANGES_REQUESTED", -1)}},
+			``},
+		{"a comment decides nothing", "comment",
+			world.Activity{PR: &github.PullRequest{}, Reviews: []*github.PullRequestReview{review(2, ann, "CHANGES_REQUESTED", 2)}},
+			``},
+		{"merged against a request for changes", "request-changes",
+			world.Activity{PR: &github.PullRequest{MergedAt: ts(3), ClosedAt: ts(3), MergedBy: ann}},
+			`override {"action":"approve"}`},
+		{"closed unmerged against an approve", "approve",
+			world.Activity{PR: &github.PullRequest{ClosedAt: ts(3)}, Events: []*github.IssueEvent{{Event: github.Ptr("closed"), Actor: ann, CreatedAt: ts(3)}}},
+			`override {"action":"reject"}`},
+		{"closed by a bot: no human act", "approve",
+			world.Activity{PR: &github.PullRequest{ClosedAt: ts(3)}, Events: []*github.IssueEvent{{Event: github.Ptr("closed"), Actor: bot, CreatedAt: ts(3)}}},
+			``},
+		{"reverted by sha, merged by a bot", "request-changes",
+			world.Activity{PR: &github.PullRequest{MergedAt: ts(3), MergedBy: bot, MergeCommitSHA: github.Ptr(merge), Title: github.Ptr("Add x")},
+				Commits: []*github.RepositoryCommit{commit("Undo\n\nThis reverts commit 5b2f0c1d9e8a.", 5)}},
+			`revert `},
+		{"a commit reverting another one is not this revert", "approve",
+			world.Activity{PR: &github.PullRequest{MergedAt: ts(3), MergedBy: bot, MergeCommitSHA: github.Ptr(merge), Title: github.Ptr("Add x")},
+				Commits: []*github.RepositoryCommit{commit("Revert \"Add y\"\n\nThis reverts commit 0123456789abcdef.", 5)}},
+			``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := &trace.Run{Meta: trace.RunMeta{StartedAt: start},
+				Outcome: &trace.Outcome{Decision: &trace.Decision{Value: json.RawMessage(`{"action":"` + tt.action + `"}`)}}}
+			var got []string
+			for _, f := range FromGitHub(run, &tt.a, GitHubOptions{}) {
+				got = append(got, f.Human+" "+string(f.Decision))
+			}
+			if strings.Join(got, "\n") != tt.want {
+				t.Errorf("acts:\n%s\nwant:\n%s", strings.Join(got, "\n"), tt.want)
+			}
+		})
 	}
 }
