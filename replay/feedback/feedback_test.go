@@ -204,3 +204,34 @@ func TestAttach(t *testing.T) {
 		t.Errorf("the replay got feedback: %+v", fb)
 	}
 }
+
+// TestAttachAmbiguousPrefix: a prefix two stored runs share names neither.
+func TestAttachAmbiguousPrefix(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, p := range []string{"testdata/amb1.jsonl", "testdata/amb2.jsonl"} { // ids 1bc5aca1…, 1bc5a0a1…
+		if _, err := st.Import(ctx, p, "", trace.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := Attach(ctx, st, []Entry{
+		{Trace: "1bc5a", Line: 1, Feedback: trace.Feedback{Human: trace.HumanOverride}},
+		{Trace: "1bc5ac", Line: 2, Feedback: trace.Feedback{Human: trace.HumanOverride}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := rep.Lines[0]; len(l.Runs) != 0 || !strings.HasPrefix(l.Problem, "ambiguous prefix") {
+		t.Errorf("shared prefix: %+v", l)
+	}
+	if l := rep.Lines[1]; len(l.Runs) != 1 || !strings.HasPrefix(l.Runs[0], "1bc5ac") || l.By != ByID {
+		t.Errorf("unique prefix: %+v", l)
+	}
+	if rep.Unmatched != 1 || rep.Added != 1 {
+		t.Errorf("unmatched %d, added %d", rep.Unmatched, rep.Added)
+	}
+}
