@@ -118,7 +118,11 @@ func (g *globals) summary(ctx context.Context, op, arg, format string, lenient b
 		if err != nil {
 			return trace.Summary{}, err
 		}
-		return store.Summarize(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
+		sum, err := store.Summarize(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
+		if err != nil {
+			return sum, err
+		}
+		return sum, g.storedFeedback(ctx, &sum)
 	}
 	home, exists, err := g.storeExists()
 	if err != nil {
@@ -137,6 +141,26 @@ func (g *globals) summary(ctx context.Context, op, arg, format string, lenient b
 		return trace.Summary{}, err
 	}
 	return st.Summary(ctx, e.ID)
+}
+
+// storedFeedback adds to the summary of a path the feedback attached to
+// its content in the store, when the store holds it.
+func (g *globals) storedFeedback(ctx context.Context, sum *trace.Summary) error {
+	_, exists, err := g.storeExists()
+	if err != nil || !exists || sum.ID == "" {
+		return err
+	}
+	st, err := g.openStore(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fb, err := st.Feedback(ctx, sum.ID)
+	if err != nil {
+		return err
+	}
+	sum.Feedback = store.MergeFeedback(sum.Feedback, fb)
+	return nil
 }
 
 // writeSummary renders the text form of inspect.
