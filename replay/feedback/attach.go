@@ -195,7 +195,7 @@ func newCandidate(e store.Entry, meta trace.RunMeta) candidate {
 }
 
 var (
-	workItemURL = regexp.MustCompile(`^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?[^/\s]+/(?:repos/)?([^/\s]+)/([^/\s]+)/(?:pull|pulls|issues)/([0-9]+)(?:[/?#].*)?$`)
+	workItemURL = regexp.MustCompile(`^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?[^/\s]+/(?:repos/)?([^/\s#?]+)/([^/\s#?]+)/(?:pull|pulls|issues)/([0-9]+)(?:[/?#].*)?$`)
 	workItemRef = regexp.MustCompile(`^([^/\s#]+)/([^/\s#]+)#([0-9]+)$`)
 )
 

@@ -36,3 +36,24 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWorkItemKey: a key is owner/name#N, and normalizing it again gives
+// itself.
+func FuzzWorkItemKey(f *testing.F) {
+	for _, s := range []string{"https://github.com/Acme/Widgets/pull/42", "acme/widgets#7", "github.com/o/r/issues/1/", "https://api.github.com/repos/o/r/pulls/3", "o/r#0", "#1", "a/b/c#2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		key, ok := WorkItemKey(s)
+		if !ok {
+			return
+		}
+		repo, num, found := strings.Cut(key, "#")
+		if !found || strings.Count(repo, "/") != 1 || strings.HasPrefix(num, "0") || num == "" {
+			t.Fatalf("WorkItemKey(%q) = %q", s, key)
+		}
+		if again, ok := WorkItemKey(key); !ok || again != key {
+			t.Fatalf("WorkItemKey(%q) = %q, then %q, %v", s, key, again, ok)
+		}
+	})
+}
