@@ -201,8 +201,10 @@ run ended:
     Revert "<title>"): a revert
   - labels a human changed against a triage decision's labels: an override
 
-The agent is the bot account of its review ("[bot]" logins); --agent-login
-names its account when it is not a bot. Acts of bots are not human.
+The agent is the account of the review posted while the run ran (up to 5
+minutes after its end) with the state of its decision, and any bot account
+("[bot]" logins); --agent-login names its accounts instead. Acts of the
+agent and of bots are not human.
 
 The acts are stored with the run (source "github"; fetching again adds
 nothing new) and printed; --dry-run prints them only. GitHub is read as
@@ -220,7 +222,7 @@ for issues/N/events, repo_commits.json for the repository's commits).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Fixture, "github-fixture", "", "read the pull request or issue from `DIR` (REST responses saved as files: pr.json or issue.json, reviews.json, events.json, repo_commits.json) instead of the GitHub API")
-	f.StringArrayVar(&opts.AgentLogins, "agent-login", nil, "the agent's GitHub account `LOGIN` (repeatable; default: any bot account)")
+	f.StringArrayVar(&opts.AgentLogins, "agent-login", nil, "the agent's GitHub account `LOGIN` (repeatable; default: the account of the run's own review, and any bot)")
 	f.BoolVar(&opts.Offline, "offline", false, "read the activity a previous fetch left in the cache")
 	f.BoolVar(&opts.JSON, "json", false, "print the acts as JSON")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print the acts without storing them")

@@ -32,14 +32,16 @@ import (
 //     run decided (a triage decision's "labels"): an override whose
 //     decision is the labels after the change.
 //
-// The agent is the account of its own review (or comment): a login given
-// in GitHubOptions.AgentLogins, else any bot account ("[bot]" logins,
-// GitHub's Bot type). Acts by the agent, or by other bots, are not human.
+// The agent is the account of its own review: a login given in
+// GitHubOptions.AgentLogins; else the account of the review posted while
+// the run ran (up to 5 minutes after its end) with the state of its
+// decision, and any bot account ("[bot]" logins, GitHub's Bot type). Acts
+// by the agent, or by other bots, are not human.
 
 // GitHubOptions tune FromGitHub.
 type GitHubOptions struct {
-	// AgentLogins are the agent's GitHub accounts (empty: any bot is the
-	// agent).
+	// AgentLogins are the agent's GitHub accounts (empty: the account of
+	// the run's own review, and any bot).
 	AgentLogins []string
 }
 
@@ -97,14 +99,18 @@ func FromGitHub(run *trace.Run, a *world.Activity, o GitHubOptions) []trace.Feed
 	}
 	after := func(t time.Time) bool { return !t.IsZero() && (end.IsZero() || t.After(end)) }
 	action, labels, hasLabels := decisionOf(run)
+	logins := o.AgentLogins
+	if len(logins) == 0 {
+		logins = recordedReviewers(run, a.Reviews, action)
+	}
 	agent := func(u *github.User) bool {
 		if u == nil {
 			return false
 		}
-		if len(o.AgentLogins) > 0 {
-			return slices.ContainsFunc(o.AgentLogins, func(l string) bool { return strings.EqualFold(l, u.GetLogin()) })
+		if slices.ContainsFunc(logins, func(l string) bool { return strings.EqualFold(l, u.GetLogin()) }) {
+			return true
 		}
-		return isBot(u)
+		return len(o.AgentLogins) == 0 && isBot(u)
 	}
 	human := func(u *github.User) bool { return u != nil && !agent(u) && !isBot(u) }
 	var out []trace.Feedback
@@ -219,6 +225,32 @@ func FromGitHub(run *trace.Run, a *world.Activity, o GitHubOptions) []trace.Feed
 		}
 	}
 	slices.SortStableFunc(out, func(a, b trace.Feedback) int { return a.At.Compare(b.At) })
+	return out
+}
+
+// reviewGrace is how long after a run's end its own review may show on
+// GitHub (the harness posts it once the agent is done).
+const reviewGrace = 5 * time.Minute
+
+// recordedReviewers are the accounts whose review is the run's own: posted
+// while the run ran (or within reviewGrace of its end) with the state of
+// its decision.
+func recordedReviewers(run *trace.Run, reviews []*github.PullRequestReview, action string) []string {
+	start, end := run.Meta.StartedAt, run.Meta.EndedAt
+	if end.IsZero() {
+		end = start
+	}
+	state := map[string]string{"approve": "APPROVED", "request-changes": "CHANGES_REQUESTED", "reject": "CHANGES_REQUESTED", "comment": "COMMENTED"}[action]
+	if start.IsZero() || state == "" {
+		return nil
+	}
+	var out []string
+	for _, r := range reviews {
+		at := r.GetSubmittedAt().Time
+		if r.GetState() == state && !at.Before(start) && !at.After(end.Add(reviewGrace)) && r.GetUser().GetLogin() != "" {
+			out = append(out, r.GetUser().GetLogin())
+		}
+	}
 	return out
 }
 

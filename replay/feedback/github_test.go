@@ -157,6 +157,7 @@ func TestFromGitHubRules(t *testing.T) {
 	ts := func(h int) *github.Timestamp { return &github.Timestamp{Time: start.Add(time.Duration(h) * time.Hour)} }
 	bot := &github.User{Login: github.Ptr("acme-review[bot]"), Type: github.Ptr("Bot")}
 	ann := &github.User{Login: github.Ptr("ann"), Type: github.Ptr("User")}
+	svc := &github.User{Login: github.Ptr("acme-ci"), Type: github.Ptr("User")}
 	review := func(id int64, u *github.User, state string, h int) *github.PullRequestReview {
 		return &github.PullRequestReview{ID: github.Ptr(id), User: u, State: github.Ptr(state), SubmittedAt: ts(h)}
 	}
@@ -186,6 +187,10 @@ func TestFromGitHubRules(t *testing.T) {
 		{"a comment decides nothing", "comment",
 			world.Activity{PR: &github.PullRequest{}, Reviews: []*github.PullRequestReview{review(2, ann, "CHANGES_REQUESTED", 2)}},
 			``},
+		{"the agent posts as a machine user: its review during the run names it", "approve",
+			world.Activity{PR: &github.PullRequest{}, Reviews: []*github.PullRequestReview{review(1, svc, "APPROVED", 0), review(2, svc, "CHANGES_REQUESTED", 2), review(3, ann, "CHANGES_REQUESTED", 3)},
+				Events: []*github.IssueEvent{{Event: github.Ptr("review_dismissed"), Actor: ann, CreatedAt: ts(4), DismissedReview: &github.DismissedReview{ReviewID: github.Ptr(int64(1))}}}},
+			"override {\"action\":\"request-changes\"}\noverride "},
 		{"merged against a request for changes", "request-changes",
 			world.Activity{PR: &github.PullRequest{MergedAt: ts(3), ClosedAt: ts(3), MergedBy: ann}},
 			`override {"action":"approve"}`},
