@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -93,13 +92,7 @@ func runFeedbackAdd(ctx context.Context, opts *feedbackAddOptions) error {
 		errs    []error
 	)
 	for _, name := range opts.Files {
-		f, err := os.Open(name)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("read feedback %q: %w", name, errors.Unwrap(err)))
-			continue
-		}
-		es, err := feedback.Read(f, name)
-		f.Close()
+		es, err := feedback.ReadFile(name)
 		if err != nil {
 			errs = append(errs, err)
 			continue

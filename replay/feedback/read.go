@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -232,4 +233,15 @@ func compiled() (*jsonschema.Schema, error) {
 		return nil, fmt.Errorf("compile feedback schema: %w", err)
 	}
 	return sch, nil
+}
+
+// ReadFile reads the feedback file at path (see Read); its name in errors
+// and sources is path as given.
+func ReadFile(path string) ([]Entry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read feedback %q: %w", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	return Read(f, path)
 }
