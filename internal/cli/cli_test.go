@@ -41,6 +41,12 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPLAY_HOME", filepath.Join(env.WorkDir, "home"))
 			env.Setenv("TZ", "UTC")
+			// The feedback package's traces and saved GitHub responses.
+			fb, err := filepath.Abs("../../replay/feedback/testdata")
+			if err != nil {
+				return err
+			}
+			env.Setenv("FEEDBACK_TESTDATA", fb)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

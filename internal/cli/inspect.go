@@ -49,7 +49,10 @@ pricing table of that time); a path is priced with the current table.
 
 --json prints the summary as a versioned JSON object (fields: version, id,
 format, agent, models, llm_calls, tool_calls, tools, tokens, cost_usd, refs,
-started_at, ended_at, status, decision, replayable, warnings, sub_agents, …).
+started_at, ended_at, status, decision, feedback, replayable, warnings,
+sub_agents, …). feedback lists what humans did about the run (the trace's
+own feedback events and what replay feedback add or fetch attached),
+oldest first.
 Costs in it are USD rounded to 6 decimal places (micro-dollars); the store
 keeps them at full precision.`,
 		Example: `  # A stored trace, by id prefix
@@ -115,7 +118,11 @@ func (g *globals) summary(ctx context.Context, op, arg, format string, lenient b
 		if err != nil {
 			return trace.Summary{}, err
 		}
-		return store.Summarize(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
+		sum, err := store.Summarize(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
+		if err != nil {
+			return sum, err
+		}
+		return sum, g.storedFeedback(ctx, &sum)
 	}
 	home, exists, err := g.storeExists()
 	if err != nil {
@@ -134,6 +141,26 @@ func (g *globals) summary(ctx context.Context, op, arg, format string, lenient b
 		return trace.Summary{}, err
 	}
 	return st.Summary(ctx, e.ID)
+}
+
+// storedFeedback adds to the summary of a path the feedback attached to
+// its content in the store, when the store holds it.
+func (g *globals) storedFeedback(ctx context.Context, sum *trace.Summary) error {
+	_, exists, err := g.storeExists()
+	if err != nil || !exists || sum.ID == "" {
+		return err
+	}
+	st, err := g.openStore(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fb, err := st.Feedback(ctx, sum.ID)
+	if err != nil {
+		return err
+	}
+	sum.Feedback = store.MergeFeedback(sum.Feedback, fb)
+	return nil
 }
 
 // writeSummary renders the text form of inspect.
@@ -236,6 +263,13 @@ func writeSummary(w io.Writer, s trace.Summary) error {
 		row("decision", "%s", d)
 	} else {
 		row("decision", "-")
+	}
+	if len(s.Feedback) > 0 {
+		var lines []string
+		for _, f := range s.Feedback {
+			lines = append(lines, feedbackText(f))
+		}
+		row("feedback", "%s", strings.Join(lines, "\n"))
 	}
 	if s.Resolved != nil {
 		row("resolved", "%s", map[bool]string{true: "yes", false: "no"}[*s.Resolved])

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentreplay/replay/replay/store"
+	"github.com/agentreplay/replay/replay/trace"
 )
 
 type lsOptions struct {
@@ -23,8 +24,10 @@ type lsOptions struct {
 	Limit     int
 	Originals bool
 	Replays   bool
-	JSON      bool
-	Now       func() time.Time
+	// Overridden keeps runs a human overrode, reverted or fixed by hand.
+	Overridden bool
+	JSON       bool
+	Now        func() time.Time
 }
 
 func newLsCmd(g *globals, runF func(context.Context, *lsOptions) error) *cobra.Command {
@@ -51,7 +54,12 @@ reason when known ("failed (max-steps)").
 Any prefix of 4 or more characters of an id names the trace in other
 commands (replay inspect 3f2a91c0).
 
---json prints {"version": 1, "traces": [...]}; each trace has replay_of
+--overridden lists the runs a human overrode, reverted or fixed by hand:
+the ones with such feedback in their trace or attached by replay feedback
+add or fetch.
+
+--json prints {"version": 1, "traces": [...]}; each trace has feedback
+(what humans did about it, oldest first), replay_of
 ({"of": id, "mode": ...}, null for an original), failed and stopped, and
 costs in USD rounded to 6 decimal places (micro-dollars).`,
 		Example: `  # What ran this week for acme/widgets
@@ -76,6 +84,7 @@ costs in USD rounded to 6 decimal places (micro-dollars).`,
 	f.IntVar(&opts.Limit, "limit", 50, "show at most `N` traces; 0 shows all")
 	f.BoolVar(&opts.Originals, "originals", false, "only originals: traces that replay nothing (imported ones)")
 	f.BoolVar(&opts.Replays, "replays", false, "only replays: the runs verify and run stored")
+	f.BoolVar(&opts.Overridden, "overridden", false, "only runs a human overrode, reverted or fixed by hand (see replay feedback)")
 	f.BoolVar(&opts.JSON, "json", false, "print the traces as JSON")
 	return cmd
 }
@@ -105,6 +114,9 @@ type lsTrace struct {
 	Stopped    string    `json:"stopped,omitempty"` // why it stopped, when known
 	Replayable bool      `json:"replayable"`
 	ReplayOf   *lsOrigin `json:"replay_of"` // null for an original
+	// Feedback is what humans did about the run, oldest first ([] when
+	// nothing is known).
+	Feedback []trace.Feedback `json:"feedback"`
 }
 
 // lsOrigin is what a replay replays, as inspect's replay_of names it.
@@ -114,7 +126,7 @@ type lsOrigin struct {
 }
 
 func runLs(ctx context.Context, opts *lsOptions) error {
-	f := store.Filter{Agent: opts.Agent, Repo: opts.Repo, Limit: opts.Limit}
+	f := store.Filter{Agent: opts.Agent, Repo: opts.Repo, Limit: opts.Limit, Overridden: opts.Overridden}
 	if opts.Limit < 0 {
 		return usage(fmt.Errorf("--limit %d: must be 0 (all) or more", opts.Limit))
 	}
@@ -134,8 +146,9 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 		f.Since = t
 	}
 	var (
-		rows  []store.Entry
-		total int
+		rows     []store.Entry
+		total    int
+		feedback = map[string][]trace.Feedback{}
 	)
 	home, exists, err := opts.storeExists()
 	if err != nil {
@@ -151,6 +164,13 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 			return err
 		}
 		total = len(rows)
+		if opts.JSON {
+			for _, e := range rows {
+				if feedback[e.ID], err = st.Feedback(ctx, e.ID); err != nil {
+					return err
+				}
+			}
+		}
 		if f.Limit > 0 && len(rows) == f.Limit {
 			if total, err = st.Count(ctx, f); err != nil {
 				return err
@@ -158,7 +178,7 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 		}
 	}
 	if opts.JSON {
-		return printLsJSON(opts, rows)
+		return printLsJSON(opts, rows, feedback)
 	}
 	if len(rows) == 0 {
 		if !exists || (f == store.Filter{Limit: f.Limit}) {
@@ -194,7 +214,7 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 	return nil
 }
 
-func printLsJSON(opts *lsOptions, rows []store.Entry) error {
+func printLsJSON(opts *lsOptions, rows []store.Entry, feedback map[string][]trace.Feedback) error {
 	out := struct {
 		Version int       `json:"version"`
 		Traces  []lsTrace `json:"traces"`
@@ -202,7 +222,10 @@ func printLsJSON(opts *lsOptions, rows []store.Entry) error {
 	for _, e := range rows {
 		t := lsTrace{ID: e.ID, Format: e.Format, Agent: e.Agent, Repo: e.Repo, WorkItem: e.WorkItem, PR: e.PR, Commit: e.Commit,
 			Source: e.Source, ImportedAt: e.ImportedAt, LLMCalls: e.LLMCalls, ToolCalls: e.ToolCalls, Tokens: e.Tokens,
-			Status: e.Status, Failed: e.Failed(), Stopped: e.Stopped, Replayable: e.Replayable}
+			Status: e.Status, Failed: e.Failed(), Stopped: e.Stopped, Replayable: e.Replayable, Feedback: feedback[e.ID]}
+		if t.Feedback == nil {
+			t.Feedback = []trace.Feedback{}
+		}
 		if e.IsReplay() {
 			t.ReplayOf = &lsOrigin{Of: e.ReplayOf, Mode: e.ReplayMode}
 		}

@@ -54,6 +54,19 @@ func migrations() []string {
 			replay_mode = coalesce(json_extract(summary, '$.replay_of.mode'), '')
 		WHERE json_type(summary, '$.replay_of') = 'object';
 		CREATE INDEX traces_replay_of ON traces (replay_of) WHERE replay_of != '';`,
+		// 4: human feedback about runs (feedback.go): the trace's own
+		// feedback events, copied at import, and what was attached since.
+		// One row per distinct act (key: feedbackKey).
+		`CREATE TABLE feedback (
+			trace_id TEXT NOT NULL,
+			key      TEXT NOT NULL,            -- hash of human, by, at, url, decision
+			human    TEXT NOT NULL,            -- override, revert, manual-fix, confirm
+			at       INTEGER,                  -- unix ns; NULL when unknown
+			seq      INTEGER NOT NULL,         -- order of insertion, for acts at the same time
+			data     TEXT NOT NULL,            -- trace.Feedback as JSON
+			PRIMARY KEY (trace_id, key)
+		);
+		CREATE INDEX feedback_human ON feedback (human, trace_id);`,
 	}
 }
 

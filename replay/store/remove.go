@@ -56,7 +56,8 @@ func (s *Store) Replays(ctx context.Context, ids ...string) ([]Entry, error) {
 	return out, nil
 }
 
-// Remove deletes the stored runs ids (full ids): their index rows in one
+// Remove deletes the stored runs ids (full ids): their index rows (and the
+// feedback attached to them) in one
 // transaction, then their native files. Ids not stored are skipped. It
 // returns the entries it removed. Replays of the removed runs stay as they
 // are (see Replays). A file that cannot be deleted once its row is gone is
@@ -88,6 +89,9 @@ func (s *Store) Remove(ctx context.Context, ids []string) ([]Entry, error) {
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM traces WHERE id = ?`, id); err != nil {
 			return nil, fmt.Errorf("remove trace %q: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM feedback WHERE trace_id = ?`, id); err != nil {
+			return nil, fmt.Errorf("remove feedback of trace %q: %w", id, err)
 		}
 		removed = append(removed, e)
 	}

@@ -110,14 +110,25 @@ func (s *Store) Find(ctx context.Context, t Target, opts ResolveOptions) (Entry,
 	return e, err
 }
 
-// Run reads a stored trace whole.
+// Run reads a stored trace whole. Its Feedback is the trace's own
+// feedback events and the acts attached to it since (AddFeedback), oldest
+// first, each act once.
 func (s *Store) Run(ctx context.Context, id string) (*trace.Run, error) {
 	rc, err := s.OpenRun(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	return trace.DecodeRun(ctx, rc, s.Path(id))
+	run, err := trace.DecodeRun(ctx, rc, s.Path(id))
+	if err != nil {
+		return nil, err
+	}
+	fb, err := s.Feedback(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	run.Feedback = MergeFeedback(run.Feedback, fb)
+	return run, nil
 }
 
 // Summarize reads a trace file or run directory into its summary without

@@ -535,9 +535,20 @@ func (s *Store) OpenRun(ctx context.Context, id string) (io.ReadCloser, error) {
 
 // Summary returns the summary of the stored trace id (a full id) from the
 // index, without reading the trace file.
+//
+// Its Feedback is the trace's own feedback events and the acts attached to
+// it since (see AddFeedback), oldest first.
 func (s *Store) Summary(ctx context.Context, id string) (trace.Summary, error) {
 	_, sum, err := s.get(ctx, id)
-	return sum, err
+	if err != nil {
+		return sum, err
+	}
+	fb, err := s.Feedback(ctx, id)
+	if err != nil {
+		return sum, err
+	}
+	sum.Feedback = MergeFeedback(sum.Feedback, fb)
+	return sum, nil
 }
 
 // Entry is one row of the index.
@@ -667,7 +678,10 @@ type Filter struct {
 	Repo  string    // repository, any form RepoKey accepts; matches repo and work item refs
 	Since time.Time // started at or after (the import time for traces without a start)
 	Kind  Kind      // originals, replays, or both (the zero Kind)
-	Limit int       // at most this many rows; 0 means all
+	// Overridden keeps runs a human overrode, reverted or fixed by hand
+	// (see AddFeedback).
+	Overridden bool
+	Limit      int // at most this many rows; 0 means all
 }
 
 // where is the WHERE clause of f (its Limit aside) and its arguments.
@@ -685,6 +699,9 @@ func (f Filter) where() (string, []any) {
 	if !f.Since.IsZero() {
 		q += ` AND sort_at >= ?`
 		args = append(args, f.Since.UnixNano())
+	}
+	if f.Overridden {
+		q += overriddenWhere
 	}
 	return q + f.Kind.where(), args
 }
@@ -901,6 +918,12 @@ func (s *Store) insert(ctx context.Context, db execer, e Entry, sum trace.Summar
 	n, err := res.RowsAffected()
 	if err != nil {
 		return false, err
+	}
+	if n == 1 && len(sum.Feedback) > 0 {
+		// The trace's own feedback events, so that listings find them.
+		if _, err := insertFeedback(ctx, db, e.ID, sum.Feedback); err != nil {
+			return false, fmt.Errorf("index feedback: %w", err)
+		}
 	}
 	return n == 1, nil
 }

@@ -46,6 +46,9 @@ type Summary struct {
 	Children     []ChildSummary      `json:"sub_agents,omitempty"`
 	Recorded     *Totals             `json:"recorded_totals,omitempty"`
 	Origin       *Origin             `json:"replay_of,omitempty"` // set on a run replay produced
+	// Feedback is what humans did about the run: the trace's own feedback
+	// events (and, for a stored trace, what was attached to it since).
+	Feedback []Feedback `json:"feedback"`
 }
 
 // CostSummary keeps recorded and priced cost apart. Nil means unknown.
@@ -176,6 +179,10 @@ func (z *Summarizer) Emit(ev *Event) error {
 		}
 	case EvWarning:
 		s.Warnings = append(s.Warnings, ev.Warning.String())
+	case EvFeedback:
+		if ev.Feedback != nil {
+			s.Feedback = append(s.Feedback, *ev.Feedback)
+		}
 	}
 	return nil
 }
@@ -245,6 +252,7 @@ func (z *Summarizer) Summary() Summary {
 		s.Models = slices.Clone(s.Models)
 	}
 	s.Warnings = slices.Clone(s.Warnings)
+	s.Feedback = append([]Feedback{}, s.Feedback...)
 	if s.Warnings == nil {
 		s.Warnings = []string{}
 	}

@@ -68,6 +68,7 @@ type traceInfo struct {
 	Latency     *float64
 	Input       json.RawMessage
 	Output      json.RawMessage
+	Scores      json.RawMessage // the trace's scores (scores.go)
 }
 
 // index is the result of pass 1.
@@ -284,6 +285,8 @@ func (ix *index) traceField(dec *stdjson.Decoder, key string) error {
 		t.Input = append(json.RawMessage(nil), raw...)
 	case "output":
 		t.Output = append(json.RawMessage(nil), raw...)
+	case "scores":
+		t.Scores = append(json.RawMessage(nil), raw...)
 	}
 	return nil
 }

@@ -928,6 +928,9 @@ func (d *decoder) finish() error {
 	if err := d.e.Emit(&trace.Event{Type: trace.EvOutcome, Outcome: d.mainOutcome(main)}); err != nil {
 		return err
 	}
+	if err := emitScores(d.e, d.ix.trace.Scores); err != nil {
+		return err
+	}
 	if d.wrappers > 0 {
 		d.warn(0, fmt.Sprintf("%d GENERATION observation(s) wrap other generations (a framework span around the provider call): only the inner calls are counted", d.wrappers))
 	}
