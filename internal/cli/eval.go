@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentreplay/replay/replay"
+	"github.com/agentreplay/replay/replay/feedback"
 	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/scenarios"
@@ -127,6 +128,7 @@ again rewrites its case (its id is stable); edit the expectations freely.`,
 	fl.BoolVar(&opts.Critical, "critical", false, "mark the cases critical (every repeat must pass)")
 	fl.IntVar(&opts.Repeat, "repeat", 0, "the suite's default repeat count (written to a new suite.yaml)")
 	fl.StringVar(&opts.Name, "name", "", "the suite's name (default: the directory's)")
+	fl.StringArrayVar(&opts.Feedback, "feedback", nil, "attach the human acts of feedback `FILE` (JSONL: replay feedback --help) first; without traces or a query, export the runs it names (repeatable)")
 	return cmd
 }
 
@@ -135,8 +137,23 @@ func runEvalExport(ctx context.Context, opts *evalExportOptions) error {
 		return usage(errors.New("eval export: give the suite's directory with -o DIR"))
 	}
 	query := opts.Agent != "" || opts.Repo != "" || opts.Since != "" || opts.Overridden
-	if len(opts.Targets) == 0 && !query {
-		return usage(errors.New("eval export: name traces (paths or stored ids), or select stored runs with --agent, --repo-filter, --since or --overridden"))
+	if len(opts.Targets) == 0 && !query && len(opts.Feedback) == 0 {
+		return usage(errors.New("eval export: name traces (paths or stored ids), select stored runs with --agent, --repo-filter, --since or --overridden, or give --feedback FILE (the runs it names)"))
+	}
+	// Feedback files are read whole before anything is attached: a bad
+	// line attaches nothing.
+	var entries []feedback.Entry
+	var ferrs []error
+	for _, name := range opts.Feedback {
+		es, err := feedback.ReadFile(name)
+		if err != nil {
+			ferrs = append(ferrs, err)
+			continue
+		}
+		entries = append(entries, es...)
+	}
+	if len(ferrs) > 0 {
+		return usage(fmt.Errorf("eval export: bad feedback file, nothing exported:\n%w", errors.Join(ferrs...)))
 	}
 	if opts.Unlabeled != "skip" && opts.Unlabeled != "original" {
 		return usage(fmt.Errorf("--unlabeled %q: want skip or original", opts.Unlabeled))
@@ -169,8 +186,26 @@ func runEvalExport(ctx context.Context, opts *evalExportOptions) error {
 		}
 		addID(e.ID)
 	}
+	if len(entries) > 0 {
+		frep, err := feedback.Attach(ctx, st, entries)
+		if err != nil {
+			return err
+		}
+		for _, l := range frep.Lines {
+			if l.Problem != "" {
+				fmt.Fprintf(opts.env.Stderr, "%s: %s: %s\n", strings.TrimPrefix(l.Source, "file:"), l.Trace, l.Problem)
+				continue
+			}
+			if len(opts.Targets) == 0 && !query {
+				for _, id := range l.Runs {
+					addID(id)
+				}
+			}
+		}
+		fmt.Fprintf(opts.env.Stderr, "feedback: %d act(s) newly attached, %d line(s) matched no stored run\n", frep.Added, frep.Unmatched)
+	}
 	if opts.Agent != "" || opts.Repo != "" || opts.Since != "" || (opts.Overridden && len(opts.Targets) == 0) {
-		f := store.Filter{Agent: opts.Agent, Repo: opts.Repo, Kind: store.Originals}
+		f := store.Filter{Agent: opts.Agent, Repo: opts.Repo, Kind: store.Originals, Overridden: opts.Overridden}
 		if opts.Since != "" {
 			if f.Since, err = parseSince(opts.Since, opts.Now()); err != nil {
 				return err

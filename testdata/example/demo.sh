@@ -27,3 +27,7 @@ go build -o "$home/fakemodel" ./internal/tools/fakemodel
 fake=$!
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
 "$bin" --home "$home" testdata/example/run --model fake-reviewer --base-url "http://127.0.0.1:$port/v1" "${world[@]}"
+
+echo
+echo "== replay eval run: the example as a regression case (a maintainer overrode the bot and approved), with the same model"
+"$bin" --home "$home" eval run testdata/example/suite --model fake-reviewer --base-url "http://127.0.0.1:$port/v1" --results "$home/results.jsonl"
