@@ -19,6 +19,7 @@ import (
 	"github.com/agentreplay/replay/replay/feedback"
 	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/sandbox"
 	"github.com/agentreplay/replay/scenarios"
 )
 
@@ -525,6 +526,9 @@ func runEvalRun(ctx context.Context, opts *evalRunOptions) error {
 		s.Log = io.Discard // one line per run below; -v for the replays' own status
 	}
 	runner.Replayer, runner.Runs = s, s.Store
+	if opts.Resume {
+		opts.pruneLeftovers(ctx)
+	}
 	bar := evalProgress(opts.env.Stderr, len(plan.Cells)-len(done))
 	runner.Progress = func(n, total int, r scenarios.Record) {
 		if bar != nil {
@@ -567,6 +571,25 @@ func runEvalRun(ctx context.Context, opts *evalRunOptions) error {
 		return &exitError{code: rep.ExitCode}
 	}
 	return nil
+}
+
+// pruneLeftovers removes the sandboxes of replays that are gone (a suite
+// killed outright leaves its running cells' sandboxes): --resume starts
+// clean. Those of live replays, here or on other hosts, are kept.
+func (opts *evalRunOptions) pruneLeftovers(ctx context.Context) {
+	cli, err := sandbox.NewClient(ctx, sandbox.ClientOptionsFromEnv(opts.env.Getenv))
+	if err != nil {
+		return
+	}
+	defer cli.Close()
+	rep, err := sandbox.Prune(ctx, cli, sandbox.PruneOptions{})
+	if err != nil {
+		fmt.Fprintf(opts.env.Stderr, "warning: remove the sandboxes an interrupted run left: %v (replay sandbox prune)\n", err)
+		return
+	}
+	if n := len(rep.Containers); n > 0 {
+		fmt.Fprintf(opts.env.Stderr, "removed %d sandbox(es) that replays no longer running left\n", n)
+	}
 }
 
 func firstLineOf(s string) string {
