@@ -615,6 +615,11 @@ func (e *engine) tool(ctx context.Context, a *agent, c trace.Part) (*trace.ToolC
 		if r := a.recordedFor(c); r != nil {
 			t.Produced, t.Output, t.OutputRaw, t.Status, t.ExitCode = ProducedRecorded, r.Output, r.OutputRaw, r.Status, r.ExitCode
 			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "answered from the recording: " + why}
+			if a.orig != nil {
+				if cmp, ok := harnessCommand(a.orig.Meta.Format, c.Name); ok {
+					rep.Fidelity = cmp
+				}
+			}
 		} else if out, ok := ghAnswer(e.cfg.GitHub, commandOf(c.Arguments)); ok && (c.Name == "Bash" || c.Name == "shell") {
 			t.Produced, t.Output = ProducedSnapshot, out
 			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "a gh read answered from the GitHub snapshot"}

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentreplay/replay/internal/fakemodel"
+)
+
+// gitRepo builds a repository in the test: calc.py with a bug at the base
+// commit, then a later commit (so that the checkout must be the recorded
+// base commit, not the tip). It returns the directory and the base commit.
+func gitRepo(t *testing.T) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
+			"GIT_AUTHOR_DATE=2025-01-02T03:04:05Z", "GIT_COMMITTER_DATE=2025-01-02T03:04:05Z", "GIT_CONFIG_GLOBAL=/dev/null")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git("init", "-q", "-b", "main")
+	write("calc.py", "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n")
+	write("README.md", "# calc\n")
+	git("add", ".")
+	git("commit", "-q", "-m", "calc")
+	base := git("rev-parse", "HEAD")
+	write("calc.py", "def add(a, b):\n    return a + b  # fixed later\n")
+	write("LATER.md", "not at the base commit\n")
+	git("add", ".")
+	git("commit", "-q", "-m", "later")
+	return dir, base
+}
+
+// sweAgentTraj writes a SWE-agent 1.x trajectory (tool calls in history,
+// raw observations in trajectory[], replay_config naming the base commit
+// and a per-instance image) whose observations are what the harness
+// showed: a shell listing, an editor view, an edit with its snippet, a
+// grep, and submit.
+func sweAgentTraj(t *testing.T, base, image string) string {
+	t.Helper()
+	calc := "/testbed/calc.py"
+	type call struct{ name, args, obs string }
+	calls := []call{
+		{"bash", `{"command":"ls"}`, "README.md\ncalc.py"},
+		{"str_replace_editor", `{"command":"view","path":"` + calc + `"}`,
+			"Here's the result of running `cat -n` on " + calc + ":\n     1\tdef add(a, b):\n     2\t    return a - b\n     3\t\n     4\t\n     5\tdef sub(a, b):\n     6\t    return a - b\n     7\t\n"},
+		{"str_replace_editor", `{"command":"str_replace","path":"` + calc + `","old_str":"def add(a, b):\n    return a - b","new_str":"def add(a, b):\n    return a + b"}`,
+			"The file " + calc + " has been edited. Here's the result of running `cat -n` on a snippet of " + calc + ":\n     1\tdef add(a, b):\n     2\t    return a + b\n     3\t\n     4\t\n     5\tdef sub(a, b):\n     6\t    return a - b\n     7\t\nReview the changes and make sure they are as expected. Edit the file again if necessary."},
+		{"bash", `{"command":"grep -n 'a + b' calc.py; cat nope.txt"}`, "2:    return a + b\ncat: can't open 'nope.txt': No such file or directory"},
+		{"submit", `{}`, "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1,5 +1,5 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n"},
+	}
+	history := []map[string]any{
+		{"role": "system", "content": "You are a software engineer fixing an issue in /testbed.", "agent": "main"},
+		{"role": "user", "content": "add() subtracts. Fix it.", "agent": "main"},
+	}
+	var traj []map[string]any
+	for i, c := range calls {
+		id := "call_" + string(rune('a'+i))
+		action := c.name + " " + c.args
+		history = append(history,
+			map[string]any{"role": "assistant", "content": "step " + string(rune('1'+i)), "agent": "main", "action": action,
+				"tool_calls": []map[string]any{{"id": id, "type": "function", "function": map[string]any{"name": c.name, "arguments": c.args}}}},
+			map[string]any{"role": "tool", "content": c.obs, "agent": "main", "tool_call_ids": []string{id}})
+		traj = append(traj, map[string]any{"action": action, "observation": c.obs, "response": "", "thought": "",
+			"state": map[string]any{"working_dir": "/testbed", "open_file": "n/a"}, "execution_time": 0.1})
+	}
+	doc := map[string]any{
+		"environment": "main",
+		"trajectory":  traj,
+		"history":     history,
+		"info":        map[string]any{"exit_status": "submitted", "submission": calls[4].obs, "model_stats": map[string]any{"instance_cost": 0.01, "tokens_sent": 1000, "tokens_received": 100, "api_calls": 5}},
+		"replay_config": map[string]any{
+			"env": map[string]any{
+				"deployment": map[string]any{"image": image, "type": "docker"},
+				"repo":       map[string]any{"repo_name": "testbed", "base_commit": base, "type": "preexisting"},
+			},
+			"agent":             map[string]any{"model": map[string]any{"name": "gpt-4o"}},
+			"problem_statement": map[string]any{"id": "acme__calc-1"},
+		},
+	}
+	b, err := json.MarshalIndent(doc, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "acme__calc-1.traj.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A SWE-agent trajectory replays at its recorded base commit: verify
+// re-executes the shell and editor calls in the sandbox and every one
+// matches; submit is the harness's; the recorded image, absent from the
+// daemon, is named with how to get it. Then a fork at step 6 with a
+// scripted model replays the prefix from the recording and goes its own
+// way.
+func TestSWEAgentReplayAtBaseCommit(t *testing.T) {
+	env, flags := replayEnv(t)
+	repo, base := gitRepo(t)
+	image := "swebench/sweb.eval.x86_64.acme_1776_calc-1-absent:latest"
+	traj := sweAgentTraj(t, base, image)
+	world := []string{"--executor", flags[3], "--repo", repo}
+
+	code, out, errs := runCLI(t, env, append([]string{flags[0], flags[1], "verify", traj, "--json"}, world...)...)
+	if code != 0 {
+		t.Fatalf("verify: exit %d\n%s\n%s", code, out, errs)
+	}
+	var v struct {
+		Faithful bool           `json:"faithful"`
+		Counts   map[string]int `json:"counts"`
+		Commit   string         `json:"commit"`
+		Calls    []struct {
+			Tool     string `json:"tool"`
+			Fidelity struct {
+				Status string `json:"status"`
+				Diff   string `json:"diff"`
+			} `json:"fidelity"`
+		} `json:"calls"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	if !v.Faithful || v.Commit != base || v.Counts["match"] != 4 || v.Counts["harness"] != 1 || len(v.Counts) != 2 {
+		t.Errorf("verify: faithful %v, commit %s (want %s), counts %v\n%s", v.Faithful, v.Commit, base, v.Counts, out)
+	}
+	if n := strings.Count(errs, image); n != 1 || !strings.Contains(errs, "docker pull "+image) || !strings.Contains(errs, "--image") {
+		t.Errorf("the missing recorded image is named %d times, want once with how to get it:\n%s", n, errs)
+	}
+
+	// The fork: steps 1-5 (the task, ls and the view) from the recording,
+	// then the model edits sub() instead and stops.
+	script := fakemodel.Script{{Answers: []fakemodel.Answer{
+		{Content: "unused"}, {Content: "unused"},
+		{ToolCalls: []fakemodel.ToolCall{{Name: "str_replace_editor", Arguments: json.RawMessage(`{"command":"str_replace","path":"/testbed/calc.py","old_str":"def sub(a, b):\n    return a - b","new_str":"def sub(a, b):\n    return b - a"}`)}}},
+		{Content: "Done: I changed sub()."},
+	}}}
+	srv := httptest.NewServer(&fakemodel.Server{Script: script})
+	defer srv.Close()
+	env["OPENAI_API_KEY"] = "sk-test"
+	diffOut := filepath.Join(t.TempDir(), "diff.md")
+	code, out, errs = runCLI(t, env, append([]string{flags[0], flags[1], "run", traj, "--from-step", "6", "--model", "fake", "--base-url", srv.URL + "/v1", "--diff-out", diffOut}, world...)...)
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "prefix reproduced: 5/5 steps") {
+		t.Errorf("the fork's diff does not report the prefix reproduced:\n%s", out)
+	}
+	md, _ := os.ReadFile(diffOut)
+	if !strings.Contains(string(md), "return b - a") && !strings.Contains(out, "return b - a") {
+		t.Logf("the diff does not show the new edit (not required):\n%s", md)
+	}
+}
