@@ -3,6 +3,7 @@ package replay
 import (
 	"slices"
 
+	"github.com/agentreplay/replay/replay/trace/openhands"
 	"github.com/agentreplay/replay/replay/trace/sweagent"
 )
 
@@ -18,9 +19,12 @@ var sweAgentTools = []string{"open", "goto", "scroll_up", "scroll_down", "search
 var sweAgentHarness = []string{"submit", "exit_forfeit"}
 
 // harnessCommand classifies a call a SWE-agent run answered with its own
-// tools or its harness (ok false for any other run or tool): the fidelity
+// tools or its harness, or OpenHands' finish (ok false for any other run or tool): the fidelity
 // of its recorded answer.
 func harnessCommand(orig string, tool string) (Comparison, bool) {
+	if orig == openhands.Name && tool == "finish" {
+		return Comparison{Status: Harness, Reason: "OpenHands' finish is answered by the harness (it ends the conversation); answered as recorded"}, true
+	}
 	if orig != sweagent.Name {
 		return Comparison{}, false
 	}

@@ -90,7 +90,11 @@ func (s *Server) editorTool(_ context.Context, raw json.RawMessage, _ int64, d d
 	}
 	shown, real, err := s.resolve(a.Path, s.cfg.Root)
 	if err != nil {
-		return editorFail(d, pathError(d, err).Output)
+		msg := err.Error()
+		if errors.Is(err, errOutside) {
+			msg = "Refused: " + msg
+		}
+		return editorFail(d, msg)
 	}
 	fi, statErr := os.Stat(real)
 	exists := statErr == nil
