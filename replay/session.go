@@ -697,6 +697,17 @@ func toolsFor(r *trace.Run) []trace.ToolDef {
 			}
 		}
 	})
+	// A benchmark harness's run (SWE-agent, OpenHands, inspect_ai): the
+	// harness's own tools that it used, as the sandbox runs them.
+	var bench []trace.ToolDef
+	for _, d := range sandbox.BenchTools() {
+		if used[d.Name] {
+			bench = append(bench, d)
+		}
+	}
+	if len(bench) > 0 {
+		return bench
+	}
 	if strings.HasPrefix(r.Meta.Generator, "claude-code") || used["Bash"] || used["Read"] {
 		defs := sandbox.ClaudeCodeTools()
 		if used["Task"] || len(r.Children) > 0 {

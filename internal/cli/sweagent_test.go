@@ -204,6 +204,9 @@ func TestSWEAgentReplayAtBaseCommit(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errs)
 	}
+	if !strings.Contains(errs, "the model is offered replay's own definitions of bash, str_replace_editor") {
+		t.Errorf("the fork does not offer the harness's own tools:\n%s", errs)
+	}
 	if !strings.Contains(out, "prefix reproduced: 5/5 steps") {
 		t.Errorf("the fork's diff does not report the prefix reproduced:\n%s", out)
 	}
