@@ -215,3 +215,80 @@ func TestSWEAgentReplayAtBaseCommit(t *testing.T) {
 		t.Logf("the diff does not show the new edit (not required):\n%s", md)
 	}
 }
+
+// openHandsOutput writes an OpenHands evaluation output record (JSON
+// Lines: instance.repo and base_commit, the event history with each
+// action's model response) with shell and editor calls at the base
+// commit, their observations as OpenHands recorded them.
+func openHandsOutput(t *testing.T, base string) string {
+	t.Helper()
+	dir := "/workspace/acme__calc"
+	calc := dir + "/calc.py"
+	type call struct {
+		action, fn, args, obs string
+		exit              int
+	}
+	calls := []call{
+		{"run", "execute_bash", `{"command": "ls"}`, "README.md\ncalc.py", 0},
+		{"read", "str_replace_editor", `{"command": "view", "path": "` + calc + `", "view_range": [1, 2]}`,
+			"Here's the result of running `cat -n` on " + calc + ":\n     1\tdef add(a, b):\n     2\t    return a - b\n", 0},
+		{"edit", "str_replace_editor", `{"command": "str_replace", "path": "` + calc + `", "old_str": "    return a - b", "new_str": "    return a + b"}`,
+			"ERROR:\nNo replacement was performed. Multiple occurrences of old_str `    return a - b` in lines [2, 6]. Please ensure it is unique.", 0},
+		{"edit", "str_replace_editor", `{"command": "insert", "path": "` + calc + `", "insert_line": 6, "new_str": "\n\ndef mul(a, b):\n    return a * b"}`,
+			"The file " + calc + " has been edited. Here's the result of running `cat -n` on a snippet of the edited file:\n     3\t\n     4\t\n     5\tdef sub(a, b):\n     6\t    return a - b\n     7\t\n     8\t\n     9\tdef mul(a, b):\n    10\t    return a * b\n    11\t\nReview the changes and make sure they are as expected (correct indentation, no duplicate lines, etc). Edit the file again if necessary.", 0},
+		{"run", "execute_bash", `{"command": "grep -c mul calc.py; grep -q nothing calc.py"}`, "1", 1},
+	}
+	events := []map[string]any{
+		{"id": 0, "source": "agent", "action": "system", "args": map[string]any{"content": "You are OpenHands agent."}},
+		{"id": 1, "source": "user", "action": "message", "args": map[string]any{"content": "add() subtracts. Fix it."}},
+	}
+	id := 2
+	for i, c := range calls {
+		tcID := "toolu_" + string(rune('a'+i))
+		meta := map[string]any{"function_name": c.fn, "tool_call_id": tcID, "total_calls_in_response": 1,
+			"model_response": map[string]any{"id": "resp-" + tcID, "model": "gpt-4o", "choices": []map[string]any{{"finish_reason": "tool_calls",
+				"message": map[string]any{"role": "assistant", "content": "", "tool_calls": []map[string]any{{"id": tcID, "type": "function", "function": map[string]any{"name": c.fn, "arguments": c.args}}}}}},
+				"usage": map[string]any{"prompt_tokens": 100, "completion_tokens": 10}}}
+		events = append(events,
+			map[string]any{"id": id, "source": "agent", "action": c.action, "args": map[string]any{"thought": ""}, "tool_call_metadata": meta},
+			map[string]any{"id": id + 1, "source": "agent", "cause": id, "observation": c.action, "content": c.obs, "tool_call_metadata": meta,
+				"extras": map[string]any{"metadata": map[string]any{"exit_code": c.exit, "working_dir": dir}}})
+		id += 2
+	}
+	finish := map[string]any{"function_name": "finish", "tool_call_id": "toolu_z", "total_calls_in_response": 1,
+		"model_response": map[string]any{"id": "resp-z", "model": "gpt-4o", "choices": []map[string]any{{"finish_reason": "tool_calls",
+			"message": map[string]any{"role": "assistant", "content": "Added mul.", "tool_calls": []map[string]any{{"id": "toolu_z", "type": "function", "function": map[string]any{"name": "finish", "arguments": `{}`}}}}}}}}
+	events = append(events, map[string]any{"id": id, "source": "agent", "action": "finish", "args": map[string]any{"final_thought": "Added mul."}, "tool_call_metadata": finish})
+	rec := map[string]any{"instance_id": "acme__calc-1", "instance": map[string]any{"repo": "acme/calc", "base_commit": base, "instance_id": "acme__calc-1"},
+		"instruction": "add() subtracts. Fix it.", "metadata": map[string]any{"agent_class": "CodeActAgent", "llm_config": map[string]any{"model": "gpt-4o"}},
+		"history": events, "metrics": map[string]any{"accumulated_cost": 0.01}, "test_result": map[string]any{"git_patch": "diff --git a/calc.py b/calc.py\n"}}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "output.jsonl")
+	if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// An OpenHands evaluation record replays at its base commit too: the
+// repository placed at the shell's recorded working directory, the shell
+// and editor calls (a ranged view, an edit refused for several matches, an
+// insert, a command exiting 1) matching, finish the harness's.
+func TestOpenHandsReplayAtBaseCommit(t *testing.T) {
+	env, flags := replayEnv(t)
+	repo, base := gitRepo(t)
+	out := openHandsOutput(t, base)
+	code, stdout, errs := runCLI(t, env, flags[0], flags[1], "verify", out, "--json", "--executor", flags[3], "--repo", repo)
+	var v struct {
+		Faithful bool           `json:"faithful"`
+		Counts   map[string]int `json:"counts"`
+		Commit   string         `json:"commit"`
+	}
+	json.Unmarshal([]byte(stdout), &v)
+	if code != 0 || !v.Faithful || v.Commit != base || v.Counts["match"] != 5 || v.Counts["harness"] != 1 || len(v.Counts) != 2 {
+		t.Errorf("verify: exit %d, %+v\n%s\n%s", code, v, stdout, errs)
+	}
+}
