@@ -226,7 +226,7 @@ func openHandsOutput(t *testing.T, base string) string {
 	calc := dir + "/calc.py"
 	type call struct {
 		action, fn, args, obs string
-		exit              int
+		exit                  int
 	}
 	calls := []call{
 		{"run", "execute_bash", `{"command": "ls"}`, "README.md\ncalc.py", 0},
