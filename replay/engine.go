@@ -255,6 +255,8 @@ func Run(ctx context.Context, orig *trace.Run, cfg Config) (*Report, error) {
 	}
 	if d := e.decision(ctx, main); d != nil {
 		out.Decision = d
+	} else if p, d := e.workspacePatch(ctx, orig); d != nil {
+		out.Patch, out.Decision = p, d
 	}
 	end := &trace.RunMeta{EndedAt: e.cfg.Now().UTC()}
 	if eerr := e.emit(&trace.Event{Type: trace.EvRun, Meta: end}); eerr != nil {

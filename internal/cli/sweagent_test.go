@@ -210,9 +210,11 @@ func TestSWEAgentReplayAtBaseCommit(t *testing.T) {
 	if !strings.Contains(out, "prefix reproduced: 5/5 steps") {
 		t.Errorf("the fork's diff does not report the prefix reproduced:\n%s", out)
 	}
+	// The new patch (the workspace's diff at the end) is the fork's
+	// decision, compared with the recorded submission.
 	md, _ := os.ReadFile(diffOut)
-	if !strings.Contains(string(md), "return b - a") && !strings.Contains(out, "return b - a") {
-		t.Logf("the diff does not show the new edit (not required):\n%s", md)
+	if !strings.Contains(string(md), "+    return b - a") || !strings.Contains(string(md), `\{&quot;files&quot;\:\[&quot;calc\.py&quot;\]\}`) {
+		t.Errorf("the diff does not compare the fork's patch with the recorded one:\n%s", md)
 	}
 }
 
