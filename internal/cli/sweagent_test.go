@@ -42,6 +42,7 @@ func TestRecordedImageIsUsed(t *testing.T) {
 	if err := cli.ImageTag(ctx, sandbox.DefaultImage, tag); err != nil {
 		t.Fatal(err)
 	}
+	// Only the tag goes: the image keeps its own tag, parents are not pruned.
 	t.Cleanup(func() { cli.ImageRemove(context.Background(), tag, image.RemoveOptions{}) })
 	repo, base := gitRepo(t)
 	traj := sweAgentTraj(t, base, tag)
