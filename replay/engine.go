@@ -255,6 +255,8 @@ func Run(ctx context.Context, orig *trace.Run, cfg Config) (*Report, error) {
 	}
 	if d := e.decision(ctx, main); d != nil {
 		out.Decision = d
+	} else if p, d := e.workspacePatch(ctx, orig); d != nil {
+		out.Patch, out.Decision = p, d
 	}
 	end := &trace.RunMeta{EndedAt: e.cfg.Now().UTC()}
 	if eerr := e.emit(&trace.Event{Type: trace.EvRun, Meta: end}); eerr != nil {
@@ -615,6 +617,11 @@ func (e *engine) tool(ctx context.Context, a *agent, c trace.Part) (*trace.ToolC
 		if r := a.recordedFor(c); r != nil {
 			t.Produced, t.Output, t.OutputRaw, t.Status, t.ExitCode = ProducedRecorded, r.Output, r.OutputRaw, r.Status, r.ExitCode
 			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "answered from the recording: " + why}
+			if a.orig != nil {
+				if cmp, ok := harnessCommand(a.orig.Meta.Format, c.Name); ok {
+					rep.Fidelity = cmp
+				}
+			}
 		} else if out, ok := ghAnswer(e.cfg.GitHub, commandOf(c.Arguments)); ok && (c.Name == "Bash" || c.Name == "shell") {
 			t.Produced, t.Output = ProducedSnapshot, out
 			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "a gh read answered from the GitHub snapshot"}

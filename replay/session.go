@@ -87,6 +87,7 @@ type prepared struct {
 	overlay    []world.DirtyFile // recorded contents written over the tree (--overlay-recorded)
 	snap       *world.Snapshot
 	root, cwd  string
+	image      string // the sandbox image: --image, else the run's recorded one when at hand ("" the default)
 	cfg        Config
 }
 
@@ -153,7 +154,37 @@ func (s *Session) prepare(ctx context.Context, req Request) (*prepared, error) {
 	if s.Sandboxes == nil && req.Mode == ModeVerify {
 		return nil, errors.New("replay verify re-executes tool calls in a Docker sandbox: Docker is not available")
 	}
+	if p.image, err = s.chooseImage(ctx, p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// chooseImage is the sandbox image of a replay: --image when given, else
+// the image the run recorded (a benchmark's per-instance image) when the
+// backend holds it. A recorded image that is not at hand is never pulled
+// nor silently replaced: one notice names it and how to get it, and the
+// calls run in the default image.
+func (s *Session) chooseImage(ctx context.Context, p *prepared) (string, error) {
+	img := p.sum.Refs["image"].Value
+	if p.req.Image != "" || img == "" || s.Sandboxes == nil {
+		return p.req.Image, nil
+	}
+	ic, ok := s.Sandboxes.(sandbox.ImageChecker)
+	if !ok {
+		fmt.Fprintf(s.logw(), "sandbox: %s ran in image %s; this sandbox backend cannot tell whether it is at hand, so the calls run in the default image (--image %s runs them in it)\n", short(p.id), img, img)
+		return "", nil
+	}
+	present, err := ic.HasImage(ctx, img)
+	if err != nil {
+		return "", fmt.Errorf("look up the recorded image of %s: %w", short(p.id), err)
+	}
+	if present {
+		fmt.Fprintf(s.logw(), "sandbox: the calls run in the run's recorded image %s (found on the Docker daemon)\n", img)
+		return img, nil
+	}
+	fmt.Fprintf(s.logw(), "sandbox: %s ran in image %s, which is not on the Docker daemon (replay pulls nothing): the calls run in the default image %s instead, and a program only that image has makes an environment row. To use it: `docker pull %s` (or docker save on a machine that has it, docker load here), or pass --image IMAGE\n", short(p.id), img, sandbox.DefaultImage, img)
+	return "", nil
 }
 
 // rebuildWorld fetches the repository at the commit and the GitHub
@@ -344,7 +375,7 @@ func (s *Session) startSandbox(ctx, rctx context.Context, p *prepared) (sandbox.
 	}
 	sb, err := s.Sandboxes.Start(rctx, sandbox.Options{
 		RunID:        runID,
-		Image:        p.req.Image,
+		Image:        p.image,
 		WorkDir:      p.root,
 		Cwd:          p.cwd,
 		Workspace:    ws,
@@ -666,6 +697,17 @@ func toolsFor(r *trace.Run) []trace.ToolDef {
 			}
 		}
 	})
+	// A benchmark harness's run (SWE-agent, OpenHands, inspect_ai): the
+	// harness's own tools that it used, as the sandbox runs them.
+	var bench []trace.ToolDef
+	for _, d := range sandbox.BenchTools() {
+		if used[d.Name] {
+			bench = append(bench, d)
+		}
+	}
+	if len(bench) > 0 {
+		return bench
+	}
 	if strings.HasPrefix(r.Meta.Generator, "claude-code") || used["Bash"] || used["Read"] {
 		defs := sandbox.ClaudeCodeTools()
 		if used["Task"] || len(r.Children) > 0 {

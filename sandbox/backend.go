@@ -2,9 +2,11 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 )
 
 // Backend starts sandboxes. The replay engine holds a Backend, never a
@@ -54,6 +56,28 @@ func (d *Docker) Start(ctx context.Context, opts Options) (Sandbox, error) {
 		opts.Log = d.Log
 	}
 	return New(ctx, d.cli, opts)
+}
+
+// ImageChecker is a backend that can say whether an image is at hand
+// without pulling it (the Docker backend: on the daemon).
+type ImageChecker interface {
+	HasImage(ctx context.Context, image string) (bool, error)
+}
+
+var _ ImageChecker = (*Docker)(nil)
+
+// HasImage reports whether the daemon holds the image; nothing is pulled.
+func (d *Docker) HasImage(ctx context.Context, image string) (bool, error) {
+	_, err := d.cli.ImageInspect(ctx, image)
+	switch {
+	case err == nil:
+		return true, nil
+	case errdefs.IsNotFound(err):
+		return false, nil
+	case isConnErr(err):
+		return false, unavailable(d.cli.DaemonHost(), err)
+	}
+	return false, fmt.Errorf("inspect image %q: %w", image, err)
 }
 
 // Client is the Docker client, for the commands that manage images and

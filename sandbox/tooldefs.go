@@ -21,6 +21,14 @@ func ClaudeCodeTools() []ToolDef { return toolDefs(executor.FamilyClaudeCode) }
 // models that were not trained on Claude Code's tools.
 func GenericTools() []ToolDef { return toolDefs(executor.FamilyGeneric) }
 
+// BenchTools are the agent-benchmark harnesses' tools the sandbox runs
+// (SWE-agent's and OpenHands' shell and str_replace_editor, inspect_ai's
+// bash and python) and Anthropic's text editor, for offering a model the
+// tools a benchmark run used.
+func BenchTools() []ToolDef {
+	return append(toolDefs(executor.FamilyBench), toolDefs(executor.FamilyAnthropic)...)
+}
+
 func toolDefs(family string) []ToolDef {
 	var defs []ToolDef
 	for _, t := range executor.Tools() {

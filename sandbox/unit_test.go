@@ -125,7 +125,7 @@ func TestFindExecutor(t *testing.T) {
 
 func TestToolDefs(t *testing.T) {
 	accepted := executor.ToolNames()
-	for _, d := range append(ClaudeCodeTools(), GenericTools()...) {
+	for _, d := range append(append(ClaudeCodeTools(), GenericTools()...), BenchTools()...) {
 		if !slices.Contains(accepted, d.Name) {
 			t.Errorf("tool %q is offered but the executor does not accept it", d.Name)
 		}
@@ -143,8 +143,8 @@ func TestToolDefs(t *testing.T) {
 			}
 		}
 	}
-	if len(ClaudeCodeTools())+len(GenericTools()) != len(accepted) {
-		t.Errorf("%d tools offered, %d accepted", len(ClaudeCodeTools())+len(GenericTools()), len(accepted))
+	if n := len(ClaudeCodeTools()) + len(GenericTools()) + len(BenchTools()); n != len(accepted) {
+		t.Errorf("%d tools offered, %d accepted", n, len(accepted))
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -162,7 +163,7 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 	defer done()
 	res, err := s.Replay(ctx, req)
 	if res == nil || res.Report == nil {
-		return err
+		return noWorld(err)
 	}
 	if oerr := opts.writeOut(s, opts.Out, res.ID); oerr != nil {
 		return oerr
@@ -222,6 +223,17 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 		return &exitError{code: ExitIncomplete, msg: fmt.Sprintf("verify is incomplete: %d call(s) ran a program the sandbox's image lacks (see the environment rows); --image IMAGE runs them in an image that has it", n)}
 	}
 	return nil
+}
+
+// noWorld makes a verify whose repository cannot be had (not cached with
+// --offline, or no source for it) incomplete, exit 3, rather than an input
+// error: nothing of the world was checked, and the way on is a source.
+func noWorld(err error) error {
+	if err == nil || !(errors.Is(err, world.ErrOffline) || errors.Is(err, world.ErrNoRepo)) {
+		return err
+	}
+	return &exitError{code: ExitIncomplete, msg: "verify is incomplete: no repository to replay in: " + err.Error() +
+		"; pass --repo with a local clone or bundle of it (a benchmark instance's repository at its base commit), or fetch it once online (replay world fetch)"}
 }
 
 func writeVerify(w io.Writer, res *replay.Result, v verifyJSON) {

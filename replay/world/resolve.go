@@ -357,9 +357,12 @@ func (f *fetch) loadGitHub(ctx context.Context) error {
 type commitInputs struct {
 	Flag     string // --commit
 	Recorded string // the trace's commit ref
-	HeadSHA  string // head_sha of the agent's result
-	Kind     string // the work item: KindPR, KindIssue or ""
-	Num      int
+	// Base is the trace's recorded base commit when it records no commit
+	// (a benchmark run starts at its instance's base commit).
+	Base    string
+	HeadSHA string // head_sha of the agent's result
+	Kind    string // the work item: KindPR, KindIssue or ""
+	Num     int
 	// PRKnown says the pull request's data is at hand (a snapshot or
 	// GitHub's answer); PRHead is its head as of the run's start ("" when
 	// no commit of it predates the run), PRHeadFrom where that came from.
@@ -392,6 +395,8 @@ func chooseCommitFrom(in commitInputs) (commitChoice, error) {
 		return commitChoice{Rev: in.Flag, Ref: &trace.Ref{Value: in.Flag, Provenance: trace.Flag, From: "--commit"}}, nil
 	case in.Recorded != "":
 		return commitChoice{Rev: in.Recorded}, nil
+	case in.Base != "" && in.Kind != KindPR:
+		return commitChoice{Rev: in.Base, Ref: &trace.Ref{Value: in.Base, Provenance: trace.Inferred, From: "the recorded base commit (the run started at its instance's base commit)"}}, nil
 	case in.HeadSHA != "":
 		return commitChoice{Rev: in.HeadSHA, Ref: &trace.Ref{Value: in.HeadSHA, Provenance: trace.Inferred, From: "head_sha of the agent's result"}}, nil
 	case in.Kind == KindPR && in.PRKnown:
@@ -413,7 +418,7 @@ func (c commitChoice) method(in commitInputs) string {
 	switch {
 	case in.Flag != "":
 		return MethodFlag
-	case in.Recorded != "":
+	case in.Recorded != "", in.Base != "" && in.Kind != KindPR:
 		return MethodRecorded
 	case in.HeadSHA != "":
 		return MethodHeadSHA
@@ -432,6 +437,9 @@ func (f *fetch) chooseCommit(ctx context.Context) error {
 	}
 	in := commitInputs{Flag: f.o.Commit, Recorded: t.Refs["commit"].Value, HeadSHA: headSHA(t.Decision), Kind: f.kind, Num: f.num,
 		Branch: t.Refs["branch"].Value, At: t.At, Logical: f.logical}
+	if b := t.Refs["base_commit"]; b.Provenance == trace.Recorded {
+		in.Base = b.Value
+	}
 	if f.kind == KindPR {
 		switch {
 		case f.snap != nil:

@@ -20,6 +20,7 @@ import (
 
 type bashArgs struct {
 	Command         json.RawMessage `json:"command"`
+	Cmd             json.RawMessage `json:"cmd"`        // inspect_ai's bash
 	Timeout         num             `json:"timeout"`    // ms (Claude Code)
 	TimeoutMS       num             `json:"timeout_ms"` // ms (generic)
 	Description     string          `json:"description"`
@@ -31,12 +32,21 @@ type bashArgs struct {
 // whose command may also be an argv array.
 func (s *Server) bashTool(ctx context.Context, raw json.RawMessage, timeoutMS int64, d dialect) Result {
 	name := "Bash"
-	if d == generic {
+	switch d {
+	case generic:
 		name = "shell"
+	case bench:
+		name = "bash"
 	}
 	var a bashArgs
 	if r := decodeArgs(d, name, raw, &a); r != nil {
 		return *r
+	}
+	if len(a.Command) == 0 && len(a.Cmd) > 0 {
+		a.Command = a.Cmd
+	}
+	if d == bench && a.Timeout.set {
+		a.Timeout.v *= 1000 // OpenHands' timeout is in seconds
 	}
 	var argv []string
 	var script string
@@ -105,6 +115,10 @@ func (s *Server) bashTool(ctx context.Context, raw json.RawMessage, timeoutMS in
 	stdout := &capBuffer{limit: s.cfg.OutputLimit}
 	stderr := &capBuffer{limit: s.cfg.OutputLimit}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if d == bench {
+		// A terminal: one stream, in the order written.
+		cmd.Stderr = stdout
+	}
 	// Background children that keep the output pipes open must not hold the
 	// call: give them a moment after the shell exits, then close the pipes.
 	cmd.WaitDelay = 500 * time.Millisecond
@@ -237,6 +251,10 @@ wait:
 	case cancelled.Load():
 		res.IsError = true
 		res.Output = joinNonEmpty(body, "Command was cancelled.")
+	case d == bench:
+		// The harness shows the output whatever the exit code (the code
+		// is the call's ExitCode).
+		res.Output = body
 	case exit != 0:
 		res.IsError = true
 		if s.v1() && d == claude {
@@ -251,6 +269,26 @@ wait:
 		}
 	}
 	return res
+}
+
+// pythonTool runs inspect_ai's python tool: the code given to the image's
+// python3 on its standard input, in the workspace.
+func (s *Server) pythonTool(ctx context.Context, raw json.RawMessage, timeoutMS int64, d dialect) Result {
+	var a struct {
+		Code *string `json:"code"`
+	}
+	if r := decodeArgs(d, "python", raw, &a); r != nil {
+		return *r
+	}
+	if a.Code == nil {
+		return missing(d, "python", "code")
+	}
+	marker := "REPLAY_PYTHON_EOF"
+	for strings.Contains(*a.Code, marker) {
+		marker += "_"
+	}
+	script, _ := json.Marshal(map[string]string{"command": "python3 - <<'" + marker + "'\n" + *a.Code + "\n" + marker})
+	return s.bashTool(ctx, script, timeoutMS, d)
 }
 
 func jsonType(b []byte) string {

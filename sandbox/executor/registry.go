@@ -10,6 +10,17 @@ import (
 const (
 	FamilyClaudeCode = "claude-code" // Claude Code's built-in tools
 	FamilyGeneric    = "generic"     // plain names and results, for models behind an OpenAI-compatible API
+	// FamilyBench are the tools of the agent-benchmark harnesses: SWE-agent's
+	// and OpenHands' shell (bash, execute_bash) and file editor
+	// (str_replace_editor), inspect_ai's bash and python. Their results are
+	// what the harness showed the model: the command's output as a terminal
+	// shows it (stdout and stderr interleaved, no exit-code line), editor
+	// failures as "ERROR:\n…" text.
+	FamilyBench = "agent-bench"
+	// FamilyAnthropic is Anthropic's text-editor tool
+	// (str_replace_based_edit_tool): the editor's texts, failures marked
+	// as errors.
+	FamilyAnthropic = "anthropic"
 )
 
 // Tool is one tool the executor implements: what a model is offered (name,
@@ -33,8 +44,13 @@ type Tool struct {
 }
 
 func (t Tool) dialect() dialect {
-	if t.Family == FamilyGeneric {
+	switch t.Family {
+	case FamilyGeneric:
 		return generic
+	case FamilyBench:
+		return bench
+	case FamilyAnthropic:
+		return anthropicEditor
 	}
 	return claude
 }
@@ -155,6 +171,45 @@ func Tools() []Tool {
 			"ignore_case": {"type": "boolean"},
 			"context": {"type": "number"}
 		}`, "pattern")},
+		{Name: "bash", Family: FamilyBench, Shell: true, fn: (*Server).bashTool,
+			Description: "Run a bash command in the workspace (SWE-agent, inspect_ai); the output is what a terminal shows.",
+			Schema: schema(`{
+			"command": {"type": "string", "description": "The command to run"}
+		}`, "command")},
+		{Name: "execute_bash", Family: FamilyBench, Shell: true, fn: (*Server).bashTool,
+			Description: "Run a bash command in the workspace (OpenHands); the output is what a terminal shows.",
+			Schema: schema(`{
+			"command": {"type": "string", "description": "The command to run"},
+			"is_input": {"type": "string", "description": "Unsupported: input to a running process"},
+			"timeout": {"type": "number", "description": "Timeout in seconds"}
+		}`, "command")},
+		{Name: "python", Family: FamilyBench, Shell: true, fn: (*Server).pythonTool,
+			Description: "Run Python code with the image's python3 (inspect_ai's python tool).",
+			Schema: schema(`{
+			"code": {"type": "string", "description": "The Python code to run"}
+		}`, "code")},
+		{Name: "str_replace_editor", Family: FamilyBench, Shell: false, fn: (*Server).editorTool,
+			Description: "View, create and edit files (SWE-agent, OpenHands): view, create, str_replace, insert, undo_edit.",
+			Schema: schema(`{
+			"command": {"type": "string", "enum": ["view", "create", "str_replace", "insert", "undo_edit"], "description": "The command to run"},
+			"path": {"type": "string", "description": "Absolute path of the file or directory"},
+			"file_text": {"type": "string", "description": "The content of the file to create (create)"},
+			"old_str": {"type": "string", "description": "The exact text to replace; it must occur once (str_replace)"},
+			"new_str": {"type": "string", "description": "The replacement (str_replace) or the text to insert (insert)"},
+			"insert_line": {"type": "integer", "description": "Insert after this line; 0 inserts at the top (insert)"},
+			"view_range": {"type": "array", "items": {"type": "integer"}, "description": "[first, last] lines to view; last -1 is the end (view)"}
+		}`, "command", "path")},
+		{Name: "str_replace_based_edit_tool", Family: FamilyAnthropic, Shell: false, fn: (*Server).editorTool,
+			Description: "Anthropic's text editor: view, create, str_replace, insert, undo_edit.",
+			Schema: schema(`{
+			"command": {"type": "string", "enum": ["view", "create", "str_replace", "insert", "undo_edit"], "description": "The command to run"},
+			"path": {"type": "string", "description": "Absolute path of the file or directory"},
+			"file_text": {"type": "string", "description": "The content of the file to create (create)"},
+			"old_str": {"type": "string", "description": "The exact text to replace; it must occur once (str_replace)"},
+			"new_str": {"type": "string", "description": "The replacement (str_replace) or the text to insert (insert)"},
+			"insert_line": {"type": "integer", "description": "Insert after this line; 0 inserts at the top (insert)"},
+			"view_range": {"type": "array", "items": {"type": "integer"}, "description": "[first, last] lines to view; last -1 is the end (view)"}
+		}`, "command", "path")},
 		{Name: "list_dir", Family: FamilyGeneric, Shell: false, fn: (*Server).lsTool,
 			Description: "List a directory (one level; directories end in /).",
 			Schema: schema(`{

@@ -38,6 +38,7 @@ type Server struct {
 	mu      sync.Mutex
 	cwd     string               // shell working directory, kept across calls
 	reads   map[string]time.Time // files read (real path) and their mtime then
+	edits   map[string][]string  // the file editor's undo history: earlier contents by real path
 	snap    map[string]entry
 	running map[uint64]context.CancelFunc
 	tools   map[string]Tool

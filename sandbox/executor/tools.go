@@ -16,8 +16,10 @@ import (
 type dialect int
 
 const (
-	claude  dialect = iota // Claude Code's built-in tools
-	generic                // the generic set, for models behind an OpenAI-compatible API
+	claude          dialect = iota // Claude Code's built-in tools
+	generic                        // the generic set, for models behind an OpenAI-compatible API
+	bench                          // the agent-benchmark harnesses' (FamilyBench)
+	anthropicEditor                // Anthropic's text-editor tool (FamilyAnthropic)
 )
 
 type toolFunc func(s *Server, ctx context.Context, args json.RawMessage, timeoutMS int64, d dialect) Result

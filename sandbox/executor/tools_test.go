@@ -415,7 +415,7 @@ func TestToolRegistry(t *testing.T) {
 			t.Errorf("%s is listed twice", tool.Name)
 		}
 		seen[tool.Name] = true
-		if tool.Family != FamilyClaudeCode && tool.Family != FamilyGeneric {
+		if tool.Family != FamilyClaudeCode && tool.Family != FamilyGeneric && tool.Family != FamilyBench && tool.Family != FamilyAnthropic {
 			t.Errorf("%s: unknown family %q", tool.Name, tool.Family)
 		}
 		var s struct {

@@ -420,6 +420,7 @@ type converter struct {
 	args        map[string]json.RawMessage // tool call arguments by call id, from the responses
 	pending     []*pendingCall             // tool calls awaiting their observation
 	finished    bool
+	sawCwd      bool // a recorded working directory was declared
 	final       string
 	calls       int
 }
@@ -435,6 +436,9 @@ func (c *converter) declare() error {
 		return nil
 	}
 	c.declared = true
+	if c.meta.Refs.Cwd == nil {
+		c.meta.Refs.Cwd = &trace.Ref{Value: "/workspace", Provenance: trace.Inferred, From: "OpenHands' sandbox works in /workspace"}
+	}
 	return c.e.Emit(&trace.Event{Type: trace.EvRun, Meta: &c.meta})
 }
 
@@ -710,7 +714,8 @@ func (c *converter) observation(ev *event, raw json.RawMessage) error {
 	var ex struct {
 		ExitCode *int `json:"exit_code"`
 		Metadata *struct {
-			ExitCode *int `json:"exit_code"`
+			ExitCode   *int   `json:"exit_code"`
+			WorkingDir string `json:"working_dir"`
 		} `json:"metadata"`
 	}
 	src := ev.Extras
@@ -718,6 +723,15 @@ func (c *converter) observation(ev *event, raw json.RawMessage) error {
 		src = raw
 	}
 	json.Unmarshal(src, &ex)
+	if m := ex.Metadata; m != nil && strings.HasPrefix(m.WorkingDir, "/") && !c.sawCwd {
+		// The shell's first working directory is where the run started
+		// (the repository, in an evaluation).
+		c.sawCwd = true
+		cwd := &trace.Ref{Value: m.WorkingDir, Provenance: trace.Recorded, From: "the first shell observation's extras.metadata.working_dir"}
+		if err := c.emit(&trace.Event{Type: trace.EvRun, Meta: &trace.RunMeta{Refs: trace.Refs{Cwd: cwd}}}); err != nil {
+			return err
+		}
+	}
 	switch {
 	case ex.Metadata != nil && ex.Metadata.ExitCode != nil:
 		t.ExitCode = ex.Metadata.ExitCode

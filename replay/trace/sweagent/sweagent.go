@@ -246,6 +246,12 @@ func (im *importer) run(ctx context.Context, f *file) error {
 	if repo.BaseCommit != "" {
 		r.BaseCommit = &trace.Ref{Value: repo.BaseCommit, Provenance: trace.Recorded, From: "replay_config.env.repo.base_commit"}
 	}
+	switch {
+	case workdir != "":
+		r.Cwd = &trace.Ref{Value: workdir, Provenance: trace.Recorded, From: "trajectory[].state.working_dir"}
+	case rc.Env.Repo.RepoName != "":
+		r.Cwd = &trace.Ref{Value: "/" + strings.TrimPrefix(rc.Env.Repo.RepoName, "/"), Provenance: trace.Inferred, From: "replay_config.env.repo.repo_name (SWE-agent places the repository at /<repo_name>)"}
+	}
 	if img := rc.Env.Deployment.Image; img != "" {
 		r.Image = &trace.Ref{Value: img, Provenance: trace.Recorded, From: "replay_config.env.deployment.image"}
 	}
