@@ -1071,6 +1071,14 @@ const (
 // importReader) and a Get may as well return a new one.
 var batchPool = sync.Pool{New: func() any { return &batch{recs: make([]record, 0, 8)} }}
 
+// release puts b back in batchPool, its records cleared: a pooled batch
+// keeps nothing of its file alive.
+func release(b *batch) {
+	clear(b.recs[:cap(b.recs)])
+	b.recs, b.lines, b.size = b.recs[:0], b.lines[:0], 0
+	batchPool.Put(b)
+}
+
 var errStopped = errors.New("import stopped")
 
 // importFile reads one file into the runs of f. Reading and decoding run in
@@ -1143,7 +1151,7 @@ func (im *importer) importReader(ctx context.Context, f *fileCtx, rd io.Reader) 
 		if len(cur.lines) > 0 {
 			full <- cur
 		} else {
-			batchPool.Put(cur)
+			release(cur)
 		}
 	}()
 	var lineErr error
@@ -1167,13 +1175,13 @@ func (im *importer) importReader(ctx context.Context, f *fileCtx, rd io.Reader) 
 		select {
 		case free <- b:
 		default:
-			batchPool.Put(b)
+			release(b)
 		}
 	}
 	// full is closed: the reader is done with scanErr and scanWarn, and
 	// with the batches left in free.
 	for len(free) > 0 {
-		batchPool.Put(<-free)
+		release(<-free)
 	}
 	if lineErr != nil {
 		return lineErr
