@@ -164,6 +164,7 @@ type importItem struct {
 	local   bool // a file or directory to read (else a Langfuse id, or a path that fails)
 	results []importResult
 	done    bool
+	found   *importers.Found // as a folder's walk detected it
 }
 
 // expand turns the arguments into the traces to import: a folder that no
@@ -193,7 +194,7 @@ func (opts *importOptions) expand(ctx context.Context) ([]*importItem, []skipped
 				Error: fmt.Sprintf("import %q: no trace found in this folder (%d files skipped)", arg, len(skip))}}})
 		}
 		for _, f := range found {
-			items = append(items, &importItem{path: f.Path, local: true})
+			items = append(items, &importItem{path: f.Path, local: true, found: &f})
 		}
 	}
 	return items, skipped, nil
@@ -243,10 +244,21 @@ func runImport(ctx context.Context, opts *importOptions) error {
 	var local []*importItem
 	var inputs []store.Input
 	for _, it := range items {
-		if it.local && !it.done && !store.HoldsRecords(it.path, opts.Format) {
-			local = append(local, it)
-			inputs = append(inputs, store.Input{Path: it.path, Format: opts.Format, Options: topts})
+		if !it.local || it.done {
+			continue
 		}
+		in := store.Input{Path: it.path, Format: opts.Format, Options: topts}
+		if it.found != nil {
+			// Detected by the walk already.
+			if _, multi := it.found.Format.(trace.Multi); multi {
+				continue
+			}
+			in.Detected, in.Head = it.found.Format, it.found.Source
+		} else if store.HoldsRecords(it.path, opts.Format) {
+			continue
+		}
+		local = append(local, it)
+		inputs = append(inputs, in)
 	}
 	bar := opts.progress(len(inputs))
 	res, errs := st.ImportAll(ctx, inputs, runtime.GOMAXPROCS(0), func(int) {

@@ -222,6 +222,10 @@ type Input struct {
 	Source  string // where the trace came from, when not Path (see ImportAs)
 	Format  string // "" to detect it
 	Options trace.Options
+	// Detected, when set, is the format Path was detected as, read from
+	// Head (as importers.Walk found it): the input is not detected again.
+	Detected trace.Format
+	Head     *trace.Source
 }
 
 // prepared is an input stored in its file, its index row not yet written.
@@ -332,13 +336,15 @@ feed:
 // yet; content already stored is recognized by its hash and not parsed on.
 func (s *Store) prepare(ctx context.Context, in Input) (prepared, error) {
 	path, source, format, opts := in.Path, in.Source, in.Format, in.Options
-	src, err := importers.Open(path)
-	if err != nil {
-		return prepared{}, err
-	}
-	f, err := importers.Detect(src, format)
-	if err != nil {
-		return prepared{}, err
+	src, f := in.Head, in.Detected
+	if src == nil || f == nil {
+		var err error
+		if src, err = importers.Open(path); err != nil {
+			return prepared{}, err
+		}
+		if f, err = importers.Detect(src, format); err != nil {
+			return prepared{}, err
+		}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -1063,6 +1064,21 @@ const (
 	batchBytes = 1 << 20
 )
 
+// batchPool keeps the batches of finished files for the next ones: a
+// folder import reads many files of a few batches each, and fresh slabs
+// (zeroed, then faulted in page by page) cost more than their decode. It is
+// a cache of empty buffers, not state: any batch in it is cleared (see
+// importReader) and a Get may as well return a new one.
+var batchPool = sync.Pool{New: func() any { return &batch{recs: make([]record, 0, 8)} }}
+
+// release puts b back in batchPool, its records cleared: a pooled batch
+// keeps nothing of its file alive.
+func release(b *batch) {
+	clear(b.recs[:cap(b.recs)])
+	b.recs, b.lines, b.size = b.recs[:0], b.lines[:0], 0
+	batchPool.Put(b)
+}
+
 var errStopped = errors.New("import stopped")
 
 // importFile reads one file into the runs of f. Reading and decoding run in
@@ -1093,7 +1109,9 @@ func (im *importer) importReader(ctx context.Context, f *fileCtx, rd io.Reader) 
 			b.lines, b.size = b.lines[:0], 0
 			return b
 		default:
-			return &batch{recs: make([]record, 0, 8)} // grows up to batchLines
+			b := batchPool.Get().(*batch)
+			b.lines, b.size = b.lines[:0], 0
+			return b
 		}
 	}
 	noCopy := json.DecodeNoCopyString()
@@ -1132,6 +1150,8 @@ func (im *importer) importReader(ctx context.Context, f *fileCtx, rd io.Reader) 
 		})
 		if len(cur.lines) > 0 {
 			full <- cur
+		} else {
+			release(cur)
 		}
 	}()
 	var lineErr error
@@ -1155,9 +1175,14 @@ func (im *importer) importReader(ctx context.Context, f *fileCtx, rd io.Reader) 
 		select {
 		case free <- b:
 		default:
+			release(b)
 		}
 	}
-	// full is closed: the reader is done with scanErr and scanWarn.
+	// full is closed: the reader is done with scanErr and scanWarn, and
+	// with the batches left in free.
+	for len(free) > 0 {
+		release(<-free)
+	}
 	if lineErr != nil {
 		return lineErr
 	}

@@ -241,6 +241,23 @@ type unionBlock struct {
 // trace.BadJSON-able error only for invalid JSON; values of unexpected types
 // are ignored field by field. With options (json.DecodeNoCopyString), the
 // strings of r may refer to b, which must then stay unchanged.
+// hasToolUseResult reports whether line b holds the key "toolUseResult".
+// It looks for `UseResult"` first: its first byte is rare in JSON, so the
+// search skips along at memchr speed instead of stopping at every quote (a
+// plain bytes.Contains of `"toolUseResult"` was 6% of a folder import).
+func hasToolUseResult(b []byte) bool {
+	for {
+		i := bytes.Index(b, []byte(`UseResult"`))
+		if i < 0 {
+			return false
+		}
+		if i >= 5 && string(b[i-5:i]) == `"tool` {
+			return true
+		}
+		b = b[i+1:]
+	}
+}
+
 func decodeRecord(b []byte, r *record, opts ...json.DecodeOptionFunc) error {
 	// Keep the blocks array of the previous line, cleared: most lines have
 	// a block or two, and this saves an allocation per line.
@@ -251,7 +268,7 @@ func decodeRecord(b []byte, r *record, opts ...json.DecodeOptionFunc) error {
 	r.Message.Content = blocks[:0]
 	// toolUseResult is decoded into a struct reused from line to line,
 	// cleared only for the lines that have one.
-	if bytes.Contains(b, []byte(`"toolUseResult"`)) {
+	if hasToolUseResult(b) {
 		if spare == nil {
 			spare = new(toolUseResult)
 		} else {

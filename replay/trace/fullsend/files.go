@@ -124,16 +124,37 @@ type metrics struct {
 	Model      string `json:"model"`
 }
 
-func readMetrics(path string) (*metrics, error) {
+// readMetrics reads metrics.json. A field of the wrong type is left out
+// and named in a warning; only JSON that does not parse is an error.
+func readMetrics(path string) (*metrics, []trace.Warning, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var m metrics
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: invalid JSON: %w", path, err)
+		m = metrics{}
+		ps, lerr := trace.DecodeLoose(b, &m)
+		if lerr != nil {
+			return nil, nil, fmt.Errorf("%s: invalid JSON: %w", path, err)
+		}
+		return &m, fieldWarnings(path, ps), nil
 	}
-	return &m, nil
+	return &m, nil, nil
+}
+
+// fieldWarnings turns the wrong-typed fields of a one-object file into
+// warnings (line 1 when the file is a single line, else no line).
+func fieldWarnings(path string, ps []trace.FieldProblem) []trace.Warning {
+	var ws []trace.Warning
+	for _, p := range ps {
+		field := p.Field
+		if field == "" {
+			field = "(the whole value)"
+		}
+		ws = append(ws, trace.Warning{File: path, Field: field, Message: p.String() + " (left out)"})
+	}
+	return ws
 }
 
 // totals turns metrics.json into recorded totals. Its token counts are Claude
@@ -161,19 +182,25 @@ type result struct {
 var shaRE = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
 
 // readResult reads an output JSON file: its decision and the refs it names.
-func readResult(path string) (*trace.Decision, trace.Refs, error) {
+func readResult(path string) (*trace.Decision, trace.Refs, []trace.Warning, error) {
 	var refs trace.Refs
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, refs, err
+		return nil, refs, nil, err
 	}
 	b = bytes.TrimSpace(b)
 	if !json.Valid(b) || len(b) == 0 || b[0] != '{' {
-		return nil, refs, fmt.Errorf("%s: not a JSON object", path)
+		return nil, refs, nil, fmt.Errorf("%s: not a JSON object", path)
 	}
 	var r result
+	var warns []trace.Warning
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, refs, fmt.Errorf("%s: %w", path, err)
+		r = result{}
+		ps, lerr := trace.DecodeLoose(b, &r)
+		if lerr != nil {
+			return nil, refs, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		warns = fieldWarnings(path, ps)
 	}
 	from := filepath.Base(path)
 	rec := func(v, field string) *trace.Ref {
@@ -195,7 +222,7 @@ func readResult(path string) (*trace.Decision, trace.Refs, error) {
 	if trace.IsReviewAction(r.Action) {
 		d.Kind = "review"
 	}
-	return d, refs, nil
+	return d, refs, warns, nil
 }
 
 func compact(b []byte) []byte {

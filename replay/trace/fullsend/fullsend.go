@@ -83,9 +83,11 @@ func (Format) Import(ctx context.Context, src *trace.Source, opts trace.Options,
 	}
 	var mt *metrics
 	if l.metrics != "" {
-		if mt, err = readMetrics(l.metrics); err != nil {
+		var warns []trace.Warning
+		if mt, warns, err = readMetrics(l.metrics); err != nil {
 			return fmt.Errorf("import run directory %q: %w", src.Path, err)
 		}
+		warnings = append(warnings, warns...)
 		if meta.Defaults.Model == "" {
 			meta.Defaults.Model = mt.Model
 		}
@@ -106,11 +108,12 @@ func (Format) Import(ctx context.Context, src *trace.Source, opts trace.Options,
 	var decision *trace.Decision
 	for _, it := range l.iterations {
 		for _, p := range it.results {
-			d, refs, err := readResult(p)
+			d, refs, warns, err := readResult(p)
 			if err != nil {
 				warnings = append(warnings, trace.Warning{File: p, Message: "result ignored: " + err.Error()})
 				continue
 			}
+			warnings = append(warnings, warns...)
 			decision = d
 			meta.Refs.Merge(refs)
 		}

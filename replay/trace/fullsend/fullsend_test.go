@@ -3,6 +3,7 @@ package fullsend_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,5 +229,47 @@ func TestDetect(t *testing.T) {
 	}
 	if f.Detect(&trace.Source{Path: filepath.Join(example, "metrics.json")}) {
 		t.Error("a file is detected as a run directory")
+	}
+}
+
+// TestWrongTypesWarn: a field of the wrong type in metrics.json or in the
+// agent's result is left out with a warning naming file and field; the
+// rest of the file is still read.
+func TestWrongTypesWarn(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "iteration-1", "output"), 0o755)
+	os.Symlink(mustAbs(t, filepath.Join(example, "iteration-1", "transcripts")), filepath.Join(dir, "iteration-1", "transcripts"))
+	copyFile(t, filepath.Join(example, "run-telemetry.jsonl"), filepath.Join(dir, "run-telemetry.jsonl"))
+	copyFile(t, filepath.Join("testdata", "wrong-types", "metrics.json"), filepath.Join(dir, "metrics.json"))
+	copyFile(t, filepath.Join("testdata", "wrong-types", "review-result.json"), filepath.Join(dir, "iteration-1", "output", "review-result.json"))
+	r, err := trace.Collect(func(e trace.Emitter) error {
+		return (fullsend.Format{}).Import(context.Background(), &trace.Source{Path: dir, IsDir: true}, trace.Options{}, e)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"num_turns": "metrics.json", "token_usage.output": "metrics.json", "repo": "review-result.json"}
+	got := map[string]string{}
+	for _, w := range r.Warnings {
+		if w.Field != "" {
+			got[w.Field] = filepath.Base(w.File)
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("field warnings (field → file) = %v, want %v\nall: %v", got, want, r.Warnings)
+	}
+	if r.Outcome == nil || r.Outcome.Decision == nil || r.Outcome.Decision.Kind != "review" {
+		t.Errorf("the review decision was lost: %+v", r.Outcome)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

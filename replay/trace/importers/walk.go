@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/agentreplay/replay/replay/trace"
 )
@@ -35,14 +37,23 @@ type Skipped struct {
 // hidden folders (.claude, .codex) are read. force, when set, is the format
 // every file is read as. The results are in lexical order.
 func Walk(ctx context.Context, root, force string) ([]Found, []Skipped, error) {
-	var found []Found
-	var skipped []Skipped
+	// The walk lists what it finds in order; the files among them are
+	// detected after it, several at once (each reads its head).
+	type entry struct {
+		found   *Found
+		skipped *Skipped
+		file    string // to detect
+	}
+	var entries []entry
+	skip := func(path, reason string) {
+		entries = append(entries, entry{skipped: &Skipped{Path: path, Reason: reason}})
+	}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
 		if err != nil {
-			skipped = append(skipped, Skipped{Path: path, Reason: errors.Unwrap(err).Error()})
+			skip(path, errors.Unwrap(err).Error())
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -61,35 +72,76 @@ func Walk(ctx context.Context, root, force string) ([]Found, []Skipped, error) {
 			src := &trace.Source{Path: path, IsDir: true}
 			for _, f := range All() {
 				if f.Detect(src) {
-					found = append(found, Found{Path: path, Format: f, Source: src})
+					entries = append(entries, entry{found: &Found{Path: path, Format: f, Source: src}})
 					return fs.SkipDir
 				}
 			}
 			return nil
 		}
 		if session := sessionOf(path); session != "" {
-			skipped = append(skipped, Skipped{Path: path, Reason: "imported with its session " + session})
+			skip(path, "imported with its session "+session)
 			return nil
 		}
 		if !d.Type().IsRegular() {
-			skipped = append(skipped, Skipped{Path: path, Reason: "not a regular file"})
+			skip(path, "not a regular file")
 			return nil
 		}
-		src, err := Open(path)
-		if err != nil {
-			skipped = append(skipped, Skipped{Path: path, Reason: err.Error()})
-			return nil
-		}
-		f, err := Detect(src, force)
-		if err != nil {
-			skipped = append(skipped, Skipped{Path: path, Reason: reason(err, path)})
-			return nil
-		}
-		found = append(found, Found{Path: path, Format: f, Source: src})
+		entries = append(entries, entry{file: path})
 		return nil
 	})
 	if err != nil {
-		return found, skipped, fmt.Errorf("read folder %q: %w", root, err)
+		return nil, nil, fmt.Errorf("read folder %q: %w", root, err)
+	}
+	var files []int
+	for i, e := range entries {
+		if e.file != "" {
+			files = append(files, i)
+		}
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), len(files))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				e := &entries[i]
+				src, err := Open(e.file)
+				if err != nil {
+					e.skipped = &Skipped{Path: e.file, Reason: err.Error()}
+					continue
+				}
+				f, err := Detect(src, force)
+				if err != nil {
+					e.skipped = &Skipped{Path: e.file, Reason: reason(err, e.file)}
+					continue
+				}
+				e.found = &Found{Path: e.file, Format: f, Source: src}
+			}
+		}()
+	}
+feed:
+	for _, i := range files {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read folder %q: %w", root, err)
+	}
+	var found []Found
+	var skipped []Skipped
+	for _, e := range entries {
+		switch {
+		case e.found != nil:
+			found = append(found, *e.found)
+		case e.skipped != nil:
+			skipped = append(skipped, *e.skipped)
+		}
 	}
 	return found, skipped, nil
 }

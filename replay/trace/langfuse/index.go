@@ -1,6 +1,8 @@
 package langfuse
 
 import (
+	"github.com/agentreplay/replay/replay/trace"
+
 	"bufio"
 	"bytes"
 	stdjson "encoding/json"
@@ -78,6 +80,14 @@ type index struct {
 	seen    map[string]int // observation id → position in entries
 	// truncated is set when --lenient stopped pass 1 at bad JSON.
 	truncatedAt int64
+	// badTrace are the trace object's fields of the wrong type, read as
+	// absent, with their offsets.
+	badTrace []badField
+}
+
+type badField struct {
+	p   trace.FieldProblem
+	off int64
 }
 
 // syntaxError is a JSON error at a byte offset of the input. Errors met
@@ -244,6 +254,9 @@ func (ix *index) traceField(dec *stdjson.Decoder, key string) error {
 	base := dec.InputOffset()
 	if err := dec.Decode(&raw); err != nil {
 		return wrapSyntaxAt(dec, err, base)
+	}
+	if want, ok := traceFieldTypes[key]; ok && !isNull(raw) && kindName(raw) != want {
+		ix.badTrace = append(ix.badTrace, badField{trace.FieldProblem{Field: "trace." + key, Want: want, Got: kindName(raw)}, base})
 	}
 	t := &ix.trace
 	s := func() string {

@@ -96,6 +96,9 @@ func Decode(ctx context.Context, r io.ReaderAt, size int64, name string, opts tr
 	if !ix.trace.found && len(ix.entries) == 0 {
 		return fmt.Errorf("%s: %w: no Langfuse trace and no observations", name, trace.ErrNotTrace)
 	}
+	for _, b := range ix.badTrace {
+		warnings = append(warnings, trace.Warning{File: name, Line: lineAt(r, b.off), Field: b.p.Field, Message: b.p.String() + " (read as absent)"})
+	}
 	d := &decoder{ctx: ctx, r: r, name: name, e: e, ix: ix, warnings: warnings}
 	return d.run()
 }
@@ -187,10 +190,12 @@ type decoder struct {
 	unknown    map[string]int
 	unknownAt  map[string]int64
 	unknownOrd []string
+	checked    []bool // observations whose field types were checked (see checkObservation)
 }
 
 // pendingCall is a tool call a model made whose tool step is not seen yet.
 type pendingCall struct {
+	at       int // the generation's entry
 	id, name string
 	args     json.RawMessage
 	used     bool
@@ -562,6 +567,7 @@ func (d *decoder) read(i int) (*observation, error) {
 	if err != nil {
 		return nil, &trace.LineError{File: d.name, Line: lineAt(d.r, en.off), Err: fmt.Errorf("observation %q: %w", en.ID, err)}
 	}
+	d.checkObservation(i, buf)
 	return o, nil
 }
 
@@ -740,7 +746,7 @@ func (d *decoder) llm(i int) error {
 	}
 	for _, p := range call.Output.Parts {
 		if p.Type == trace.PartToolCall {
-			d.pending = append(d.pending, pendingCall{id: p.ID, name: p.Name, args: p.Arguments})
+			d.pending = append(d.pending, pendingCall{at: i, id: p.ID, name: p.Name, args: p.Arguments})
 		}
 	}
 	if len(d.pending) > 512 {
@@ -936,6 +942,15 @@ func (d *decoder) finish() error {
 	}
 	if d.empty > 0 {
 		d.warn(0, fmt.Sprintf("%d GENERATION observation(s) with no input, output, usage or cost were skipped", d.empty))
+	}
+	// A model's tool call that no TOOL observation answered: the call
+	// stays in the model's answer, its result is nowhere.
+	for _, p := range d.pending {
+		if !p.used {
+			line := lineAt(d.r, d.objectStart(p.at))
+			d.warnings = append(d.warnings, trace.Warning{File: d.name, Line: line, Field: "output",
+				Message: fmt.Sprintf("observation %q: a tool call without a recorded result (call %q, tool %q)", d.ix.entries[p.at].ID, p.id, p.name)})
+		}
 	}
 	for _, t := range d.unknownOrd {
 		line := lineAt(d.r, d.unknownAt[t])

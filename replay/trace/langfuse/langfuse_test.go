@@ -349,3 +349,32 @@ func TestDuplicateObservations(t *testing.T) {
 		t.Errorf("output %q, want the fuller copy's %q", got, "hello there")
 	}
 }
+
+// TestWrongTypesWarn: fields of the wrong type in the trace and its
+// observations are warnings naming line and field, never silence.
+func TestWrongTypesWarn(t *testing.T) {
+	b, err := os.ReadFile("testdata/wrong-types.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := importBytes(t, "wrong-types.json", b, trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{ // field → line
+		"trace.sessionId":    1,
+		"usageDetails.input": 3,
+		"startTime":          4,
+		"model":              4,
+		"usageDetails":       4,
+	}
+	got := map[string]int{}
+	for _, w := range r.Warnings {
+		if w.Field != "" {
+			got[w.Field] = w.Line
+		}
+	}
+	if !cmp.Equal(got, want) {
+		t.Errorf("field warnings (field → line) = %v, want %v\nall: %v", got, want, r.Warnings)
+	}
+}

@@ -16,7 +16,16 @@
 // agent, session and times come from the outermost agent span (else the
 // trace's root). Steps are ordered by start time. Spans of operations the
 // model has no step for (embeddings, retrieval, …) are counted in one
-// warning per operation.
+// warning per operation. Spans that only group others (create_agent,
+// invoke_workflow, OpenInference's CHAIN, spans without GenAI attributes)
+// give the run its structure and hold no step; they are not warned about.
+//
+// Nothing is lost in silence: a span member or a typed GenAI attribute of
+// the wrong type (a token count that is not a number, a time that is an
+// object) is a warning naming the line, the span and the field; a tool
+// result in a request whose call no message holds, and a tool call that no
+// tool span and no later request answers (kept as a tool event marked
+// missing), are warnings too.
 //
 // The first model call of each run gives the run its system prompt and tool
 // definitions, and the messages of its request become the run's first steps

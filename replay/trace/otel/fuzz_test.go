@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/agentreplay/replay/internal/testutil"
 	"github.com/agentreplay/replay/replay/trace"
 )
 
@@ -70,5 +71,32 @@ func FuzzImport(f *testing.F) {
 			t.Fatalf("held (-) vs read again (+):\n%s", diff)
 		}
 		trace.Summarize(twice, nil)
+		// Every line of JSON Lines (a span, a batch of spans) is imported or
+		// warned about; a document's lines are not records.
+		if framing(data) != frameLines {
+			return
+		}
+		testutil.CheckEveryLineAccounted(t, data, structuralLine, func(data []byte) (*trace.Run, error) {
+			return trace.Collect(func(e trace.Emitter) error {
+				r := bytes.NewReader(data)
+				return importSpans(ctx, r, r, "fuzz.json", NameSpans, trace.Options{}, e)
+			})
+		})
 	})
+}
+
+// structuralLine reports a line whose spans only group others (containers
+// such as create_agent or CHAIN, spans without GenAI attributes): they give
+// the run its structure and hold no step, as the package documents.
+func structuralLine(line []byte) bool {
+	spans, _, err := readSpans(context.Background(), bytes.NewReader(line), "line.json", trace.Options{})
+	if err != nil || len(spans) == 0 {
+		return false
+	}
+	for i := range spans {
+		if c, _ := classify(&spans[i]); c != classOther {
+			return false
+		}
+	}
+	return true
 }

@@ -597,3 +597,55 @@ func TestImportOpeningFromLaterCall(t *testing.T) {
 		t.Errorf("the first call's request was not recorded, mode %q", r.Steps[1].LLM.InputMode)
 	}
 }
+
+// TestImportWrongTypesWarn: a span member or a typed GenAI attribute of the
+// wrong type is a warning naming its line and field, never silence.
+func TestImportWrongTypesWarn(t *testing.T) {
+	path := filepath.Join("testdata", "wrong_types.jsonl")
+	r := mustLoad(t, path)
+	want := map[string]int{ // field → line
+		"startTimeUnixNano":                     2,
+		"status":                                2,
+		"attributes.gen_ai.usage.input_tokens":  2,
+		"attributes.gen_ai.request.temperature": 2,
+	}
+	got := map[string]int{}
+	for _, w := range r.Warnings {
+		if w.Field != "" {
+			got[w.Field] = w.Line
+			if w.File != path || !strings.Contains(w.Message, "b000000000000002") {
+				t.Errorf("warning %v: want file %s and the span's id", w, path)
+			}
+		}
+	}
+	if !cmp.Equal(got, want) {
+		t.Errorf("field warnings (field → line) = %v, want %v\nall: %v", got, want, r.Warnings)
+	}
+}
+
+// TestImportCallWithoutResultWarns: a tool call no tool span and no later
+// request answers is kept, marked missing, with a warning naming its line.
+func TestImportCallWithoutResultWarns(t *testing.T) {
+	line := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"b0000000000000b1","name":"chat m","startTimeUnixNano":"1","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.output.messages","value":{"stringValue":"[{\"role\":\"assistant\",\"parts\":[{\"type\":\"tool_call\",\"id\":\"c1\",\"name\":\"grep\",\"arguments\":{\"q\":\"x\"}}]}]"}}]}]}]}]}`
+	path := filepath.Join(t.TempDir(), "call.jsonl")
+	if err := os.WriteFile(path, []byte(line+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := load(t, path, trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing int
+	for _, s := range r.Steps {
+		if s.Tool != nil && s.Tool.Status == trace.ToolMissing && s.Tool.CallID == "c1" {
+			missing++
+		}
+	}
+	warned := false
+	for _, w := range r.Warnings {
+		warned = warned || (w.Line == 1 && strings.Contains(w.Message, "without a recorded result"))
+	}
+	if missing != 1 || !warned {
+		t.Errorf("missing tool events = %d, warned = %v; warnings: %v", missing, warned, r.Warnings)
+	}
+}

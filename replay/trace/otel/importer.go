@@ -2,6 +2,7 @@ package otel
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	stdjson "encoding/json"
 	"errors"
@@ -192,6 +193,7 @@ type node struct {
 	iteration                 bool   // a factory agent span (one iteration of the agent)
 	toolDesc                  string // tool spans: gen_ai.tool.description
 	wrapper                   bool   // a model-call span around other model-call spans
+	checked                   bool   // its attributes' types were checked (see checkAttrs)
 
 	parent       *node
 	agent        *node              // nearest enclosing agent span
@@ -240,7 +242,12 @@ func (im *importer) fetch(n *node) (*Span, error) {
 	if err := im.ctx.Err(); err != nil {
 		return nil, err
 	}
-	return im.f.fetch(&n.ref)
+	sp, err := im.f.fetch(&n.ref)
+	if err == nil && !n.checked {
+		n.checked = true
+		im.checkAttrs(sp)
+	}
+	return sp, err
 }
 
 // run builds the run structure from the nodes and emits it.
@@ -816,6 +823,7 @@ func (im *importer) emitRun(key string, meta *trace.RunMeta, steps []*node) (str
 				return "", err
 			}
 			st.matchTools(call, steps[i+1:])
+			st.callAt = n
 			final = call.Output.Text()
 			if err := im.e.Emit(&trace.Event{Type: trace.EvLLM, Run: key, Time: n.start, LLM: call}); err != nil {
 				return "", err
@@ -837,6 +845,11 @@ func (im *importer) emitRun(key string, meta *trace.RunMeta, steps []*node) (str
 				return "", err
 			}
 		}
+	}
+	// The last answer's calls that no tool span answered have no request
+	// after them to hold their results.
+	if err := st.missing(st.pending); err != nil {
+		return "", err
 	}
 	return final, nil
 }
@@ -894,6 +907,33 @@ type runState struct {
 	key     string
 	seen    map[string]bool
 	pending []trace.Part // tool_call parts of the last answer without a tool span
+	callAt  *node        // the model call that made them
+}
+
+// missing emits the pending tool calls that no result answered, marked
+// missing, with a warning each: a call is never dropped in silence.
+func (st *runState) missing(parts []trace.Part) error {
+	for _, p := range parts {
+		line := 0
+		var at time.Time
+		if st.callAt != nil {
+			line, at = st.callAt.ref.line, st.callAt.end
+		}
+		st.im.warns = append(st.im.warns, trace.Warning{File: st.im.name, Line: line, Field: "gen_ai.output.messages",
+			Message: fmt.Sprintf("a tool call without a recorded result (call %q, tool %q): kept, marked missing", p.ID, p.Name)})
+		if st.im.fromReplay {
+			continue
+		}
+		name := p.Name
+		if name == "" {
+			name = "unknown"
+		}
+		tc := &trace.ToolCall{CallID: p.ID, Name: name, Arguments: p.Arguments, Status: trace.ToolMissing}
+		if err := st.im.e.Emit(&trace.Event{Type: trace.EvTool, Run: st.key, Time: at, Tool: tc}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func userKey(m trace.Message) string { return m.Role + "\x00" + m.Text() }
@@ -929,6 +969,15 @@ func (st *runState) beforeCall(n *node, call *trace.LLMCall, first bool, opening
 					return err
 				}
 			}
+		}
+		var left []trace.Part
+		for _, p := range st.pending {
+			if _, ok := byID[p.ID]; ok || p.ID == "" {
+				left = append(left, p)
+			}
+		}
+		if err := st.missing(left); err != nil {
+			return err
 		}
 		st.pending = nil
 	}
@@ -971,6 +1020,8 @@ func (st *runState) history(n *node, input []trace.Message) error {
 				c, ok := calls[p.ID]
 				if !ok {
 					c = trace.Part{Type: trace.PartToolCall, ID: p.ID, Name: m.Name}
+					st.im.warns = append(st.im.warns, trace.Warning{File: st.im.name, Line: n.ref.line, Field: "gen_ai.input.messages",
+						Message: fmt.Sprintf("a tool result without its call (call %q): kept, the tool named %q", p.ID, cmp.Or(m.Name, "unknown"))})
 				}
 				if err := st.emitTool(n.start, c, p, detailHistory); err != nil {
 					return err

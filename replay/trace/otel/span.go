@@ -384,6 +384,9 @@ func (s *scanner) object(obj map[string]json.RawMessage, at *spanRef, fn func(*S
 		s.noSpan(at.line, "object without span members or GenAI attributes")
 		return nil
 	}
+	if at.span || spanLike(obj) {
+		s.checkSpanObject(obj, at.line)
+	}
 	sp.Line = at.line
 	ref := *at
 	if s.hold || ref.held != nil {
