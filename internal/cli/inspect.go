@@ -197,6 +197,17 @@ func writeSummary(w io.Writer, s trace.Summary) error {
 		}
 		row("tools", "%s", strings.Join(parts, ", "))
 	}
+	if len(s.Harness) > 0 {
+		var names []string
+		n := 0
+		for k, v := range s.Harness {
+			names = append(names, fmt.Sprintf("%s %d", k, v))
+			n += v
+		}
+		slices.Sort(names)
+		row("harness", "%s the agent's harness gave instead of the tool (%s): verify answers them as recorded",
+			plural(n, "result", "results"), strings.Join(names, ", "))
+	}
 	tok := s.Tokens
 	row("tokens", "input %s, output %s, cache read %s, cache write %s  (from %s)",
 		thousands(tok.Input), thousands(tok.Output), thousands(tok.CacheRead), thousands(tok.CacheWrite), s.TokensOf)
