@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/sandbox"
 )
 
@@ -298,6 +299,35 @@ func canonicalJSON(b json.RawMessage) []byte {
 	out, err := json.Marshal(v) // maps marshal with sorted keys
 	if err != nil {
 		return b
+	}
+	return out
+}
+
+// VerifyBlockers says, from a trace's summary and before anything runs, why
+// a verify of it would prove nothing of the world (and exit 3, incomplete):
+// no tool call it would re-execute under ps, or no repository to rebuild.
+// Inspect adds them to the trace's replayable reasons.
+func VerifyBlockers(sum trace.Summary, ps PolicySet) []string {
+	var out []string
+	if sum.ToolCalls == 0 {
+		out = append(out, "verify: no tool calls recorded, so a verify re-executes nothing and checks nothing of the world")
+	} else {
+		var names []string
+		reexec := false
+		for name := range sum.Tools {
+			if p, _ := ps.Decide(name, nil); p == Exec || p == Agent {
+				reexec = true
+				break
+			}
+			names = append(names, name)
+		}
+		if !reexec {
+			slices.Sort(names)
+			out = append(out, fmt.Sprintf("verify: none of its tools is re-executed (%s: answered from the recording, as tools that may reach outside), so a verify checks nothing of the world; --tool-policy NAME=exec re-executes a tool that only touches the workspace", strings.Join(names, ", ")))
+		}
+	}
+	if _, ok := sum.Refs["repo"]; !ok {
+		out = append(out, "verify: the trace names no repository, so its tools would run in an empty workspace; pass --repo (a URL, owner/name, a local repository or a git bundle)")
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
+	"github.com/agentreplay/replay/replay"
 	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/replay/trace/importers"
@@ -79,6 +80,12 @@ func runInspect(ctx context.Context, opts *inspectOptions) error {
 		return err
 	}
 	worldRefs(opts.globals, &sum) // refs a `replay world fetch` resolved (world.go)
+	if sum.Origin == nil {
+		// What a verify would say before anyone runs it (verify.go's
+		// incomplete verdicts).
+		sum.Replay.Reasons = append(sum.Replay.Reasons, replay.VerifyBlockers(sum, replay.PolicySet{})...)
+		sum.Replay.OK = len(sum.Replay.Reasons) == 0
+	}
 	if opts.JSON {
 		return writeJSON(opts.env.Stdout, roundSummary(sum))
 	}
