@@ -233,6 +233,7 @@ func Run(ctx context.Context, orig *trace.Run, cfg Config) (*Report, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Policies = cfg.Policies.WithRecording(orig)
 	e := &engine{cfg: cfg}
 	e.out = &e.col
 	if cfg.Emit != nil {

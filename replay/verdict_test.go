@@ -116,3 +116,64 @@ func TestVerifyBlockers(t *testing.T) {
 		t.Errorf("with an exec policy: %q", got)
 	}
 }
+
+// TestSameNamedForeignTool: an agent's own tool that shares a name with one
+// of the sandbox's generic tools (any-agent's write_file(text) against the
+// generic write_file(path, content)) is told apart by its recorded
+// arguments or its definition, and answered as an unknown tool, never run
+// as the wrong one.
+func TestSameNamedForeignTool(t *testing.T) {
+	call := func(args string) *trace.Run {
+		p := trace.Part{Type: trace.PartToolCall, ID: "w1", Name: "write_file", Arguments: json.RawMessage(args)}
+		return &trace.Run{Steps: []trace.Step{
+			{Kind: trace.KindMessage, Message: &trace.Message{Role: "user", Parts: []trace.Part{{Type: trace.PartText, Text: "write the year"}}}},
+			{Kind: trace.KindLLM, LLM: &trace.LLMCall{Model: "m", Output: answer("", p)}},
+			{Kind: trace.KindTool, Tool: &trace.ToolCall{CallID: "w1", Name: "write_file", Arguments: p.Arguments, Status: trace.ToolOK, Output: "ok"}},
+			{Kind: trace.KindLLM, LLM: &trace.LLMCall{Model: "m", Output: answer("done")}},
+		}}
+	}
+	withDef := func(r *trace.Run, schema string) *trace.Run {
+		r.Meta.Instr.Tools = []trace.ToolDef{{Name: "write_file", Schema: json.RawMessage(schema)}}
+		return r
+	}
+	tests := []struct {
+		name   string
+		run    *trace.Run
+		policy replay.Policy
+		why    string
+	}{
+		{"recorded arguments lack the path", call(`{"text":"2025"}`), replay.Recorded, `no "path" argument`},
+		{"recorded arguments the generic tool does not take", call(`{"path":"y.txt","content":"2025","mode":"a"}`), replay.Recorded, `passes "mode"`},
+		{"its definition lacks the path", withDef(call(`{}`), `{"type":"object","properties":{"text":{"type":"string"}}}`), replay.Recorded, `defines its own write_file (no "path" property)`},
+		{"the generic tool itself", call(`{"path":"y.txt","content":"2025"}`), replay.Exec, "a workspace tool"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ws := newLocal(t, nil)
+			rep, err := replay.Run(context.Background(), tt.run, replay.Config{Mode: replay.ModeVerify, Workspace: ws})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Calls) != 1 {
+				t.Fatalf("%d calls", len(rep.Calls))
+			}
+			c := rep.Calls[0]
+			if c.Policy != tt.policy || !strings.Contains(c.Why, tt.why) {
+				t.Errorf("policy %s (%s), want %s saying %q", c.Policy, c.Why, tt.policy, tt.why)
+			}
+			if tt.policy != replay.Exec {
+				if c.Produced != replay.ProducedRecorded || c.Fidelity.Status != replay.NotReexecuted {
+					t.Errorf("produced %s, fidelity %+v: want answered from the recording", c.Produced, c.Fidelity)
+				}
+				if _, err := ws.ReadFile(context.Background(), "y.txt"); err == nil {
+					t.Error("the foreign call ran as the sandbox's write_file")
+				}
+			}
+		})
+	}
+	// An explicit --tool-policy still wins.
+	ps := replay.NewPolicySet(map[string]replay.Policy{"write_file": replay.Exec}).WithRecording(call(`{"text":"2025"}`))
+	if p, _ := ps.Decide("write_file", json.RawMessage(`{"text":"2025"}`)); p != replay.Exec {
+		t.Errorf("--tool-policy write_file=exec: %s", p)
+	}
+}

@@ -75,7 +75,7 @@ keeps them at full precision.`,
 }
 
 func runInspect(ctx context.Context, opts *inspectOptions) error {
-	sum, err := opts.summary(ctx, "inspect", opts.Target, opts.Format, opts.Lenient)
+	sum, run, err := opts.summaryRun(ctx, "inspect", opts.Target, opts.Format, opts.Lenient, true)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,11 @@ func runInspect(ctx context.Context, opts *inspectOptions) error {
 	if sum.Origin == nil {
 		// What a verify would say before anyone runs it (verify.go's
 		// incomplete verdicts).
-		sum.Replay.Reasons = append(sum.Replay.Reasons, replay.VerifyBlockers(sum, replay.PolicySet{})...)
+		ps := replay.PolicySet{}
+		if run != nil {
+			ps = ps.WithRecording(run) // the agent's own tools that share a sandbox tool's name
+		}
+		sum.Replay.Reasons = append(sum.Replay.Reasons, replay.VerifyBlockers(sum, ps)...)
 		sum.Replay.OK = len(sum.Replay.Reasons) == 0
 	}
 	if opts.JSON {
@@ -108,39 +112,58 @@ func roundSummary(sum trace.Summary) trace.Summary {
 // comes from the store, which a read-only command never creates. op names
 // the command in errors.
 func (g *globals) summary(ctx context.Context, op, arg, format string, lenient bool) (trace.Summary, error) {
+	sum, _, err := g.summaryRun(ctx, op, arg, format, lenient, false)
+	return sum, err
+}
+
+// summaryRun is summary that also returns the run when withRun says so (a
+// stored run that cannot be read gives nil: the summary is enough).
+func (g *globals) summaryRun(ctx context.Context, op, arg, format string, lenient, withRun bool) (trace.Summary, *trace.Run, error) {
 	t, err := store.ParseTarget(op, arg)
 	if err != nil {
-		return trace.Summary{}, err
+		return trace.Summary{}, nil, err
 	}
 	if t.IsPath {
 		if format != "" {
 			if _, err := importers.Lookup(format); err != nil {
-				return trace.Summary{}, usage(fmt.Errorf("--format: %w", err))
+				return trace.Summary{}, nil, usage(fmt.Errorf("--format: %w", err))
 			}
 		}
 		pricing, err := g.pricing()
 		if err != nil {
-			return trace.Summary{}, err
+			return trace.Summary{}, nil, err
 		}
-		return store.Summarize(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
+		if withRun {
+			return store.SummarizeRun(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
+		}
+		sum, err := store.Summarize(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
+		return sum, nil, err
 	}
 	home, exists, err := g.storeExists()
 	if err != nil {
-		return trace.Summary{}, err
+		return trace.Summary{}, nil, err
 	}
 	if !exists {
-		return trace.Summary{}, t.EmptyStoreError(home)
+		return trace.Summary{}, nil, t.EmptyStoreError(home)
 	}
 	st, err := g.openStore(ctx, nil)
 	if err != nil {
-		return trace.Summary{}, err
+		return trace.Summary{}, nil, err
 	}
 	defer st.Close()
 	e, err := st.Find(ctx, t, store.ResolveOptions{})
 	if err != nil {
-		return trace.Summary{}, err
+		return trace.Summary{}, nil, err
 	}
-	return st.Summary(ctx, e.ID)
+	sum, err := st.Summary(ctx, e.ID)
+	if err != nil || !withRun {
+		return sum, nil, err
+	}
+	run, rerr := st.Run(ctx, e.ID)
+	if rerr != nil {
+		run = nil
+	}
+	return sum, run, nil
 }
 
 // writeSummary renders the text form of inspect.
