@@ -58,7 +58,9 @@ any re-executed call differs; 3 when the verify checks nothing of the world
 in an empty workspace: pass --repo) or did not reach the end of the recording
 (the runs and how many of their recorded model calls it replayed are named).
 A text-only answer does not end a verify while the recording goes on: a later
-user turn recorded only in the next request (Langfuse, OTel) is fed as recorded.`,
+user turn recorded only in the next request (Langfuse, OTel) is fed as recorded.
+
+` + verifyJSONHelp(),
 		Example: `  replay verify testdata/example/run --repo testdata/example/widgets.bundle --github-fixture testdata/example/github
   replay verify 5ef49dd6 --offline
   replay verify session.jsonl --json | jq '.calls[] | select(.fidelity.status=="differs")'`,
@@ -179,7 +181,7 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 		return perr
 	}
 	calls, actions := alignCalls(res, rep.Calls, pricing)
-	v := verifyJSON{Version: 1, Original: res.Original.ID, Run: res.ID, Workspace: res.Workspace, Calls: calls, Actions: actions, Divergences: rep.Divergences, Stopped: rep.Stopped, Counts: map[string]int{}, Normalized: []string{}}
+	v := verifyJSON{Version: verifyJSONVersion, Original: res.Original.ID, Run: res.ID, Workspace: res.Workspace, Calls: calls, Actions: actions, Divergences: rep.Divergences, Stopped: rep.Stopped, Counts: map[string]int{}, Normalized: []string{}}
 	if v.Divergences == nil {
 		v.Divergences = []model.Divergence{}
 	}
