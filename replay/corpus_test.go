@@ -21,7 +21,9 @@ func importCorpus(t *testing.T, path string) *trace.Run {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := trace.Collect(func(e trace.Emitter) error { return importers.ImportSource(context.Background(), f, src, trace.Options{}, e) })
+	run, err := trace.Collect(func(e trace.Emitter) error {
+		return importers.ImportSource(context.Background(), f, src, trace.Options{}, e)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
