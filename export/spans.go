@@ -390,6 +390,7 @@ func (b *spanBuilder) tool(ctx context.Context, r *trace.Run, i int, tc *trace.T
 		attrs = append(attrs, attribute.Int64(otel.AttrToolDurationMS, d))
 	}
 	attrs = appendStr(attrs, otel.AttrProduced, tc.Produced)
+	attrs = appendStr(attrs, otel.AttrToolHarness, tc.Harness)
 	if b.opts.Content {
 		if a := jsonArgs(tc.Arguments); a != nil {
 			attrs = append(attrs, attribute.String(string(semconv.GenAIToolCallArgumentsKey), string(a)))

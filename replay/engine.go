@@ -106,6 +106,25 @@ type Report struct {
 	// LLMCalls counts the model calls made, CostUSD their priced cost.
 	LLMCalls int
 	CostUSD  float64
+	// Unreplayed, in ModeVerify, lists the recorded runs whose model calls
+	// the replay did not all reach (it stopped, or the agent ended before
+	// the original did): what the verify could not check.
+	Unreplayed []Unreplayed `json:"unreplayed,omitempty"`
+}
+
+// Unreplayed is a recorded run the verify did not follow to its end.
+type Unreplayed struct {
+	Run      string `json:"run,omitempty"` // run key ("" is the main run)
+	Answered int    `json:"answered"`      // recorded model calls answered
+	Recorded int    `json:"recorded"`      // recorded model calls in all
+}
+
+func (u Unreplayed) String() string {
+	run := "the main run"
+	if u.Run != "" {
+		run = fmt.Sprintf("sub-agent run %q", u.Run)
+	}
+	return fmt.Sprintf("%s replayed %d of its %d recorded model calls", run, u.Answered, u.Recorded)
 }
 
 // Diverged reports whether a verify found a re-executed call whose result
@@ -214,6 +233,7 @@ func Run(ctx context.Context, orig *trace.Run, cfg Config) (*Report, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Policies = cfg.Policies.WithRecording(orig)
 	e := &engine{cfg: cfg}
 	e.out = &e.col
 	if cfg.Emit != nil {
@@ -239,6 +259,9 @@ func Run(ctx context.Context, orig *trace.Run, cfg Config) (*Report, error) {
 	rep := &Report{Calls: e.calls, LLMCalls: e.llmCalls, CostUSD: e.cost}
 	for _, r := range e.recs {
 		rep.Divergences = append(rep.Divergences, r.Divergences()...)
+		if n, k := r.Len(), r.Answered(); k < n {
+			rep.Unreplayed = append(rep.Unreplayed, Unreplayed{Run: r.Key(), Answered: k, Recorded: n})
+		}
 	}
 	out := &trace.Outcome{Status: trace.StatusOK, Final: final}
 	var stop *StopError
@@ -496,6 +519,18 @@ func (e *engine) loop(ctx context.Context, a *agent) (string, error) {
 				a.queued = a.queued[1:]
 				if err := e.message(a, next); err != nil {
 					return "", err
+				}
+				continue
+			}
+			if a.rec != nil && a.rec.Answered() < a.rec.Len() {
+				// The original went on after this answer: a later user
+				// turn recorded only in the next request (Langfuse,
+				// OTel), or a framework's next step. Follow it to the
+				// end, feeding that turn as recorded.
+				for _, m := range a.rec.NextTurn() {
+					if err := e.message(a, m); err != nil {
+						return "", err
+					}
 				}
 				continue
 			}

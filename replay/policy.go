@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/sandbox"
 )
 
@@ -50,6 +51,126 @@ var agentTools = []string{"Task", "Agent"}
 // PolicySet holds the policy per tool name, with the defaults for the rest.
 type PolicySet struct {
 	byName map[string]Policy
+	// foreign are the tools of the agent's own that share a name with one
+	// the sandbox runs (WithRecording), with why.
+	foreign map[string]string
+}
+
+// WithRecording returns ps knowing which tools of the recorded run are the
+// agent's own although they share a name with one the sandbox runs: told
+// apart by the trace's definition of the tool or by its recorded calls
+// (any-agent's write_file(text) is not the generic write_file(path,
+// content)). Their calls follow the policy of unknown tools.
+func (ps PolicySet) WithRecording(orig *trace.Run) PolicySet {
+	ps.foreign = map[string]string{}
+	defs := map[string]trace.ToolDef{}
+	for _, d := range orig.Meta.Instr.Tools {
+		if len(d.Schema) > 0 {
+			defs[d.Name] = d
+		}
+	}
+	for name, d := range defs {
+		if why := foreignDef(name, d.Schema); why != "" {
+			ps.foreign[name] = why
+		}
+	}
+	var walk func(r *trace.Run)
+	walk = func(r *trace.Run) {
+		for _, st := range r.Steps {
+			if t := st.Tool; t != nil && ps.foreign[t.Name] == "" {
+				if why := foreignCall(t.Name, t.Arguments); why != "" {
+					ps.foreign[t.Name] = why
+				}
+			}
+		}
+		for _, c := range r.Children {
+			walk(c)
+		}
+	}
+	walk(orig)
+	return ps
+}
+
+// schemaShape reads the property names and required names of an object
+// schema (ok false when it is not one).
+func schemaShape(raw json.RawMessage) (props map[string]bool, required []string, closed, ok bool) {
+	var s struct {
+		Type       any                        `json:"type"`
+		Properties map[string]json.RawMessage `json:"properties"`
+		Required   []string                   `json:"required"`
+		Additional *bool                      `json:"additionalProperties"`
+	}
+	if json.Unmarshal(raw, &s) != nil || s.Properties == nil {
+		return nil, nil, false, false
+	}
+	props = map[string]bool{}
+	for k := range s.Properties {
+		props[k] = true
+	}
+	return props, s.Required, s.Additional != nil && !*s.Additional, true
+}
+
+// foreignDef says why the trace's definition of a tool that shares its
+// name with one the sandbox runs is another tool: it lacks a property the
+// sandbox's tool requires. "" when it fits.
+func foreignDef(name string, schema json.RawMessage) string {
+	ours, _, ok := sandbox.LookupToolDef(name)
+	if !ok {
+		return ""
+	}
+	_, required, _, ok := schemaShape(ours.Schema)
+	theirs, _, _, ok2 := schemaShape(schema)
+	if !ok || !ok2 {
+		return ""
+	}
+	for _, r := range required {
+		if !theirs[r] {
+			return fmt.Sprintf("the trace defines its own %s (no %q property): not the sandbox's %s", name, r, name)
+		}
+	}
+	return ""
+}
+
+// foreignCall says why a recorded call of a tool that shares its name with
+// one the sandbox runs was made to another tool: it lacks an argument the
+// sandbox's tool requires, or (for the generic set, whose plain names any
+// agent may use) passes one it does not take. "" when it fits.
+func foreignCall(name string, args json.RawMessage) string {
+	ours, generic, ok := sandbox.LookupToolDef(name)
+	if !ok {
+		return ""
+	}
+	props, required, closed, ok := schemaShape(ours.Schema)
+	var a map[string]json.RawMessage
+	if !ok || len(bytes.TrimSpace(args)) == 0 || json.Unmarshal(args, &a) != nil {
+		return ""
+	}
+	for _, r := range required {
+		if _, has := a[r]; !has {
+			return fmt.Sprintf("its recorded call has no %q argument, which the sandbox's %s requires: a tool of the agent's own", r, name)
+		}
+	}
+	if generic && closed {
+		var extra []string
+		for k := range a {
+			if !props[k] {
+				extra = append(extra, k)
+			}
+		}
+		if len(extra) > 0 {
+			slices.Sort(extra)
+			return fmt.Sprintf("its recorded call passes %s, which the sandbox's %s does not take: a tool of the agent's own", strings.Join(quoteAll(extra), ", "), name)
+		}
+	}
+	return ""
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
 }
 
 // NewPolicySet returns the defaults overridden by the given NAME=POLICY pairs.
@@ -72,6 +193,11 @@ func (ps PolicySet) Decide(name string, args json.RawMessage) (Policy, string) {
 		return Agent, "a sub-agent tool starts a nested agent"
 	case slices.Contains(conversationTools, name):
 		return Recorded, "no effect outside the conversation"
+	}
+	if why := ps.foreign[name]; why != "" {
+		return Recorded, why + "; answered as an unknown tool (it may reach outside)"
+	}
+	switch {
 	case sandbox.IsShellTool(name):
 		if why := reachesOutside(commandOf(args)); why != "" {
 			return Recorded, why
@@ -298,6 +424,35 @@ func canonicalJSON(b json.RawMessage) []byte {
 	out, err := json.Marshal(v) // maps marshal with sorted keys
 	if err != nil {
 		return b
+	}
+	return out
+}
+
+// VerifyBlockers says, from a trace's summary and before anything runs, why
+// a verify of it would prove nothing of the world (and exit 3, incomplete):
+// no tool call it would re-execute under ps, or no repository to rebuild.
+// Inspect adds them to the trace's replayable reasons.
+func VerifyBlockers(sum trace.Summary, ps PolicySet) []string {
+	var out []string
+	if sum.ToolCalls == 0 {
+		out = append(out, "verify: no tool calls recorded, so a verify re-executes nothing and checks nothing of the world")
+	} else {
+		var names []string
+		reexec := false
+		for name := range sum.Tools {
+			if p, _ := ps.Decide(name, nil); p == Exec || p == Agent {
+				reexec = true
+				break
+			}
+			names = append(names, name)
+		}
+		if !reexec {
+			slices.Sort(names)
+			out = append(out, fmt.Sprintf("verify: none of its tools is re-executed (%s: answered from the recording, as tools that may reach outside), so a verify checks nothing of the world; --tool-policy NAME=exec re-executes a tool that only touches the workspace", strings.Join(names, ", ")))
+		}
+	}
+	if _, ok := sum.Refs["repo"]; !ok {
+		out = append(out, "verify: the trace names no repository, so its tools would run in an empty workspace; pass --repo (a URL, owner/name, a local repository or a git bundle)")
 	}
 	return out
 }

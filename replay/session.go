@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -373,9 +374,16 @@ func (s *Session) startSandbox(ctx, rctx context.Context, p *prepared) (sandbox.
 	if s.Verbose {
 		fmt.Fprintf(s.logw(), "sandbox: run %s for trace %s (replay sandbox prune --run %s removes it if this replay is killed)\n", runID, short(p.id), runID)
 	}
+	img := p.image // the flag's, else the recorded one when at hand
+	if img == sandbox.AutoImageName {
+		if img, err = s.autoImage(ctx, p.resolution); err != nil {
+			rec.Done()
+			return nil, err
+		}
+	}
 	sb, err := s.Sandboxes.Start(rctx, sandbox.Options{
 		RunID:        runID,
-		Image:        p.image,
+		Image:        img,
 		WorkDir:      p.root,
 		Cwd:          p.cwd,
 		Workspace:    ws,
@@ -389,6 +397,45 @@ func (s *Session) startSandbox(ctx, rctx context.Context, p *prepared) (sandbox.
 		return nil, fmt.Errorf("start the sandbox: %w", err)
 	}
 	return &noted{Sandbox: sb, rec: rec}, nil
+}
+
+// autoImage picks the image of --image auto from the repository at the
+// replayed commit (sandbox.AutoImageFor), and says which.
+func (s *Session) autoImage(ctx context.Context, res *world.Resolution) (string, error) {
+	if res == nil {
+		fmt.Fprintf(s.logw(), "sandbox: --image auto: no repository, so the default image %s\n", sandbox.DefaultImage)
+		return sandbox.DefaultImage, nil
+	}
+	src := sandbox.AutoSource{
+		ReadFile: func(ctx context.Context, name string) ([]byte, error) {
+			b, err := s.World.FileAt(ctx, res.Remote.URL, res.Commit, name)
+			if errors.Is(err, world.ErrNotFound) {
+				return nil, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+			}
+			return b, err
+		},
+		WriteTree: func(ctx context.Context, w io.Writer) error {
+			_, err := s.World.WriteTar(ctx, res.Remote, res.Commit, w, world.TarOptions{})
+			return err
+		},
+	}
+	ar, err := sandbox.ResolveAutoImage(ctx, s.Sandboxes, src)
+	if err != nil {
+		return "", err
+	}
+	line := fmt.Sprintf("sandbox: --image auto: %s (%s", ar.Image, ar.How)
+	if ar.Source != "" {
+		line += " " + ar.Source
+	}
+	if ar.Built {
+		line += ", built"
+	}
+	line += ")"
+	if ar.Note != "" {
+		line += "; " + ar.Note
+	}
+	fmt.Fprintln(s.logw(), line)
+	return ar.Image, nil
 }
 
 // noted is a sandbox whose store record goes with it.

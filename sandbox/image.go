@@ -192,7 +192,7 @@ func findBusybox(p string) (string, error) {
 	if lp, err := exec.LookPath("busybox"); err == nil {
 		return lp, nil
 	}
-	return "", errors.New("no busybox found: install a static one (Debian/Ubuntu: `apt-get install busybox-static`) or pass its path")
+	return "", errors.New("no static busybox on this host, so the default sandbox image cannot be built from local material: install one (Debian/Ubuntu: `apt-get install busybox-static`), pass its path (replay sandbox build --busybox PATH), or run the tools in an image you have with --image IMAGE (or --image auto for the repository's own)")
 }
 
 // busyboxApplets asks busybox for its applets, falling back to a fixed set

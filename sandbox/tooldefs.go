@@ -53,3 +53,14 @@ func IsShellTool(name string) bool {
 	t, ok := executor.LookupTool(name)
 	return ok && t.Shell
 }
+
+// LookupToolDef returns the definition of the workspace tool of that name
+// and whether it is one of the generic set (plain names any agent may use
+// for a tool of its own).
+func LookupToolDef(name string) (def ToolDef, generic, ok bool) {
+	t, ok := executor.LookupTool(name)
+	if !ok {
+		return ToolDef{}, false, false
+	}
+	return ToolDef{Name: t.Name, Description: t.Description, Schema: t.Schema}, t.Family == executor.FamilyGeneric, true
+}

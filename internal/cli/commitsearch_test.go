@@ -138,6 +138,21 @@ func TestVerifyFindsTheCommitTheAgentRead(t *testing.T) {
 	if !strings.Contains(errs, "world: overlaid notes.md with its recorded content") || !strings.Contains(out, "3 of 3 re-executed calls match") {
 		t.Errorf("overlay not reported or not reproducing:\n%s\n%s", out, errs)
 	}
+
+	// replay world fetch chooses the same commit by the same reads (a
+	// fresh cache: nothing is kept from the verify).
+	fresh := map[string]string{}
+	for k, v := range env {
+		fresh[k] = v
+	}
+	fresh["REPLAY_CACHE"] = t.TempDir()
+	code, out, errs = runCLI(t, fresh, flags[0], flags[1], "world", "fetch", tr, "--repo", repo)
+	if code != 0 {
+		t.Fatalf("world fetch: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "world: commit "+after[:12]+": search, reproduces 1 of 2 recorded reads") || !strings.Contains(out, after[:12]) {
+		t.Errorf("world fetch did not search by the reads:\n%s\n%s", out, errs)
+	}
 }
 
 // TestVerifyThatChecksNothingIsNotAPass: a verify that re-executed no call,

@@ -14,6 +14,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
+	"github.com/agentreplay/replay/replay"
 	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/replay/trace/importers"
@@ -77,11 +78,21 @@ keeps them at full precision.`,
 }
 
 func runInspect(ctx context.Context, opts *inspectOptions) error {
-	sum, err := opts.summary(ctx, "inspect", opts.Target, opts.Format, opts.Lenient)
+	sum, run, err := opts.summaryRun(ctx, "inspect", opts.Target, opts.Format, opts.Lenient, true)
 	if err != nil {
 		return err
 	}
 	worldRefs(opts.globals, &sum) // refs a `replay world fetch` resolved (world.go)
+	if sum.Origin == nil {
+		// What a verify would say before anyone runs it (verify.go's
+		// incomplete verdicts).
+		ps := replay.PolicySet{}
+		if run != nil {
+			ps = ps.WithRecording(run) // the agent's own tools that share a sandbox tool's name
+		}
+		sum.Replay.Reasons = append(sum.Replay.Reasons, replay.VerifyBlockers(sum, ps)...)
+		sum.Replay.OK = len(sum.Replay.Reasons) == 0
+	}
 	if opts.JSON {
 		return writeJSON(opts.env.Stdout, roundSummary(sum))
 	}
@@ -104,43 +115,64 @@ func roundSummary(sum trace.Summary) trace.Summary {
 // comes from the store, which a read-only command never creates. op names
 // the command in errors.
 func (g *globals) summary(ctx context.Context, op, arg, format string, lenient bool) (trace.Summary, error) {
+	sum, _, err := g.summaryRun(ctx, op, arg, format, lenient, false)
+	return sum, err
+}
+
+// summaryRun is summary that also returns the run when withRun says so (a
+// stored run that cannot be read gives nil: the summary is enough).
+func (g *globals) summaryRun(ctx context.Context, op, arg, format string, lenient, withRun bool) (trace.Summary, *trace.Run, error) {
 	t, err := store.ParseTarget(op, arg)
 	if err != nil {
-		return trace.Summary{}, err
+		return trace.Summary{}, nil, err
 	}
 	if t.IsPath {
 		if format != "" {
 			if _, err := importers.Lookup(format); err != nil {
-				return trace.Summary{}, usage(fmt.Errorf("--format: %w", err))
+				return trace.Summary{}, nil, usage(fmt.Errorf("--format: %w", err))
 			}
 		}
 		pricing, err := g.pricing()
 		if err != nil {
-			return trace.Summary{}, err
+			return trace.Summary{}, nil, err
 		}
-		sum, err := store.Summarize(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
+		var run *trace.Run
+		var sum trace.Summary
+		if withRun {
+			sum, run, err = store.SummarizeRun(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
+		} else {
+			sum, err = store.Summarize(ctx, arg, format, trace.Options{Lenient: lenient}, pricing)
+		}
 		if err != nil {
-			return sum, err
+			return sum, run, err
 		}
-		return sum, g.storedFeedback(ctx, &sum)
+		return sum, run, g.storedFeedback(ctx, &sum)
 	}
 	home, exists, err := g.storeExists()
 	if err != nil {
-		return trace.Summary{}, err
+		return trace.Summary{}, nil, err
 	}
 	if !exists {
-		return trace.Summary{}, t.EmptyStoreError(home)
+		return trace.Summary{}, nil, t.EmptyStoreError(home)
 	}
 	st, err := g.openStore(ctx, nil)
 	if err != nil {
-		return trace.Summary{}, err
+		return trace.Summary{}, nil, err
 	}
 	defer st.Close()
 	e, err := st.Find(ctx, t, store.ResolveOptions{})
 	if err != nil {
-		return trace.Summary{}, err
+		return trace.Summary{}, nil, err
 	}
-	return st.Summary(ctx, e.ID)
+	sum, err := st.Summary(ctx, e.ID)
+	if err != nil || !withRun {
+		return sum, nil, err
+	}
+	run, rerr := st.Run(ctx, e.ID)
+	if rerr != nil {
+		run = nil
+	}
+	return sum, run, nil
 }
 
 // storedFeedback adds to the summary of a path the feedback attached to
@@ -223,6 +255,17 @@ func writeSummary(w io.Writer, s trace.Summary) error {
 			parts = append(parts, fmt.Sprintf("%s %d", t.name, t.n))
 		}
 		row("tools", "%s", strings.Join(parts, ", "))
+	}
+	if len(s.Harness) > 0 {
+		var names []string
+		n := 0
+		for k, v := range s.Harness {
+			names = append(names, fmt.Sprintf("%s %d", k, v))
+			n += v
+		}
+		slices.Sort(names)
+		row("harness", "%s the agent's harness gave instead of the tool (%s): verify answers them as recorded",
+			plural(n, "result", "results"), strings.Join(names, ", "))
 	}
 	tok := s.Tokens
 	row("tokens", "input %s, output %s, cache read %s, cache write %s  (from %s)",

@@ -34,7 +34,7 @@ type replayFlags struct {
 func (f *replayFlags) bind(cmd *cobra.Command) {
 	f.worldFlags.bind(cmd, true)
 	fl := cmd.Flags()
-	fl.StringVar(&f.Image, "image", "", "run tools in image `IMG` (default "+sandbox.DefaultImage+", built on first use)")
+	fl.StringVar(&f.Image, "image", "", "run tools in image `IMG` (default "+sandbox.DefaultImage+", built on first use); auto: the repository's .devcontainer image when the daemon has it, else its Dockerfile built (cached by content), else the default")
 	fl.StringVar(&f.Executor, "executor", "", "use the static replay-executor binary at `PATH` (default: the one built into replay)")
 	fl.StringVar(&f.Disk, "disk", "4GiB", "cap the sandbox's workspace at `SIZE` (e.g. 500MiB, 8GiB); a command that writes past it is stopped with an error the agent sees")
 	fl.DurationVar(&f.Timeout, "timeout", 30*time.Minute, "end the run after `DURATION` (the partial run is kept)")

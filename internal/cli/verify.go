@@ -56,7 +56,12 @@ the recorded results will not give a meaningful "what if".
 The replay is stored as a new run linked to the original. Exit code 1 when
 any re-executed call differs; 3 when the verify checks nothing of the world
 (no call was re-executed, or the trace names no repository, so the calls ran
-in an empty workspace: pass --repo) or stopped early.`,
+in an empty workspace: pass --repo) or did not reach the end of the recording
+(the runs and how many of their recorded model calls it replayed are named).
+A text-only answer does not end a verify while the recording goes on: a later
+user turn recorded only in the next request (Langfuse, OTel) is fed as recorded.
+
+` + verifyJSONHelp(),
 		Example: `  replay verify testdata/example/run --repo testdata/example/widgets.bundle --github-fixture testdata/example/github
   replay verify 5ef49dd6 --offline
   replay verify session.jsonl --json | jq '.calls[] | select(.fidelity.status=="differs")'`,
@@ -90,8 +95,11 @@ type verifyJSON struct {
 	// nothing of the world (no call re-executed; no repository, so the
 	// calls ran in an empty workspace): then faithful is false and the
 	// exit code 3.
-	Incomplete string            `json:"incomplete,omitempty"`
-	Resolution *world.Resolution `json:"-"`
+	Incomplete string `json:"incomplete,omitempty"`
+	// Unreplayed lists the recorded runs the replay did not follow to their
+	// end (its model calls answered of those recorded).
+	Unreplayed []replay.Unreplayed `json:"unreplayed,omitempty"`
+	Resolution *world.Resolution   `json:"-"`
 }
 
 // verifyCall is a re-executed call with the original step it aligns with.
@@ -174,7 +182,7 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 		return perr
 	}
 	calls, actions := alignCalls(res, rep.Calls, pricing)
-	v := verifyJSON{Version: 1, Original: res.Original.ID, Run: res.ID, Workspace: res.Workspace, Calls: calls, Actions: actions, Divergences: rep.Divergences, Stopped: rep.Stopped, Counts: map[string]int{}, Normalized: []string{}}
+	v := verifyJSON{Version: verifyJSONVersion, Original: res.Original.ID, Run: res.ID, Workspace: res.Workspace, Calls: calls, Actions: actions, Divergences: rep.Divergences, Stopped: rep.Stopped, Counts: map[string]int{}, Normalized: []string{}}
 	if v.Divergences == nil {
 		v.Divergences = []model.Divergence{}
 	}
@@ -192,12 +200,18 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 		v.Normalized = append(v.Normalized, n)
 	}
 	sort.Strings(v.Normalized)
-	switch reexec := v.Counts[replay.Match] + v.Counts[replay.Differs] + v.Counts[replay.Environment]; {
-	case err != nil:
-	case reexec == 0:
-		v.Incomplete = fmt.Sprintf("no tool call was re-executed (%d answered another way): nothing of the world was checked", len(rep.Calls))
-	case res.Resolution == nil:
-		v.Incomplete = "the trace names no repository: the calls ran in an empty workspace, so they check nothing of the world; pass --repo (a URL, owner/name, a local repository or a git bundle)"
+	v.Unreplayed = rep.Unreplayed
+	if err == nil {
+		var why []string
+		if reexec := v.Counts[replay.Match] + v.Counts[replay.Differs] + v.Counts[replay.Environment]; reexec == 0 {
+			why = append(why, fmt.Sprintf("no tool call was re-executed (%d answered another way): nothing of the world was checked", len(rep.Calls)))
+		} else if res.Resolution == nil {
+			why = append(why, "the trace names no repository: the calls ran in an empty workspace, so they check nothing of the world; pass --repo (a URL, owner/name, a local repository or a git bundle)")
+		}
+		for _, u := range rep.Unreplayed {
+			why = append(why, u.String()+": the calls after it were not checked")
+		}
+		v.Incomplete = strings.Join(why, "; ")
 	}
 	v.Faithful = !rep.Diverged() && err == nil && v.Incomplete == "" && v.Counts[replay.Environment] == 0
 	if opts.JSON {

@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/agentreplay/replay/sandbox"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -220,7 +222,7 @@ func runWorldFetch(ctx context.Context, opts *worldFetchOptions) error {
 	if err != nil {
 		return err
 	}
-	sum, err := opts.summary(ctx, "read trace", opts.Target, opts.Format, opts.Lenient)
+	sum, run, err := opts.summaryRun(ctx, "read trace", opts.Target, opts.Format, opts.Lenient, true)
 	if err != nil {
 		return err
 	}
@@ -228,8 +230,23 @@ func runWorldFetch(ctx context.Context, opts *worldFetchOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.Fetch(ctx, world.TargetOf(sum), fo); err != nil {
+	t := world.TargetOf(sum)
+	if run != nil {
+		// The recorded reads choose the commit when the trace names none
+		// (or its commit does not reproduce them), as a replay would: the
+		// repository is placed at the recorded cwd.
+		cwd := sum.Refs["cwd"].Value
+		if cwd == "" || !path.IsAbs(cwd) {
+			cwd = sandbox.DefaultWorkDir
+		}
+		t.Reads = world.ReadsOf(run, cwd)
+	}
+	res, err := w.Fetch(ctx, t, fo)
+	if err != nil {
 		return err
+	}
+	if cs := res.Search; cs != nil && cs.Reads > 0 {
+		fmt.Fprintf(opts.env.Stderr, "world: commit %s: %s\n", shortID(res.Commit), cs.Summary())
 	}
 	return opts.reportWorld(ctx, w, sum, opts.JSON)
 }

@@ -116,6 +116,47 @@ func (r *Recorded) Answered() int {
 	return r.next
 }
 
+// NextTurn returns the user messages the next recorded call's request adds
+// to the conversation: where the source recorded each request (Langfuse,
+// OTel) but no separate message steps, a later user turn is only found
+// there. A full input gives the user messages after its last assistant
+// message; a delta input its user messages. Tool results are left out (the
+// replay feeds its own). Nil when every call was answered or the next
+// request records none.
+func (r *Recorded) NextTurn() []trace.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next >= len(r.calls) {
+		return nil
+	}
+	in := r.calls[r.next].Input
+	if r.calls[r.next].InputMode == "full" {
+		for i := len(in) - 1; i >= 0; i-- {
+			if in[i].Role == "assistant" {
+				in = in[i+1:]
+				break
+			}
+		}
+	}
+	var out []trace.Message
+	for _, m := range in {
+		if m.Role != "user" || m.Meta {
+			continue
+		}
+		var parts []trace.Part
+		for _, p := range m.Parts {
+			if p.Type != trace.PartToolResult {
+				parts = append(parts, p)
+			}
+		}
+		if len(parts) > 0 {
+			m.Parts = parts
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // Sub returns a recorded model for the sub-agent run that the tool call
 // callID of this run started (found by the tool step's Child or the child's
 // ParentCall). Each Sub call returns a fresh one, starting at its first

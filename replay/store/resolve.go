@@ -135,6 +135,20 @@ func (s *Store) Run(ctx context.Context, id string) (*trace.Run, error) {
 // storing it. The id shown is the one the trace has (or would have) in the
 // store.
 func Summarize(ctx context.Context, path, format string, opts trace.Options, pricer trace.Pricer) (trace.Summary, error) {
+	return summarize(ctx, path, format, opts, pricer, nil)
+}
+
+// SummarizeRun is Summarize that also returns the run itself.
+func SummarizeRun(ctx context.Context, path, format string, opts trace.Options, pricer trace.Pricer) (trace.Summary, *trace.Run, error) {
+	var col trace.Collector
+	sum, err := summarize(ctx, path, format, opts, pricer, &col)
+	if err != nil {
+		return sum, nil, err
+	}
+	return sum, col.Run(), nil
+}
+
+func summarize(ctx context.Context, path, format string, opts trace.Options, pricer trace.Pricer, also trace.Emitter) (trace.Summary, error) {
 	src, err := importers.Open(path)
 	if err != nil {
 		return trace.Summary{}, err
@@ -151,6 +165,11 @@ func Summarize(ctx context.Context, path, format string, opts trace.Options, pri
 	e := trace.EmitterFunc(func(ev *trace.Event) error {
 		if ev.Type == trace.EvRun && ev.Run == "" && ev.Meta != nil {
 			ev.Meta.ID = id
+		}
+		if also != nil {
+			if err := also.Emit(ev); err != nil {
+				return err
+			}
 		}
 		return z.Emit(ev)
 	})

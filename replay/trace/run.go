@@ -266,7 +266,8 @@ type ToolCall struct {
 	Fault string `json:"fault,omitempty"`
 	// Harness, in an original, says that the agent's harness produced the
 	// result instead of the tool: HarnessAborted, HarnessRejected,
-	// HarnessInterrupted, HarnessHook. A replay answers such a call from
+	// HarnessInterrupted, HarnessHook, HarnessNoPermission, HarnessSandbox.
+	// A replay answers such a call from
 	// the recording, as the harness would again.
 	Harness string          `json:"harness,omitempty"`
 	Detail  json.RawMessage `json:"detail,omitempty"` // source-specific side data (Claude Code toolUseResult)
@@ -279,6 +280,7 @@ const (
 	HarnessInterrupted  = "interrupted"        // the user interrupted the call
 	HarnessHook         = "hook-blocked"       // a hook blocked the call
 	HarnessNoPermission = "permission-denied"  // the harness had no permission to run it (claude -p without --allowedTools)
+	HarnessSandbox      = "sandbox-denied"     // the harness's own sandbox refused the call (Codex "failed in sandbox …")
 )
 
 // Tool statuses.

@@ -14,19 +14,23 @@ const SummaryVersion = 1
 // Summary is what `replay inspect` shows about a trace. Counts include
 // sub-agent runs.
 type Summary struct {
-	Version   int             `json:"version"`
-	ID        string          `json:"id"`
-	Format    string          `json:"format"`
-	Source    string          `json:"source,omitempty"`
-	Agent     string          `json:"agent,omitempty"`
-	Session   string          `json:"session,omitempty"`
-	Instance  string          `json:"instance,omitempty"` // benchmark instance or sample id
-	Models    []string        `json:"models"`
-	Runs      int             `json:"runs"` // the main run plus its sub-agent runs
-	Steps     int             `json:"steps"`
-	LLMCalls  int             `json:"llm_calls"`
-	ToolCalls int             `json:"tool_calls"`
-	Tools     map[string]int  `json:"tools"`
+	Version   int            `json:"version"`
+	ID        string         `json:"id"`
+	Format    string         `json:"format"`
+	Source    string         `json:"source,omitempty"`
+	Agent     string         `json:"agent,omitempty"`
+	Session   string         `json:"session,omitempty"`
+	Instance  string         `json:"instance,omitempty"` // benchmark instance or sample id
+	Models    []string       `json:"models"`
+	Runs      int            `json:"runs"` // the main run plus its sub-agent runs
+	Steps     int            `json:"steps"`
+	LLMCalls  int            `json:"llm_calls"`
+	ToolCalls int            `json:"tool_calls"`
+	Tools     map[string]int `json:"tools"`
+	// Harness counts the tool results the agent's harness gave instead of
+	// the tool (ToolCall.Harness: permission-aborted, rejected, …), by
+	// outcome; verify answers them from the recording.
+	Harness   map[string]int  `json:"harness,omitempty"`
 	Tokens    Usage           `json:"tokens"`
 	TokensOf  string          `json:"tokens_from"` // "steps", "recorded totals" or "none"
 	Cost      CostSummary     `json:"cost_usd"`
@@ -170,6 +174,12 @@ func (z *Summarizer) Emit(ev *Event) error {
 		s.Steps++
 		s.ToolCalls++
 		s.Tools[ev.Tool.Name]++
+		if h := ev.Tool.Harness; h != "" {
+			if s.Harness == nil {
+				s.Harness = map[string]int{}
+			}
+			s.Harness[h]++
+		}
 		if ev.Run != "" {
 			z.child(ev.Run).Tools++
 		}
@@ -228,6 +238,7 @@ func (z *Summarizer) Summary() Summary {
 	} else {
 		s.Tools = maps.Clone(s.Tools)
 	}
+	s.Harness = maps.Clone(s.Harness)
 	s.Version = SummaryVersion
 	s.ID = z.main.ID
 	s.Format = z.main.Format

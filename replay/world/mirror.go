@@ -419,7 +419,7 @@ func (m *mirror) fetch(ctx context.Context, g *gitRepo, n need) error {
 		err := rem.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Auth: auth, Tags: git.NoTags, Force: true})
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 			if isMissingRef(err) {
-				return fmt.Errorf("fetch branch %q from %q: %w: no such branch", branch, m.remote, ErrCommitNotFound)
+				return m.branchMissing(branch)
 			}
 			return m.fetchError(err)
 		}
@@ -481,6 +481,9 @@ func (m *mirror) fetch(ctx context.Context, g *gitRepo, n need) error {
 }
 
 func (m *mirror) commitMissing(sha string) error {
+	if dir, ok := m.shallowSource(); ok {
+		return fmt.Errorf("find commit %s in %q: %w: %s is a shallow clone, and its history stops before that commit: run git -C %s fetch --unshallow, or pass --repo with the full repository (its URL or owner/name), or --commit SHA for a commit it has", short(sha), m.remote, ErrCommitNotFound, dir, dir)
+	}
 	return fmt.Errorf("find commit %s in %q: %w: no branch or tag of the remote has it; it may have been force-pushed away or garbage-collected: pass --commit SHA to replay another commit (or --repo for another source)", short(sha), m.remote, ErrCommitNotFound)
 }
 
@@ -612,7 +615,7 @@ func (m *mirror) fetchBundle(ctx context.Context, g *gitRepo, n need) error {
 	}
 	if n.Branch != "" {
 		if _, err := g.repo.Reference(plumbing.NewBranchReferenceName(n.Branch), true); err != nil {
-			return fmt.Errorf("find branch %q in bundle %q: %w: no such branch", n.Branch, m.remote.URL, ErrCommitNotFound)
+			return m.branchMissing(n.Branch)
 		}
 	}
 	if n.Commit != "" && !g.hasCommit(n.Commit) {
@@ -858,4 +861,34 @@ func (w *World) wrapFS(fs billy.Filesystem) billy.Filesystem {
 		return w.cfg.wrapFS(fs)
 	}
 	return fs
+}
+
+// branchMissing says that the repository has no branch the trace named, and
+// what to pass instead.
+func (m *mirror) branchMissing(branch string) error {
+	return fmt.Errorf("find branch %q in %q: %w: the repository has no branch of that name (deleted or renamed since the run?): pass --commit with a commit, branch or tag that holds the run's tree, or --repo with the repository that has the branch", branch, m.remote, ErrCommitNotFound)
+}
+
+// shallowSource reports whether the remote is a local shallow clone (its
+// history cut off by git clone --depth), and its directory.
+func (m *mirror) shallowSource() (string, bool) {
+	if m.remote.Kind != RemotePath {
+		return "", false
+	}
+	dir := strings.TrimPrefix(m.remote.URL, "file://")
+	for _, p := range []string{filepath.Join(dir, ".git", "shallow"), filepath.Join(dir, "shallow")} {
+		if _, err := os.Stat(p); err == nil {
+			return dir, true
+		}
+	}
+	return "", false
+}
+
+// shallowHint is the note an error about missing history adds when the
+// remote is a shallow clone.
+func (m *mirror) shallowHint() string {
+	if dir, ok := m.shallowSource(); ok {
+		return fmt.Sprintf(" (%s is a shallow clone: git -C %s fetch --unshallow gives its whole history)", dir, dir)
+	}
+	return ""
 }

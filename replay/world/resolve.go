@@ -687,7 +687,7 @@ func (w *World) tipAsOf(ctx context.Context, m *mirror, branch string, at time.T
 		}
 		ref, err := g.repo.Reference(plumbing.NewBranchReferenceName(resolved), true)
 		if err != nil {
-			return fmt.Errorf("find branch %q in %q: %w", resolved, m.remote, ErrCommitNotFound)
+			return m.branchMissing(resolved)
 		}
 		c, err := g.repo.CommitObject(ref.Hash())
 		if err != nil {
@@ -699,11 +699,11 @@ func (w *World) tipAsOf(ctx context.Context, m *mirror, branch string, at time.T
 				return nil
 			}
 			if c.NumParents() == 0 || i > 1_000_000 {
-				return fmt.Errorf("find the tip of branch %q as of %s in %q: %w: every commit of the branch is younger; pass --commit SHA", resolved, asOfText(at), m.remote, ErrNoCommit)
+				return fmt.Errorf("find the tip of branch %q as of %s in %q: %w: every commit of the branch is younger%s; pass --commit SHA", resolved, asOfText(at), m.remote, ErrNoCommit, m.shallowHint())
 			}
 			p, err := g.repo.CommitObject(c.ParentHashes[0])
 			if err != nil {
-				return fmt.Errorf("find the tip of branch %q as of %s in %q: %w: its history is incomplete (%v); pass --commit SHA", resolved, asOfText(at), m.remote, ErrNoCommit, err)
+				return fmt.Errorf("find the tip of branch %q as of %s in %q: %w: its history is incomplete (%v)%s; pass --commit SHA", resolved, asOfText(at), m.remote, ErrNoCommit, err, m.shallowHint())
 			}
 			c = p
 			if i%1024 == 0 && ctx.Err() != nil {

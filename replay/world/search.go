@@ -366,6 +366,9 @@ func (f *fetch) searchCommit(ctx context.Context) error {
 			}
 		}
 	}
+	if chosen == "" && cs.Searched == 0 && mode == SearchWindow && !cs.WindowFrom.IsZero() {
+		return fmt.Errorf("%w; and no commit of any branch or tag falls within the search window (%s to %s), so there is no candidate to search: --commit-window DURATION widens it, --commit-search all searches every commit", f.noTip, asOfText(cs.WindowFrom), asOfText(cs.WindowTo))
+	}
 	if chosen == "" {
 		return fmt.Errorf("%w; and no commit within the search window reproduces any of the %d recorded reads (--commit-window widens it, --commit-search all searches everything)", f.noTip, cs.Reads)
 	}

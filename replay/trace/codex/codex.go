@@ -172,6 +172,7 @@ type eventMsg struct {
 	Success           *bool           `json:"success"`
 	Result            json.RawMessage `json:"result"`
 	Reason            string          `json:"reason"`
+	Status            string          `json:"status"` // exec_command_end, patch_apply_end: completed, failed, declined
 	LastAgentMessage  string          `json:"last_agent_message"`
 }
 
@@ -202,10 +203,11 @@ type callInfo struct {
 	time    time.Time
 	pending bool // its response has not been emitted yet
 	// from exec_command_end / patch_apply_end / mcp_tool_call_end
-	exit    *int
-	durMS   int64
-	failed  bool
-	hasInfo bool
+	exit     *int
+	durMS    int64
+	failed   bool
+	declined bool // the user declined the approval (status "declined")
+	hasInfo  bool
 }
 
 type unknownType struct {
@@ -679,6 +681,9 @@ func (d *decoder) output(id string, raw json.RawMessage, ts time.Time) error {
 	if ci != nil && ci.hasInfo {
 		applyInfo(tc, ci)
 	}
+	if tc.Harness = harnessOutcome(tc, ci != nil && ci.declined); tc.Harness != "" && tc.Status == trace.ToolOK {
+		tc.Status = trace.ToolError
+	}
 	ev := &trace.Event{Type: trace.EvTool, Time: ts, Tool: tc}
 	delete(d.calls, id)
 	if ci != nil && ci.pending && d.cur != nil {
@@ -936,6 +941,25 @@ func unpackOutput(raw json.RawMessage, tc *trace.ToolCall) {
 	}
 }
 
+// harnessOutcome recognises the results Codex itself writes instead of the
+// tool's: an approval the user declined ("exec command rejected by user",
+// "patch rejected by user", exec_command_end/patch_apply_end status
+// "declined"), an interrupted call ("aborted"), and a command its sandbox
+// refused when it could not ask ("failed in sandbox …").
+func harnessOutcome(tc *trace.ToolCall, declined bool) string {
+	t := strings.TrimSpace(tc.Output)
+	switch {
+	case declined, t == "rejected by user", t == "exec command rejected by user", t == "patch rejected by user",
+		t == "unified exec command rejected by user":
+		return trace.HarnessRejected
+	case tc.Status == trace.ToolInterrupted:
+		return trace.HarnessInterrupted
+	case strings.HasPrefix(t, "failed in sandbox "), strings.HasPrefix(t, "sandbox denied exec error"):
+		return trace.HarnessSandbox
+	}
+	return ""
+}
+
 // unpackWrapped reads the {"output":…,"metadata":{"exit_code","duration_seconds"}}
 // JSON that shell tools returned as a string.
 func unpackWrapped(s string, tc *trace.ToolCall) bool {
@@ -1076,6 +1100,9 @@ func (d *decoder) toolInfo(ev *eventMsg) {
 	}
 	if ev.Success != nil && !*ev.Success {
 		ci.failed = true
+	}
+	if ev.Status == "declined" {
+		ci.declined, ci.failed = true, true
 	}
 	if r := bytes.TrimSpace(ev.Result); len(r) > 0 && bytes.HasPrefix(r, []byte(`{"Err"`)) {
 		ci.failed = true
@@ -1242,6 +1269,11 @@ func (d *decoder) abandon(status string) error {
 		if ci.hasInfo {
 			applyInfo(tc, ci)
 			tc.Status = status
+		}
+		if status == trace.ToolInterrupted {
+			// turn_aborted: the user interrupted the turn while the call ran
+			// (or waited for approval).
+			tc.Harness = trace.HarnessInterrupted
 		}
 		if err := d.declare(); err != nil {
 			return err

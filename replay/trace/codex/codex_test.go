@@ -129,7 +129,7 @@ func TestAfterOrdering(t *testing.T) {
 			Status: trace.ToolOK, ExitCode: intp(0), DurationMS: 12000,
 			Output: "Exit code: 0\nWall time: 12.0 seconds\nOutput:\nok  \tacme/widgets/retry\t0.3s\n"}},
 		// turn_aborted: the call still running is interrupted.
-		{Kind: trace.KindTool, Time: at("2026-02-10T14:01:05.2Z"), Tool: &trace.ToolCall{CallID: "call_E6", Name: "shell_command", Arguments: json.RawMessage(`{"command":"sleep 600"}`), Status: trace.ToolInterrupted}},
+		{Kind: trace.KindTool, Time: at("2026-02-10T14:01:05.2Z"), Tool: &trace.ToolCall{CallID: "call_E6", Name: "shell_command", Arguments: json.RawMessage(`{"command":"sleep 600"}`), Status: trace.ToolInterrupted, Harness: trace.HarnessInterrupted}},
 	}
 	if !cmp.Equal(run.Steps, want, cmpopts.EquateEmpty(), ignoreRaw) {
 		t.Errorf("steps:\n%s", cmp.Diff(want, run.Steps, cmpopts.EquateEmpty(), ignoreRaw))
@@ -456,5 +456,59 @@ func TestToolSearch(t *testing.T) {
 		OutputRaw: json.RawMessage(`[{"name":"cal.list"}]`), DurationMS: 2000}
 	if len(run.Steps) != 2 || !cmp.Equal(run.Steps[1].Tool, want) {
 		t.Errorf("steps %+v, want an llm step then %+v", run.Steps, want)
+	}
+}
+
+// TestHarnessOutcomes: the results Codex writes instead of the tool's (a
+// declined approval, an interrupted turn, its sandbox's refusal) are marked
+// as the harness's, so that verify answers them from the recording.
+func TestHarnessOutcomes(t *testing.T) {
+	const meta = `{"timestamp":"2026-01-01T00:00:00Z","type":"session_meta","payload":{"id":"s"}}` + "\n"
+	fc := `{"timestamp":"2026-01-01T00:00:01Z","type":"response_item","payload":{"type":"function_call","name":"shell","arguments":"{\"command\":[\"make\"]}","call_id":"c"}}` + "\n"
+	out := func(o string) string {
+		return `{"timestamp":"2026-01-01T00:00:03Z","type":"response_item","payload":{"type":"function_call_output","call_id":"c","output":` + o + `}}` + "\n"
+	}
+	end := func(status string) string {
+		code := "-1"
+		if status == "completed" {
+			code = "0"
+		}
+		return `{"timestamp":"2026-01-01T00:00:02Z","type":"event_msg","payload":{"type":"exec_command_end","call_id":"c","exit_code":` + code + `,"status":"` + status + `"}}` + "\n"
+	}
+	tests := []struct {
+		name    string
+		lines   string
+		harness string
+		status  string
+	}{
+		{"exec declined", end("declined") + out(`"exec command rejected by user"`), trace.HarnessRejected, trace.ToolError},
+		{"patch declined without an end event", out(`"patch rejected by user"`), trace.HarnessRejected, trace.ToolError},
+		{"declined status alone", end("declined") + out(`"no"`), trace.HarnessRejected, trace.ToolError},
+		{"aborted", out(`"aborted"`), trace.HarnessInterrupted, trace.ToolInterrupted},
+		{"turn aborted while the call ran", `{"timestamp":"2026-01-01T00:00:02Z","type":"event_msg","payload":{"type":"turn_aborted","reason":"interrupted"}}` + "\n", trace.HarnessInterrupted, trace.ToolInterrupted},
+		{"sandbox refusal", out(`"failed in sandbox MacosSeatbelt with execution error: sandbox denied exec error, exit code: 1, stdout: , stderr: Operation not permitted"`), trace.HarnessSandbox, trace.ToolError},
+		{"an ordinary failure is the tool's", end("failed") + out(`"Exit code: 2\nOutput:\nrejected by user"`), "", trace.ToolError},
+		{"a long text ending so is the tool's", out(`"the build log says: the deploy was approved, then the merge was rejected by user"`), "", trace.ToolOK},
+		{"ok", end("completed") + out(`"done"`), "", trace.ToolOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run, _, err := importString(t, meta+fc+tt.lines, trace.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tc *trace.ToolCall
+			for _, s := range run.Steps {
+				if s.Tool != nil {
+					tc = s.Tool
+				}
+			}
+			if tc == nil {
+				t.Fatal("no tool step")
+			}
+			if tc.Harness != tt.harness || tc.Status != tt.status {
+				t.Errorf("harness %q status %q, want %q %q", tc.Harness, tc.Status, tt.harness, tt.status)
+			}
+		})
 	}
 }

@@ -525,8 +525,54 @@ func toolCall(sp *Span) *trace.ToolCall {
 			}
 		}
 	}
+	if sp.StatusCode == StatusError {
+		tc.Harness = harnessOutcome(a.str("error.type"), sp.StatusMessage, tc.Output)
+	}
 	replayTool(a, tc)
 	return tc
+}
+
+// harnessOutcome recognises a failed tool span that the agent's harness
+// answered instead of the tool: its error.type names a refusal, an
+// interrupt or a hook's block, or its status message is one the harnesses
+// write themselves (Claude Code's permission prompt and interrupt texts,
+// Codex's declined approvals and sandbox refusals). An error.type that only
+// names an exception class (PermissionError, TimeoutError) is the tool's.
+func harnessOutcome(errorType, status, output string) string {
+	switch strings.NewReplacer("_", "", "-", "", ".", "", " ", "").Replace(strings.ToLower(errorType)) {
+	case "rejected", "userrejected", "toolrejected", "toolcallrejected", "denied", "userdenied", "declined",
+		"userdeclined", "approvaldenied", "approvalrejected", "refused", "userrefused":
+		return trace.HarnessRejected
+	case "permissiondenied", "toolpermissiondenied", "nopermission":
+		return trace.HarnessNoPermission
+	case "interrupted", "userinterrupted", "aborted", "userabort", "useraborted", "cancelled", "canceled",
+		"cancellederror", "keyboardinterrupt":
+		return trace.HarnessInterrupted
+	case "hookblocked", "blockedbyhook", "hookdenied":
+		return trace.HarnessHook
+	case "sandboxdenied":
+		return trace.HarnessSandbox
+	}
+	for _, t := range []string{status, output} {
+		t = strings.TrimSpace(t)
+		switch {
+		case t == "":
+			continue
+		case strings.HasPrefix(t, "Permission prompt was aborted"):
+			return trace.HarnessAborted
+		case strings.HasPrefix(t, "Claude requested permissions to"):
+			return trace.HarnessNoPermission
+		case strings.HasPrefix(t, "The user doesn't want to proceed with this tool use"),
+			strings.HasPrefix(t, "The user doesn't want to take this action"),
+			t == "rejected by user", t == "exec command rejected by user", t == "patch rejected by user":
+			return trace.HarnessRejected
+		case strings.HasPrefix(t, "[Request interrupted by user"):
+			return trace.HarnessInterrupted
+		case strings.HasPrefix(t, "failed in sandbox "):
+			return trace.HarnessSandbox
+		}
+	}
+	return ""
 }
 
 func toolName(sp *Span) string {

@@ -23,6 +23,7 @@ const (
 	AttrCostPriced   = "replay.cost.priced_usd"   // model spans: USD, from the pricing table
 	AttrToolStatus   = "replay.tool.status"       // tool spans: ok, error, interrupted, missing
 	AttrToolExitCode = "replay.tool.exit_code"
+	AttrToolHarness  = "replay.tool.harness" // tool spans: the harness outcome of an original's call (trace.Harness*)
 	// AttrToolDurationMS is a tool call's duration when its span lasts
 	// longer: the span of a call that started a sub-agent holds the
 	// sub-agent's run.
@@ -86,6 +87,9 @@ func replayTool(a attrs, tc *trace.ToolCall) {
 	}
 	if p := a.str(AttrProduced); p != "" {
 		tc.Produced = p
+	}
+	if h := a.str(AttrToolHarness); h != "" {
+		tc.Harness = h
 	}
 }
 
