@@ -146,6 +146,10 @@ type Variant struct {
 	MaxTokens   *int64            `yaml:"max_tokens,omitempty" json:"max_tokens,omitempty"`
 	Seed        *int64            `yaml:"seed,omitempty" json:"seed,omitempty"`
 	ToolPolicy  map[string]string `yaml:"tool_policy,omitempty" json:"tool_policy,omitempty"`
+	// SampleOffset shifts the variant's repeat indices in the model
+	// cache's key: a copy of a variant with another offset draws other
+	// samples (replay compare's A/A arm). Not a field of case files.
+	SampleOffset int `yaml:"-" json:"sample_offset,omitempty"`
 
 	// dir is what relative paths in the variant are relative to.
 	dir string

@@ -30,7 +30,10 @@ type Runner struct {
 	Runs     RunLoader
 	// Base is what every cell's request starts from: the image, the
 	// executor, the limits of one run, the policies of the command line.
-	Base     replay.Request
+	Base replay.Request
+	// BaseURL is the endpoint of variants that name none ($OPENAI_BASE_URL
+	// at the command line; "" is OpenAI's).
+	BaseURL  string
 	Parallel int
 	Pricer   trace.Pricer
 	Results  *ResultsFile
@@ -289,7 +292,7 @@ func (r *Runner) Request(c Cell) replay.Request {
 	req.Trace = c.Case.TracePath()
 	req.Format = ""
 	req.Mode = replay.ModeRun
-	req.Sample = c.Repeat
+	req.Sample = c.Variant.SampleOffset + c.Repeat
 	req.Repeat = 1
 	w := c.Case.World
 	if w.Repo != "" {
@@ -309,7 +312,10 @@ func (r *Runner) Request(c Cell) replay.Request {
 		req.Fetch.GitHubFixture = resolvePath(c.Case.Dir, w.GitHub)
 	}
 	v := c.Variant
-	rv := replay.Variant{Model: v.Model, BaseURL: v.BaseURL, AddContext: nil}
+	rv := replay.Variant{Model: v.Model, BaseURL: v.BaseURL}
+	if rv.BaseURL == "" {
+		rv.BaseURL = r.BaseURL
+	}
 	if v.SystemFile != "" {
 		rv.SystemFile = v.promptPath(v.SystemFile)
 	}

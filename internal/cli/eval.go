@@ -468,7 +468,8 @@ func runEvalRun(ctx context.Context, opts *evalRunOptions) error {
 	if err != nil {
 		return err
 	}
-	runner := &scenarios.Runner{Parallel: opts.Parallel, Pricer: pricing, MaxCostUSD: opts.MaxCost, MaxTime: opts.MaxTime, Base: base}
+	runner := &scenarios.Runner{Parallel: opts.Parallel, Pricer: pricing, MaxCostUSD: opts.MaxCost, MaxTime: opts.MaxTime, Base: base,
+		BaseURL: opts.env.Getenv("OPENAI_BASE_URL")}
 	done := map[scenarios.Key]scenarios.Record{}
 	if opts.Resume {
 		if _, recs, err := scenarios.ReadResults(resultsPath); err == nil {
@@ -547,6 +548,12 @@ func runEvalRun(ctx context.Context, opts *evalRunOptions) error {
 	recs, runErr := runner.Run(ctx, plan, done)
 	if bar != nil {
 		bar.Finish()
+	}
+	if opts.Resume && ctx.Err() == nil {
+		// Again at the end: a sandbox the killed process had asked for may
+		// have been created after it died (the daemon finishes a create
+		// its client abandoned), after the first prune.
+		opts.pruneLeftovers(ctx)
 	}
 	var be *scenarios.BudgetError
 	if errors.As(runErr, &be) {

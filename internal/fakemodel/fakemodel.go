@@ -25,7 +25,10 @@ type Script []Entry
 
 // Entry scripts the conversations whose first user message contains Match.
 type Entry struct {
-	Match   string   `json:"match"`
+	Match string `json:"match"`
+	// System, when set, limits the entry to conversations whose system
+	// message contains it (a prompt version the script answers apart).
+	System  string   `json:"system,omitempty"`
 	Answers []Answer `json:"answers"`
 }
 
@@ -83,10 +86,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"error":{"message":%q,"type":"invalid_request_error"}}`, err.Error())
 		return
 	}
-	first, turns, chars := "", 0, 0
+	first, system, turns, chars := "", "", 0, 0
 	for _, m := range req.Messages {
 		chars += len(m.Content)
 		switch m.Role {
+		case "system", "developer":
+			var text string
+			if json.Unmarshal(m.Content, &text) != nil {
+				text = string(m.Content)
+			}
+			system += text
 		case "user":
 			if first == "" {
 				var text string
@@ -99,7 +108,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			turns++
 		}
 	}
-	a := s.answer(first, turns)
+	a := s.answer(first, system, turns)
 	s.mu.Lock()
 	s.n++
 	id := s.n
@@ -141,9 +150,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) answer(first string, turns int) Answer {
+func (s *Server) answer(first, system string, turns int) Answer {
 	for _, e := range s.Script {
-		if strings.Contains(first, e.Match) && len(e.Answers) > 0 {
+		if strings.Contains(first, e.Match) && strings.Contains(system, e.System) && len(e.Answers) > 0 {
 			return e.Answers[min(turns, len(e.Answers)-1)]
 		}
 	}

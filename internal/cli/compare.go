@@ -1,0 +1,449 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/shlex"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/agentreplay/replay/replay"
+	"github.com/agentreplay/replay/replay/store"
+	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/scenarios"
+)
+
+type compareOptions struct {
+	evalRunOptions
+	Targets  []string
+	Variants []string
+	Baseline string
+	AA       bool
+	Plan     bool
+	FailIf   []string
+	Alpha    float64
+	Seed     uint64
+	repos    []string
+	fixture  string
+	commit   string
+}
+
+func newCompareCmd(g *globals, runF func(context.Context, *compareOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runCompare
+	}
+	opts := &compareOptions{evalRunOptions: evalRunOptions{runOptions: runOptions{globals: g}}}
+	cmd := &cobra.Command{
+		Use:   "compare <suite|trace…> --variant NAME=FLAGS…",
+		Short: "Compare prompt versions or models over many traces, with paired statistics and a noise floor",
+		Long: `Compare runs every variant over the same cases (a suite directory, or traces:
+each trace a case whose expectation is the human's decision where the trace
+has feedback, else the original's), from the same pinned worlds and fork
+step, --repeat K times each, and compares every variant with the baseline
+case by case.
+
+A variant is NAME="FLAGS": replay run's counterfactual flags, e.g.
+  --variant v2="--system-file acme/prompts@v2:review.md"
+  --variant mini="--model gpt-4o-mini --temperature 0"
+The unchanged configuration is always available as "original" (the default
+baseline).
+
+Statistics (formulas and sources in scenarios/stats):
+  one repeat    the 2×2 table of cases, exact McNemar (and mid-p), Newcombe's
+                interval on the difference of paired proportions
+  k repeats     per case pass rates (Wilson), pass@k, pass^k; the suite delta
+                by an exact sign-flip permutation test over per-case
+                differences (Monte Carlo past 20 cases, seeded) and a case-level
+                bootstrap interval: cases are resampled, never the n·k runs
+  cost, latency the paired geometric-mean ratio with a bootstrap interval,
+                p50/p95 per arm
+  many variants Holm's correction; variants that cannot be told apart are
+                tied (inconclusive), not ranked
+The noise floor: how often the baseline disagrees with itself over its
+repeats, how often each case passes at all, and the smallest difference this
+many cases and repeats can detect; --aa also runs a second copy of the
+baseline (other samples) as a variant. --plan prints the cells, the estimate
+and that smallest difference before spending anything.
+
+--fail-if turns results into an exit code for CI: pass_rate<baseline
+(significantly lower at --alpha), cost>1.2x, latency>1.5x, tokens>2x (the
+geometric-mean ratio), critical_newly_fails. Exit 0 when no gate trips, 1
+when one does, 2 on bad usage, 3 when the data is incomplete (errors,
+skipped runs): never a pass.`,
+		Example: `  replay compare evals/review --variant v2="--system-file prompts/v2.md" --repeat 5
+  replay compare evals/review --variant mini="--model gpt-4o-mini" --variant v2="--system-file acme/prompts@v2:review.md" --repeat 3 --fail-if pass_rate<baseline --fail-if cost>1.2x
+  replay compare 5ef49dd6 3f2a91c0 --variant strict="--system-file strict.md" --repeat 5 --aa --plan`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Targets = args
+			opts.set = func(name string) bool { return cmd.Flags().Changed(name) }
+			return runF(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&opts.Variants, "variant", nil, "a variant `NAME=FLAGS` (replay run's flags, quoted; repeatable)")
+	fl.StringVar(&opts.Baseline, "baseline", scenarios.OriginalVariant, "compare every variant with `NAME`")
+	fl.IntVar(&opts.Repeat, "repeat", 1, "run every case and variant `K` times")
+	fl.BoolVar(&opts.AA, "aa", false, "also run the baseline against a copy of itself (other samples): an A/A comparison")
+	fl.BoolVar(&opts.Plan, "plan", false, "print the cells, the estimate and the smallest detectable difference; run nothing")
+	fl.StringArrayVar(&opts.FailIf, "fail-if", nil, "exit 1 when `COND` holds for a variant: pass_rate<baseline, cost>1.2x, latency>1.5x, tokens>2x, critical_newly_fails (repeatable)")
+	fl.Float64Var(&opts.Alpha, "alpha", 0.05, "significance level")
+	fl.Uint64Var(&opts.Seed, "seed", 1, "seed of the permutation test and the bootstraps (the same seed, the same report)")
+	fl.IntVar(&opts.Parallel, "parallel", 2, "run `N` replays at a time (one sandbox each)")
+	fl.StringVar(&opts.Results, "results", "", "append results to `FILE` (default: compare-results.jsonl in the suite, or in the current directory for traces)")
+	fl.BoolVar(&opts.Resume, "resume", false, "continue the results file: runs already finished are not run again")
+	fl.Float64Var(&opts.MaxCost, "max-cost", 0, "stop before the comparison would cost more than `USD` (estimated before it starts)")
+	fl.DurationVar(&opts.MaxTime, "max-time", 0, "stop before it would take longer than `DURATION`")
+	fl.BoolVar(&opts.JSON, "json", false, "print the comparison as JSON (replay.compare/v1)")
+	fl.StringVar(&opts.Markdown, "md", "", "write a Markdown summary to `FILE` (also appended to $GITHUB_STEP_SUMMARY under GitHub Actions)")
+	fl.IntVar(&opts.MaxSteps, "max-steps", 200, "end a run after `N` model calls")
+	fl.BoolVar(&opts.NoCache, "no-cache", false, "ask the endpoint even when the response cache has the answer")
+	fl.DurationVar(&opts.RequestTimeout, "request-timeout", 0, "let a model request stay silent up to `DURATION`")
+	fl.StringVar(&opts.Image, "image", "", "run tools in image `IMG`")
+	fl.StringVar(&opts.Executor, "executor", "", "use the static replay-executor binary at `PATH`")
+	fl.StringVar(&opts.Disk, "disk", "4GiB", "cap each sandbox's workspace at `SIZE`")
+	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "end one run after `DURATION` (it is then an error)")
+	fl.StringArrayVar(&opts.Policies, "tool-policy", nil, "answer tool `NAME=POLICY` in every run (repeatable)")
+	fl.StringVar(&opts.Decision, "decision", "auto", "where a new run's decision is: auto, final, file:GLOB, tool:NAME")
+	fl.StringArrayVar(&opts.repos, "repo", nil, "for traces: take the repository from `SOURCE` (as replay run --repo)")
+	fl.StringVar(&opts.commit, "commit", "", "for traces: use commit `REV`")
+	fl.StringVar(&opts.fixture, "github-fixture", "", "for traces: read the pull request or issue from `DIR`")
+	fl.BoolVar(&opts.Offline, "offline", false, "use only the cache and the suite's files")
+	return cmd
+}
+
+// parseVariant reads NAME=FLAGS with replay run's counterfactual flags.
+func parseVariant(spec string) (scenarios.Variant, error) {
+	name, flags, ok := strings.Cut(spec, "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.ContainsAny(name, " /\\") {
+		return scenarios.Variant{}, usage(fmt.Errorf("--variant %q: want NAME=\"FLAGS\", e.g. v2=\"--system-file prompts/v2.md\"", spec))
+	}
+	words, err := shlex.Split(flags)
+	if err != nil {
+		return scenarios.Variant{}, usage(fmt.Errorf("--variant %s: %v", name, err))
+	}
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(new(bytes.Buffer))
+	v := scenarios.Variant{Name: name}
+	var prompts, contexts, policies []string
+	var temp, topP float64
+	var maxTok, seed int64
+	fs.StringVar(&v.Model, "model", "", "")
+	fs.StringVar(&v.BaseURL, "base-url", "", "")
+	fs.StringVar(&v.SystemFile, "system-file", "", "")
+	fs.StringArrayVar(&prompts, "prompt", nil, "")
+	fs.StringArrayVar(&contexts, "context", nil, "")
+	fs.StringArrayVar(&policies, "tool-policy", nil, "")
+	fs.Float64Var(&temp, "temperature", 0, "")
+	fs.Float64Var(&topP, "top-p", 0, "")
+	fs.Int64Var(&maxTok, "max-tokens", 0, "")
+	fs.Int64Var(&seed, "seed", 0, "")
+	if err := fs.Parse(words); err != nil {
+		return v, usage(fmt.Errorf("--variant %s: %v (a variant takes --model, --base-url, --system-file, --prompt NAME=FILE, --context add=FILE, --temperature, --top-p, --max-tokens, --seed, --tool-policy NAME=POLICY)", name, err))
+	}
+	if fs.NArg() > 0 {
+		return v, usage(fmt.Errorf("--variant %s: unexpected %q", name, fs.Args()))
+	}
+	for _, p := range prompts {
+		n, f, ok := strings.Cut(p, "=")
+		if !ok || n == "" || f == "" {
+			return v, usage(fmt.Errorf("--variant %s: --prompt %q: want NAME=FILE", name, p))
+		}
+		if v.Prompts == nil {
+			v.Prompts = map[string]string{}
+		}
+		v.Prompts[n] = f
+	}
+	for _, c := range contexts {
+		op, arg, _ := strings.Cut(c, "=")
+		if op != "add" || arg == "" {
+			return v, usage(fmt.Errorf("--variant %s: --context %q: want add=FILE", name, c))
+		}
+		v.Context = append(v.Context, arg)
+	}
+	for _, p := range policies {
+		n, pol, ok := strings.Cut(p, "=")
+		if _, err := replay.ParsePolicy(pol); !ok || n == "" || err != nil {
+			return v, usage(fmt.Errorf("--variant %s: --tool-policy %q: want NAME=exec|recorded|deny", name, p))
+		}
+		if v.ToolPolicy == nil {
+			v.ToolPolicy = map[string]string{}
+		}
+		v.ToolPolicy[n] = pol
+	}
+	if fs.Changed("temperature") {
+		v.Temperature = trace.Float(temp)
+	}
+	if fs.Changed("top-p") {
+		v.TopP = trace.Float(topP)
+	}
+	if fs.Changed("max-tokens") {
+		v.MaxTokens = trace.Int(maxTok)
+	}
+	if fs.Changed("seed") {
+		v.Seed = trace.Int(seed)
+	}
+	wd, _ := os.Getwd()
+	return v.WithDir(wd), nil
+}
+
+// compareSuite is the suite the targets make: a suite directory or file
+// as it is, else one case per trace.
+func (opts *compareOptions) compareSuite(ctx context.Context) (*scenarios.Suite, error) {
+	if len(opts.Targets) == 1 {
+		if st, err := os.Stat(opts.Targets[0]); err == nil && (st.IsDir() || strings.HasSuffix(opts.Targets[0], ".yaml") || strings.HasSuffix(opts.Targets[0], ".yml")) {
+			s, err := scenarios.Load(opts.Targets[0])
+			if err != nil {
+				return nil, usage(fmt.Errorf("compare: %w", err))
+			}
+			return s, nil
+		}
+	}
+	pricing, err := opts.pricing()
+	if err != nil {
+		return nil, err
+	}
+	st, err := opts.openStore(ctx, pricing)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	wd, _ := os.Getwd()
+	s := &scenarios.Suite{Name: "compare", Dir: wd}
+	seen := map[string]bool{}
+	for _, t := range opts.Targets {
+		e, err := st.ResolveAs(ctx, "compare", t, store.ResolveOptions{Import: true})
+		if err != nil {
+			return nil, err
+		}
+		if seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		run, err := st.Run(ctx, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		c := &scenarios.Case{ID: shortID(e.ID), Trace: scenarios.TraceRef{Path: st.Path(e.ID)}, Dir: wd, Expect: scenarios.Expect{Decision: scenarios.ExpectOriginal}}
+		if n := len(run.Feedback); n > 0 {
+			fb := run.Feedback[n-1]
+			c.Feedback = scenarios.FeedbackOf(fb)
+			if len(fb.Decision) > 0 && fb.Human != trace.HumanConfirm {
+				c.Expect.Decision = scenarios.ExpectHuman
+			} else if fb.Human != trace.HumanConfirm {
+				c.Expect.Decision = scenarios.ExpectNotOriginal
+			}
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	return s, nil
+}
+
+func runCompare(ctx context.Context, opts *compareOptions) error {
+	var gates []scenarios.Gate
+	for _, f := range opts.FailIf {
+		g, err := scenarios.ParseGate(f)
+		if err != nil {
+			return usage(err)
+		}
+		gates = append(gates, g)
+	}
+	if opts.Repeat < 1 {
+		return usage(fmt.Errorf("--repeat %d: want 1 or more", opts.Repeat))
+	}
+	if opts.Alpha <= 0 || opts.Alpha >= 1 {
+		return usage(fmt.Errorf("--alpha %g: want a level between 0 and 1, e.g. 0.05", opts.Alpha))
+	}
+	arms := []scenarios.Variant{}
+	names := map[string]bool{}
+	for _, spec := range opts.Variants {
+		v, err := parseVariant(spec)
+		if err != nil {
+			return err
+		}
+		if names[v.Name] {
+			return usage(fmt.Errorf("--variant %s is given twice", v.Name))
+		}
+		names[v.Name] = true
+		arms = append(arms, v)
+	}
+	if !names[opts.Baseline] {
+		if opts.Baseline != scenarios.OriginalVariant {
+			return usage(fmt.Errorf("--baseline %s: no --variant has that name (the unchanged configuration is %q)", opts.Baseline, scenarios.OriginalVariant))
+		}
+		wd, _ := os.Getwd()
+		arms = append([]scenarios.Variant{scenarios.Variant{Name: scenarios.OriginalVariant}.WithDir(wd)}, arms...)
+	}
+	if len(arms) < 2 && !opts.AA {
+		return usage(errors.New("compare: give at least one --variant to compare with the baseline (or --aa for the baseline against itself)"))
+	}
+	aaName := ""
+	if opts.AA {
+		for _, v := range arms {
+			if v.Name == opts.Baseline {
+				aa := v
+				aa.Name = v.Name + "~aa"
+				aa.SampleOffset = 1 << 20 // other samples than the baseline's repeats
+				arms = append(arms, aa)
+				aaName = aa.Name
+			}
+		}
+	}
+	suite, err := opts.compareSuite(ctx)
+	if err != nil {
+		return err
+	}
+	if len(suite.Cases) == 0 {
+		return usage(errors.New("compare: no cases: nothing to compare is never a pass"))
+	}
+	for _, c := range suite.Cases {
+		c.Variants = nil // every case runs exactly the compared arms
+	}
+	suite.Variants = arms
+	plan, err := scenarios.NewPlan(suite, scenarios.PlanOptions{Repeat: opts.Repeat})
+	if err != nil {
+		return usage(err)
+	}
+	base, err := opts.replayFlags.request("", replay.ModeRun)
+	if err != nil {
+		return err
+	}
+	base.MaxSteps = opts.MaxSteps
+	if len(opts.repos) > 0 || opts.fixture != "" || opts.commit != "" {
+		wf := worldFlags{Repos: opts.repos, Fixture: opts.fixture, Commit: opts.commit}
+		if base.Fetch, err = wf.fetchOptions(); err != nil {
+			return err
+		}
+	}
+	for _, b := range endpoints(plan, opts.env.Getenv("OPENAI_BASE_URL")) {
+		if _, err := opts.modelConfig(b); err != nil {
+			return usage(err)
+		}
+	}
+	pricing, err := opts.pricing()
+	if err != nil {
+		return err
+	}
+	runner := &scenarios.Runner{Parallel: opts.Parallel, Pricer: pricing, MaxCostUSD: opts.MaxCost, MaxTime: opts.MaxTime, Base: base,
+		BaseURL: opts.env.Getenv("OPENAI_BASE_URL")}
+	resultsPath := opts.Results
+	if resultsPath == "" {
+		resultsPath = suite.Dir + string(os.PathSeparator) + "compare-results.jsonl"
+	}
+	done := map[scenarios.Key]scenarios.Record{}
+	if opts.Resume {
+		if _, recs, err := scenarios.ReadResults(resultsPath); err == nil {
+			for _, r := range recs {
+				if r.Status == scenarios.Pass || r.Status == scenarios.Fail {
+					done[r.Key] = r
+				}
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return usage(err)
+		}
+	}
+	if opts.Plan {
+		est, err := runner.Estimate(ctx, plan, done)
+		if err != nil {
+			return err
+		}
+		if err := writePlan(opts.env.Stdout, plan, est, done, resultsPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.env.Stdout, "%d case(s) × %d repeat(s) can detect %s (alpha %.2g, power 0.8, a baseline passing half the time)\n",
+			len(plan.Cases), opts.Repeat, scenarios.MinDetectableText(len(plan.Cases), opts.Repeat, opts.Alpha, 0.8, 0.5), opts.Alpha)
+		return nil
+	}
+	header := scenarios.Header{Suite: suite.Name, Cases: len(plan.Cases), Cells: len(plan.Cells), CreatedAt: time.Now().UTC()}
+	var rf *scenarios.ResultsFile
+	if opts.Resume {
+		if _, err := os.Stat(resultsPath); err == nil {
+			if rf, _, err = scenarios.OpenResults(resultsPath, header); err != nil {
+				return usage(err)
+			}
+		}
+	}
+	if rf == nil {
+		var kept string
+		if rf, kept, err = scenarios.CreateResults(resultsPath, header); err != nil {
+			return err
+		}
+		if kept != "" {
+			fmt.Fprintf(opts.env.Stderr, "the earlier results are kept as %s (--resume continues a results file)\n", kept)
+		}
+	}
+	defer rf.Close()
+	runner.Results = rf
+	models, err := opts.models()
+	if err != nil {
+		return err
+	}
+	opts.replayFlags.Offline = opts.Offline
+	s, closeSession, err := opts.session(ctx, &opts.replayFlags, models)
+	if err != nil {
+		return err
+	}
+	defer closeSession()
+	if !opts.verbose {
+		s.Log = discard{}
+	}
+	runner.Replayer, runner.Runs = s, s.Store
+	runner.Progress = func(n, total int, r scenarios.Record) {
+		fmt.Fprintf(opts.env.Stderr, "[%d/%d] %s %s #%d: %s\n", n, total, r.Case, r.VariantName, r.Repeat+1, r.Status)
+	}
+	recs, runErr := runner.Run(ctx, plan, done)
+	var be *scenarios.BudgetError
+	if errors.As(runErr, &be) {
+		return &exitError{code: ExitIncomplete, msg: runErr.Error()}
+	}
+	if runErr != nil && ctx.Err() == nil {
+		return runErr
+	}
+	cmp, err := scenarios.Compare(suite.Name, plan, recs, scenarios.CompareOptions{Baseline: opts.Baseline, AA: aaName, Alpha: opts.Alpha, Seed: opts.Seed})
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		err = cmp.WriteJSON(opts.env.Stdout)
+	} else {
+		err = cmp.WriteText(opts.env.Stdout)
+	}
+	if err != nil {
+		return err
+	}
+	var md bytes.Buffer
+	cmp.WriteMarkdown(&md)
+	if opts.Markdown != "" {
+		if err := writeReport(opts.env.Stdout, opts.Markdown, md.Bytes()); err != nil {
+			return err
+		}
+	}
+	if opts.env.Getenv("GITHUB_ACTIONS") == "true" && opts.env.Getenv("GITHUB_STEP_SUMMARY") != "" {
+		if f, err := os.OpenFile(opts.env.Getenv("GITHUB_STEP_SUMMARY"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+			f.Write(append(md.Bytes(), '\n'))
+			f.Close()
+		}
+	}
+	fmt.Fprintf(opts.env.Stderr, "results: %s\n", resultsPath)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if failed := cmp.Failed(gates); len(failed) > 0 {
+		return &exitError{code: ExitCheckFailed, msg: "compare: --fail-if: " + strings.Join(failed, "; ")}
+	}
+	if len(cmp.Incomplete) > 0 {
+		return &exitError{code: ExitIncomplete, msg: "compare: incomplete: " + strings.Join(cmp.Incomplete, "; ")}
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
