@@ -18,7 +18,7 @@
 // McNemar, exact conditional test. Under H0 (pA = pB) the discordant pairs
 // split as X ~ Binomial(b+c, 1/2), b = n10, c = n01, m = min(b, c):
 //
-//	p    = min(1, 2·P(X ≤ m))
+//	p     = min(1, 2·P(X ≤ m))
 //	mid-p = min(1, 2·P(X ≤ m) − P(X = m))  (= 2·[P(X < m) + ½·P(X = m)])
 //
 // b + c = 0 gives p = mid-p = 1. (When b = c the uncapped 2·P(X ≤ m) is
@@ -27,6 +27,8 @@
 // data: mid-p and asymptotic are better than exact conditional", BMC Medical
 // Research Methodology 13:91, which recommends the mid-p; its worked
 // example (Bentur et al. 2009, b = 1, c = 7) gives p = 0.070, mid-p = 0.039.
+// The mid-p is formed from the uncapped 2·P(X ≤ m): subtracting P(X = m)
+// from the capped p would wrongly give 1 − P(X = m) when b = c.
 //
 // Wilson score interval for k successes in n trials, z = z_{1−α/2}:
 //
@@ -53,7 +55,8 @@
 // a margin is empty. The bounds are truncated to [−1, 1]. The same formula
 // is the "Newcombe square-and-add" interval of Fagerland, Lydersen & Laake
 // (2017), Statistical Analysis of Contingency Tables, ch. 8; its example
-// (Cavo et al. 2012: 59, 6, 16, 80) gives 0.0621 (0.0046 to 0.1186).
+// (Cavo et al. 2012; n11, n10, n01, n00 = 59, 6, 16, 80) gives pB − pA =
+// 0.0621 (0.0046 to 0.1186).
 //
 // # k repeats per arm
 //

@@ -472,6 +472,10 @@ func TestSignFlip(t *testing.T) {
 	if got := SignFlip(many, 999, 3); got != 1.0/1000 {
 		t.Errorf("SignFlip(30 ones) = %v, want 1/1000", got)
 	}
+	// 20 non-zero differences are still enumerated: 2 of 2^20 vectors.
+	if got := SignFlip(many[:20], 0, 3); got != 2.0/(1<<20) {
+		t.Errorf("SignFlip(20 ones) = %v, want 2/2^20", got)
+	}
 	if got := SignFlip(many, 0, 3); !math.IsNaN(got) {
 		t.Errorf("SignFlip with iters 0 = %v, want NaN", got)
 	}
