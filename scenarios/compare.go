@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 
@@ -555,22 +556,42 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 	return enc.Encode(sanitize(c))
 }
 
-// sanitize replaces NaN and infinities (a ratio over no pairs) by 0, which
-// JSON cannot carry; Pairs says such a value means nothing.
+// sanitize replaces NaN and infinities (a ratio over no pairs, a flip
+// rate of one repeat) by 0, which JSON cannot carry; the counts beside
+// them (Pairs, Runs) say such a value means nothing.
 func sanitize(c *Comparison) *Comparison {
-	fix := func(f *float64) {
-		if math.IsNaN(*f) || math.IsInf(*f, 0) {
-			*f = 0
+	cp := *c
+	if c.Noise.AA != nil {
+		aa := *c.Noise.AA
+		cp.Noise.AA = &aa
+	}
+	cp.Arms = append([]ArmSummary(nil), c.Arms...)
+	cp.Versus = append([]VersusBaseline(nil), c.Versus...)
+	zeroNaN(reflect.ValueOf(&cp).Elem())
+	return &cp
+}
+
+func zeroNaN(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Float64:
+		if f := v.Float(); (math.IsNaN(f) || math.IsInf(f, 0)) && v.CanSet() {
+			v.SetFloat(0)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			zeroNaN(v.Elem())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				zeroNaN(v.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			zeroNaN(v.Index(i))
 		}
 	}
-	for i := range c.Versus {
-		for _, r := range []*RatioStat{&c.Versus[i].Cost, &c.Versus[i].Tokens, &c.Versus[i].Latency} {
-			fix(&r.Ratio)
-			fix(&r.Lo)
-			fix(&r.Hi)
-		}
-	}
-	return c
 }
 
 func pct(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) }
