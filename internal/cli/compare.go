@@ -32,6 +32,10 @@ type compareOptions struct {
 	repos    []string
 	fixture  string
 	commit   string
+	// --prompt-refs FROM..TO over --prompt-path in --prompt-repo.
+	PromptRefs string
+	PromptPath string
+	PromptRepo string
 }
 
 func newCompareCmd(g *globals, runF func(context.Context, *compareOptions) error) *cobra.Command {
@@ -115,6 +119,9 @@ skipped runs): never a pass.`,
 	fl.StringVar(&opts.commit, "commit", "", "for traces: use commit `REV`")
 	fl.StringVar(&opts.fixture, "github-fixture", "", "for traces: read the pull request or issue from `DIR`")
 	fl.BoolVar(&opts.Offline, "offline", false, "use only the cache and the suite's files")
+	fl.StringVar(&opts.PromptRefs, "prompt-refs", "", "compare every version of --prompt-path between `FROM..TO` (git's range, FROM itself first: the baseline), each a variant whose system prompt is that version")
+	fl.StringVar(&opts.PromptPath, "prompt-path", "", "the prompt file `PATH` in --prompt-repo (with --prompt-refs)")
+	fl.StringVar(&opts.PromptRepo, "prompt-repo", "", "the repository `REPO` holding the prompt (owner/name, a URL, a local repository or a bundle; with --prompt-refs)")
 	return cmd
 }
 
@@ -263,6 +270,19 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 	}
 	arms := []scenarios.Variant{}
 	names := map[string]bool{}
+	if opts.PromptRefs != "" || opts.PromptPath != "" || opts.PromptRepo != "" {
+		pv, err := opts.promptVariants(ctx)
+		if err != nil {
+			return err
+		}
+		for _, v := range pv {
+			names[v.Name] = true
+		}
+		arms = append(arms, pv...)
+		if !opts.set("baseline") {
+			opts.Baseline = pv[0].Name
+		}
+	}
 	for _, spec := range opts.Variants {
 		v, err := parseVariant(spec)
 		if err != nil {
@@ -442,6 +462,34 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 		return &exitError{code: ExitIncomplete, msg: "compare: incomplete: " + strings.Join(cmp.Incomplete, "; ")}
 	}
 	return nil
+}
+
+// promptVariants are the versions of the prompt file in the range, one
+// variant each (named p-SHA, the system prompt REPO@SHA:PATH).
+func (opts *compareOptions) promptVariants(ctx context.Context) ([]scenarios.Variant, error) {
+	from, to, ok := strings.Cut(opts.PromptRefs, "..")
+	if !ok || from == "" || to == "" || opts.PromptPath == "" || opts.PromptRepo == "" {
+		return nil, usage(errors.New("--prompt-refs FROM..TO needs --prompt-path PATH and --prompt-repo REPO (e.g. --prompt-refs v1..v2 --prompt-path prompts/review.md --prompt-repo acme/prompts)"))
+	}
+	w, err := opts.openWorld(opts.Offline)
+	if err != nil {
+		return nil, err
+	}
+	revs, err := w.FileHistory(ctx, opts.PromptRepo, from, to, opts.PromptPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(revs) < 2 {
+		return nil, &exitError{code: ExitIncomplete, msg: fmt.Sprintf("compare: %s did not change in %s: one version, nothing to compare", opts.PromptPath, opts.PromptRefs)}
+	}
+	wd, _ := os.Getwd()
+	var out []scenarios.Variant
+	for _, r := range revs {
+		v := scenarios.Variant{Name: "p-" + r.SHA[:8], SystemFile: opts.PromptRepo + "@" + r.SHA + ":" + opts.PromptPath}
+		out = append(out, v.WithDir(wd))
+		fmt.Fprintf(opts.env.Stderr, "prompt version %s (%s): %s\n", r.SHA[:8], r.When.Format("2006-01-02"), r.Subject)
+	}
+	return out, nil
 }
 
 type discard struct{}

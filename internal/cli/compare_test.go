@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,5 +68,51 @@ func TestCompareTwoPromptVersions(t *testing.T) {
 		if code, _, errs := runCLI(t, env, append(append([]string{}, home...), "compare", exampleSuite, "--variant", bad)...); code != ExitUsage {
 			t.Errorf("--variant %q: exit %d %s", bad, code, errs)
 		}
+	}
+}
+
+// TestComparePromptRefs: every version of a prompt file between two tags
+// is a variant, the first the baseline.
+func TestComparePromptRefs(t *testing.T) {
+	requireGit(t)
+	env, home := evalEnv(t)
+	script, _ := fakemodel.Load("../../testdata/example/compare-model.json")
+	srv := httptest.NewServer(&fakemodel.Server{Script: script})
+	t.Cleanup(srv.Close)
+	env["OPENAI_BASE_URL"] = srv.URL + "/v1"
+	repo := filepath.Join(t.TempDir(), "prompts")
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
+			"GIT_AUTHOR_DATE=2026-10-01T10:00:00Z", "GIT_COMMITTER_DATE=2026-10-01T10:00:00Z")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	os.MkdirAll(repo, 0o755)
+	git("init", "-q", "-b", "main")
+	for i, v := range []string{"v1", "v2"} {
+		b, _ := os.ReadFile("../../testdata/example/prompts/review-" + v + ".md")
+		os.WriteFile(filepath.Join(repo, "review.md"), b, 0o644)
+		git("add", "-A")
+		git("commit", "-q", "-m", "review prompt "+v)
+		git("tag", v)
+		_ = i
+	}
+	args := append(append([]string{}, home...), "compare", exampleSuite, "--prompt-refs", "v1..v2", "--prompt-path", "review.md", "--prompt-repo", repo, "--json")
+	code, out, errs := runCLI(t, env, append(args, executorFlag(t)...)...)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	var cmp scenarios.Comparison
+	if err := json.Unmarshal([]byte(out), &cmp); err != nil {
+		t.Fatal(err)
+	}
+	if len(cmp.Arms) != 2 || cmp.Baseline != cmp.Arms[0].Name || !strings.HasPrefix(cmp.Arms[0].Name, "p-") || cmp.Arms[0].PassRate != 1 || cmp.Arms[1].PassRate != 0 {
+		t.Errorf("arms %+v baseline %s", cmp.Arms, cmp.Baseline)
+	}
+	if !strings.Contains(errs, "prompt version") || !strings.Contains(errs, "review prompt v2") {
+		t.Errorf("stderr does not list the versions:\n%s", errs)
 	}
 }
