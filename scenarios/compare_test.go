@@ -172,3 +172,21 @@ func TestCompareHolmAndGates(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareHTMLIsInert(t *testing.T) {
+	p := armsPlan(2, 1, "a", "b")
+	p.Cases[0].ID = `<script>alert(1)</script>`
+	recs := outcomes(p, func(arm string, c, _ int) bool { return arm == "a" }, func(string) float64 { return 1 })
+	for i := range recs {
+		recs[i].Divergence = `step 1: <img src=x onerror=alert(1)>`
+	}
+	cmp, _ := Compare("s", p, recs, CompareOptions{Baseline: "a"})
+	var b bytes.Buffer
+	if err := cmp.WriteHTML(&b, p, recs); err != nil {
+		t.Fatal(err)
+	}
+	h := b.String()
+	if strings.Contains(h, "<script>") || strings.Contains(h, "<img") || !strings.Contains(h, "default-src 'none'") || !strings.Contains(h, `class="fail"`) || !strings.Contains(h, "1/1") {
+		t.Errorf("html:\n%s", h)
+	}
+}

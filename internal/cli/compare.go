@@ -33,6 +33,7 @@ type compareOptions struct {
 	fixture  string
 	commit   string
 	// --prompt-refs FROM..TO over --prompt-path in --prompt-repo.
+	HTML       string
 	PromptRefs string
 	PromptPath string
 	PromptRepo string
@@ -119,6 +120,7 @@ skipped runs): never a pass.`,
 	fl.StringVar(&opts.commit, "commit", "", "for traces: use commit `REV`")
 	fl.StringVar(&opts.fixture, "github-fixture", "", "for traces: read the pull request or issue from `DIR`")
 	fl.BoolVar(&opts.Offline, "offline", false, "use only the cache and the suite's files")
+	fl.StringVar(&opts.HTML, "html", "", "write a self-contained HTML report with the grid of cases × variants to `FILE`")
 	fl.StringVar(&opts.PromptRefs, "prompt-refs", "", "compare every version of --prompt-path between `FROM..TO` (git's range, FROM itself first: the baseline), each a variant whose system prompt is that version")
 	fl.StringVar(&opts.PromptPath, "prompt-path", "", "the prompt file `PATH` in --prompt-repo (with --prompt-refs)")
 	fl.StringVar(&opts.PromptRepo, "prompt-repo", "", "the repository `REPO` holding the prompt (owner/name, a URL, a local repository or a bundle; with --prompt-refs)")
@@ -449,6 +451,15 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 		if f, err := os.OpenFile(opts.env.Getenv("GITHUB_STEP_SUMMARY"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
 			f.Write(append(md.Bytes(), '\n'))
 			f.Close()
+		}
+	}
+	if opts.HTML != "" {
+		var h bytes.Buffer
+		if err := cmp.WriteHTML(&h, plan, recs); err != nil {
+			return err
+		}
+		if err := writeReport(opts.env.Stdout, opts.HTML, h.Bytes()); err != nil {
+			return err
 		}
 	}
 	fmt.Fprintf(opts.env.Stderr, "results: %s\n", resultsPath)

@@ -27,10 +27,11 @@ func TestCompareTwoPromptVersions(t *testing.T) {
 	t.Cleanup(srv.Close)
 	env["OPENAI_BASE_URL"] = srv.URL + "/v1"
 	results := filepath.Join(t.TempDir(), "compare.jsonl")
+	page := filepath.Join(t.TempDir(), "c.html")
 	args := append(append([]string{}, home...), "compare", exampleSuite,
 		"--variant", `v1=--model fake-reviewer --system-file ../../testdata/example/prompts/review-v1.md`,
 		"--variant", `v2=--model fake-reviewer --system-file "../../testdata/example/prompts/review-v2.md"`,
-		"--baseline", "v1", "--repeat", "2", "--aa", "--results", results, "--fail-if", "pass_rate<baseline", "--json")
+		"--baseline", "v1", "--repeat", "2", "--aa", "--results", results, "--fail-if", "pass_rate<baseline", "--json", "--html", page)
 	args = append(args, executorFlag(t)...)
 	code, out, errs := runCLI(t, env, args...)
 	if code != ExitOK {
@@ -53,6 +54,9 @@ func TestCompareTwoPromptVersions(t *testing.T) {
 	}
 	if cmp.Noise.AA == nil || cmp.Noise.AA.Delta != 0 || cmp.Noise.MinDetectable != nil || cmp.Noise.MinCases != 6 || len(cmp.Incomplete) != 0 {
 		t.Errorf("noise floor %+v", cmp.Noise)
+	}
+	if b, _ := os.ReadFile(page); !strings.Contains(string(b), `<td class="fail" title="0/2 runs passed; first divergence`) {
+		t.Errorf("the HTML grid lacks v2's failing cell:\n%s", b)
 	}
 	if b, _ := os.ReadFile(results); strings.Count(string(b), "\n") != 1+3*2 {
 		t.Errorf("results file: want a header and 6 runs:\n%s", b)
