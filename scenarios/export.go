@@ -122,9 +122,13 @@ func (x *Exporter) exportOne(ctx context.Context, dir string, in ExportInput) (s
 	}
 	c.Critical = x.Critical
 
-	// The trace, with its feedback, as a native file.
+	// The trace, with its feedback, as a native file. Where it was read
+	// on this machine is no part of it: the suite's file is the same
+	// whoever exports the run, wherever.
+	run := *in.Run
+	run.Meta.Source = filepath.Base(run.Meta.Source)
 	var buf bytes.Buffer
-	if err := trace.Encode(&buf, in.Run); err != nil {
+	if err := trace.Encode(&buf, &run); err != nil {
 		return "", "", err
 	}
 	tp := path.Join("traces", c.ID+".jsonl")

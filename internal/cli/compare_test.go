@@ -104,7 +104,7 @@ func TestComparePromptRefs(t *testing.T) {
 		git("tag", v)
 		_ = i
 	}
-	args := append(append([]string{}, home...), "compare", exampleSuite, "--prompt-refs", "v1..v2", "--prompt-path", "review.md", "--prompt-repo", repo, "--json")
+	args := append(append([]string{}, home...), "compare", exampleSuite, "--prompt-refs", "v1..v2", "--prompt-path", "review.md", "--prompt-repo", repo, "--json", "--results", filepath.Join(t.TempDir(), "r.jsonl"))
 	code, out, errs := runCLI(t, env, append(args, executorFlag(t)...)...)
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
