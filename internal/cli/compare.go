@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -337,96 +338,28 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 	if err != nil {
 		return err
 	}
-	base.MaxSteps = opts.MaxSteps
 	if len(opts.repos) > 0 || opts.fixture != "" || opts.commit != "" {
 		wf := worldFlags{Repos: opts.repos, Fixture: opts.fixture, Commit: opts.commit}
 		if base.Fetch, err = wf.fetchOptions(); err != nil {
 			return err
 		}
 	}
-	for _, b := range endpoints(plan, opts.env.Getenv("OPENAI_BASE_URL")) {
-		if _, err := opts.modelConfig(b); err != nil {
-			return usage(err)
-		}
-	}
-	pricing, err := opts.pricing()
-	if err != nil {
-		return err
-	}
-	runner := &scenarios.Runner{Parallel: opts.Parallel, Pricer: pricing, MaxCostUSD: opts.MaxCost, MaxTime: opts.MaxTime, Base: base,
-		BaseURL: opts.env.Getenv("OPENAI_BASE_URL")}
 	resultsPath := opts.Results
 	if resultsPath == "" {
-		resultsPath = suite.Dir + string(os.PathSeparator) + "compare-results.jsonl"
-	}
-	done := map[scenarios.Key]scenarios.Record{}
-	if opts.Resume {
-		if _, recs, err := scenarios.ReadResults(resultsPath); err == nil {
-			for _, r := range recs {
-				if r.Status == scenarios.Pass || r.Status == scenarios.Fail {
-					done[r.Key] = r
-				}
-			}
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return usage(err)
-		}
+		resultsPath = filepath.Join(suite.Dir, "compare-results.jsonl")
 	}
 	if opts.Plan {
-		est, err := runner.Estimate(ctx, plan, done)
-		if err != nil {
-			return err
-		}
-		if err := writePlan(opts.env.Stdout, plan, est, done, resultsPath); err != nil {
+		if _, err := opts.runPlan(ctx, plan, base, scenarios.Header{}, resultsPath, true); err != nil {
 			return err
 		}
 		fmt.Fprintf(opts.env.Stdout, "%d case(s) × %d repeat(s) can detect %s (alpha %.2g, power 0.8, a baseline passing half the time)\n",
 			len(plan.Cases), opts.Repeat, scenarios.MinDetectableText(len(plan.Cases), opts.Repeat, opts.Alpha, 0.8, 0.5), opts.Alpha)
 		return nil
 	}
-	header := scenarios.Header{Suite: suite.Name, Cases: len(plan.Cases), Cells: len(plan.Cells), CreatedAt: time.Now().UTC()}
-	var rf *scenarios.ResultsFile
-	if opts.Resume {
-		if _, err := os.Stat(resultsPath); err == nil {
-			if rf, _, err = scenarios.OpenResults(resultsPath, header); err != nil {
-				return usage(err)
-			}
-		}
-	}
-	if rf == nil {
-		var kept string
-		if rf, kept, err = scenarios.CreateResults(resultsPath, header); err != nil {
-			return err
-		}
-		if kept != "" {
-			fmt.Fprintf(opts.env.Stderr, "the earlier results are kept as %s (--resume continues a results file)\n", kept)
-		}
-	}
-	defer rf.Close()
-	runner.Results = rf
-	models, err := opts.models()
+	header := scenarios.Header{Suite: suite.Name, Cases: len(plan.Cases), Cells: len(plan.Cells)}
+	recs, err := opts.runPlan(ctx, plan, base, header, resultsPath, false)
 	if err != nil {
 		return err
-	}
-	opts.replayFlags.Offline = opts.Offline
-	s, closeSession, err := opts.session(ctx, &opts.replayFlags, models)
-	if err != nil {
-		return err
-	}
-	defer closeSession()
-	if !opts.verbose {
-		s.Log = discard{}
-	}
-	runner.Replayer, runner.Runs = s, s.Store
-	runner.Progress = func(n, total int, r scenarios.Record) {
-		fmt.Fprintf(opts.env.Stderr, "[%d/%d] %s %s #%d: %s\n", n, total, r.Case, r.VariantName, r.Repeat+1, r.Status)
-	}
-	recs, runErr := runner.Run(ctx, plan, done)
-	var be *scenarios.BudgetError
-	if errors.As(runErr, &be) {
-		return &exitError{code: ExitIncomplete, msg: runErr.Error()}
-	}
-	if runErr != nil && ctx.Err() == nil {
-		return runErr
 	}
 	cmp, err := scenarios.Compare(suite.Name, plan, recs, scenarios.CompareOptions{Baseline: opts.Baseline, AA: aaName, Alpha: opts.Alpha, Seed: opts.Seed})
 	if err != nil {
@@ -447,11 +380,8 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 			return err
 		}
 	}
-	if opts.env.Getenv("GITHUB_ACTIONS") == "true" && opts.env.Getenv("GITHUB_STEP_SUMMARY") != "" {
-		if f, err := os.OpenFile(opts.env.Getenv("GITHUB_STEP_SUMMARY"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
-			f.Write(append(md.Bytes(), '\n'))
-			f.Close()
-		}
+	if err := appendStepSummary(opts.globals, md.Bytes()); err != nil {
+		return err
 	}
 	if opts.HTML != "" {
 		var h bytes.Buffer
@@ -462,7 +392,6 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 			return err
 		}
 	}
-	fmt.Fprintf(opts.env.Stderr, "results: %s\n", resultsPath)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -502,7 +431,3 @@ func (opts *compareOptions) promptVariants(ctx context.Context) ([]scenarios.Var
 	}
 	return out, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -452,21 +452,51 @@ func runEvalRun(ctx context.Context, opts *evalRunOptions) error {
 	if err != nil {
 		return err
 	}
-	base.MaxSteps = opts.MaxSteps
-	// Every endpoint a variant calls is checked now (a missing key), not
-	// after the first world is rebuilt.
-	for _, base := range endpoints(plan, opts.env.Getenv("OPENAI_BASE_URL")) {
-		if _, err := opts.modelConfig(base); err != nil {
-			return usage(err)
-		}
-	}
 	resultsPath := opts.Results
 	if resultsPath == "" {
 		resultsPath = scenarios.DefaultResultsPath(suite, shard)
 	}
+	header := scenarios.Header{Suite: suite.Name, Shard: shard.String(), Cases: len(plan.Cases), Cells: len(plan.Cells)}
+	recs, err := opts.runPlan(ctx, plan, base, header, resultsPath, opts.DryRun)
+	if err != nil || recs == nil {
+		return err
+	}
+	var incomplete []string
+	if ctx.Err() != nil {
+		incomplete = append(incomplete, "interrupted: replay eval run --resume continues it")
+	}
+	rep := scenarios.NewReport(suite.Name, shard, plan, recs, incomplete)
+	if err := opts.writeEvalReports(rep); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if rep.ExitCode != 0 {
+		return &exitError{code: rep.ExitCode}
+	}
+	return nil
+}
+
+// runPlan is what eval run and compare share: the endpoints checked, the
+// finished runs of the results file read (--resume), the plan and its
+// estimate printed (dryRun; no records then), else the results file opened
+// or started, the session, the cells run with a line (or a bar) each, and
+// the sandboxes dead replays left removed (--resume). An interrupt returns
+// the records so far with no error: the caller reports them as
+// incomplete.
+func (opts *evalRunOptions) runPlan(ctx context.Context, plan *scenarios.Plan, base replay.Request, header scenarios.Header, resultsPath string, dryRun bool) ([]scenarios.Record, error) {
+	base.MaxSteps = opts.MaxSteps
+	// Every endpoint a variant calls is checked now (a missing key), not
+	// after the first world is rebuilt.
+	for _, b := range endpoints(plan, opts.env.Getenv("OPENAI_BASE_URL")) {
+		if _, err := opts.modelConfig(b); err != nil {
+			return nil, usage(err)
+		}
+	}
 	pricing, err := opts.pricing()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	runner := &scenarios.Runner{Parallel: opts.Parallel, Pricer: pricing, MaxCostUSD: opts.MaxCost, MaxTime: opts.MaxTime, Base: base,
 		BaseURL: opts.env.Getenv("OPENAI_BASE_URL")}
@@ -479,32 +509,30 @@ func runEvalRun(ctx context.Context, opts *evalRunOptions) error {
 				}
 			}
 		} else if !errors.Is(err, os.ErrNotExist) {
-			return usage(err)
+			return nil, usage(err)
 		}
 	}
-	if opts.DryRun {
+	if dryRun {
 		est, err := runner.Estimate(ctx, plan, done)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return writePlan(opts.env.Stdout, plan, est, done, resultsPath)
+		return nil, writePlan(opts.env.Stdout, plan, est, done, resultsPath)
 	}
-	header := scenarios.Header{Suite: suite.Name, Shard: shard.String(), Cases: len(plan.Cases), Cells: len(plan.Cells), CreatedAt: time.Now().UTC()}
+	header.CreatedAt = time.Now().UTC()
 	var rf *scenarios.ResultsFile
 	if opts.Resume {
 		if _, err := os.Stat(resultsPath); err == nil {
-			rf, _, err = scenarios.OpenResults(resultsPath, header)
-			if err != nil {
-				return usage(err)
+			if rf, _, err = scenarios.OpenResults(resultsPath, header); err != nil {
+				return nil, usage(err)
 			}
 			fmt.Fprintf(opts.env.Stderr, "resuming %s: %d of %d runs done\n", resultsPath, len(done), len(plan.Cells))
 		}
 	}
 	if rf == nil {
 		var kept string
-		rf, kept, err = scenarios.CreateResults(resultsPath, header)
-		if err != nil {
-			return err
+		if rf, kept, err = scenarios.CreateResults(resultsPath, header); err != nil {
+			return nil, err
 		}
 		if kept != "" {
 			fmt.Fprintf(opts.env.Stderr, "the earlier results are kept as %s (--resume continues a results file)\n", kept)
@@ -515,12 +543,12 @@ func runEvalRun(ctx context.Context, opts *evalRunOptions) error {
 
 	models, err := opts.models()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opts.replayFlags.Offline = opts.Offline
 	s, closeSession, err := opts.session(ctx, &opts.replayFlags, models)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer closeSession()
 	if !opts.verbose {
@@ -555,29 +583,15 @@ func runEvalRun(ctx context.Context, opts *evalRunOptions) error {
 		// its client abandoned), after the first prune.
 		opts.pruneLeftovers(ctx)
 	}
-	var be *scenarios.BudgetError
-	if errors.As(runErr, &be) {
-		return &exitError{code: ExitIncomplete, msg: runErr.Error()}
-	}
-	if runErr != nil && ctx.Err() == nil {
-		return runErr
-	}
-	var incomplete []string
-	if ctx.Err() != nil {
-		incomplete = append(incomplete, "interrupted: replay eval run --resume continues it")
-	}
-	rep := scenarios.NewReport(suite.Name, shard, plan, recs, incomplete)
-	if err := opts.writeEvalReports(rep); err != nil {
-		return err
-	}
 	fmt.Fprintf(opts.env.Stderr, "results: %s\n", resultsPath)
-	if ctx.Err() != nil {
-		return ctx.Err()
+	var be *scenarios.BudgetError
+	switch {
+	case errors.As(runErr, &be):
+		return nil, &exitError{code: ExitIncomplete, msg: runErr.Error()}
+	case runErr != nil && ctx.Err() == nil:
+		return nil, runErr
 	}
-	if rep.ExitCode != 0 {
-		return &exitError{code: rep.ExitCode}
-	}
-	return nil
+	return recs, nil
 }
 
 // pruneLeftovers removes the sandboxes of replays that are gone (a suite
@@ -714,20 +728,26 @@ func writeEvalReports(g *globals, rep *scenarios.Report, asJSON bool, junit, mdF
 			return err
 		}
 	}
-	if g.env.Getenv("GITHUB_ACTIONS") == "true" {
-		if p := g.env.Getenv("GITHUB_STEP_SUMMARY"); p != "" {
-			f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-			if err != nil {
-				return fmt.Errorf("append to $GITHUB_STEP_SUMMARY: %w", err)
-			}
-			_, err = f.Write(append(md.Bytes(), '\n'))
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return fmt.Errorf("append to $GITHUB_STEP_SUMMARY: %w", err)
-			}
-		}
+	return appendStepSummary(g, md.Bytes())
+}
+
+// appendStepSummary appends Markdown to the job's step summary under
+// GitHub Actions ($GITHUB_STEP_SUMMARY); elsewhere it does nothing.
+func appendStepSummary(g *globals, md []byte) error {
+	p := g.env.Getenv("GITHUB_STEP_SUMMARY")
+	if g.env.Getenv("GITHUB_ACTIONS") != "true" || p == "" {
+		return nil
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("append to $GITHUB_STEP_SUMMARY: %w", err)
+	}
+	_, err = f.Write(append(md, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("append to $GITHUB_STEP_SUMMARY: %w", err)
 	}
 	return nil
 }
