@@ -78,6 +78,9 @@ func (x *Exporter) Export(ctx context.Context, dir string, runs []ExportInput) (
 		rep.Cases = append(rep.Cases, c)
 	}
 	if len(rep.Cases) == 0 {
+		for _, d := range []string{"worlds", "traces", CasesDir, ""} {
+			os.Remove(filepath.Join(dir, d)) // only what is empty: what this export made
+		}
 		return rep, fmt.Errorf("export suite: no run became a case (%s): an empty suite is never a pass", strings.Join(rep.Skipped, "; "))
 	}
 	sf := filepath.Join(dir, SuiteFile)
