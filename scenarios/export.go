@@ -193,6 +193,9 @@ func (x *Exporter) exportOne(ctx context.Context, dir string, in ExportInput) (s
 			c.World.GitHub = "../" + gp
 		}
 	}
+	if c.World.Repo == "" {
+		x.logf("export %s: the run names no repository and none was given (--repo): its replays will run in an empty workspace\n", c.ID)
+	}
 	if err := writeCase(filepath.Join(dir, CasesDir, c.ID+".yaml"), c, in, x.now()); err != nil {
 		return "", "", err
 	}

@@ -688,7 +688,11 @@ func writePlan(w io.Writer, p *scenarios.Plan, est *scenarios.Estimate, done map
 	if len(done) > 0 {
 		fmt.Fprintf(w, "  %d run(s) already in %s (--resume)\n", len(done), results)
 	}
-	fmt.Fprintf(w, "estimate for the %d run(s) to make: %s tokens, $%.4f, about %s\n", est.Cells, thousands(est.Tokens), est.CostUSD, est.Duration.Round(time.Second))
+	took := "about " + est.Duration.Round(time.Second).String()
+	if est.Duration == 0 {
+		took = "time unknown (the originals record no latencies)"
+	}
+	fmt.Fprintf(w, "estimate for the %d run(s) to make: %s tokens, $%.4f, %s\n", est.Cells, thousands(est.Tokens), est.CostUSD, took)
 	if est.Unpriced > 0 {
 		fmt.Fprintf(w, "  (%d run(s) have model calls the pricing table does not know or that recorded no usage: the cost is a lower bound)\n", est.Unpriced)
 	}
