@@ -54,8 +54,11 @@ func DecodeLoose(b []byte, v any) ([]FieldProblem, error) {
 	return ps, nil
 }
 
-// kindOf names the JSON type of a raw value.
-func kindOf(raw []byte) string {
+// JSONKind names the JSON type of a raw value ("an object", "a string",
+// …, "nothing" when empty) as FieldProblem.Got does: importers that
+// check fields themselves name them alike.
+func JSONKind(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return "nothing"
 	}
@@ -113,11 +116,11 @@ func looseValue(raw []byte, v reflect.Value, path string, ps *[]FieldProblem) {
 	}
 	if t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshaler) {
 		if err := json.Unmarshal(raw, v.Addr().Interface()); err != nil {
-			*ps = append(*ps, FieldProblem{Field: path, Want: wantOf(t), Got: kindOf(raw)})
+			*ps = append(*ps, FieldProblem{Field: path, Want: wantOf(t), Got: JSONKind(raw)})
 		}
 		return
 	}
-	problem := func() { *ps = append(*ps, FieldProblem{Field: path, Want: wantOf(t), Got: kindOf(raw)}) }
+	problem := func() { *ps = append(*ps, FieldProblem{Field: path, Want: wantOf(t), Got: JSONKind(raw)}) }
 	switch t.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {

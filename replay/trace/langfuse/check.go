@@ -13,27 +13,6 @@ import (
 // trace whose JSON type the reader cannot take (it reads it as absent) is a
 // warning naming the line, the observation and the field.
 
-// kindName names the JSON type of raw as trace.FieldProblem does.
-func kindName(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
-
 // observationProblems returns the fields of the observation b whose types
 // the reader does not take.
 func observationProblems(b []byte) []trace.FieldProblem {
@@ -50,7 +29,7 @@ func observationProblems(b []byte) []trace.FieldProblem {
 		return ps
 	}
 	for _, k := range []string{"startTime", "endTime", "completionStartTime"} {
-		if raw := m[k]; !isNull(raw) && kindName(raw) == "a string" {
+		if raw := m[k]; !isNull(raw) && trace.JSONKind(raw) == "a string" {
 			var s string
 			if json.Unmarshal(raw, &s) == nil && s != "" && parseTime(s).IsZero() {
 				ps = append(ps, trace.FieldProblem{Field: k, Want: "an ISO 8601 time", Got: fmt.Sprintf("%q", s)})
@@ -67,7 +46,7 @@ func observationProblems(b []byte) []trace.FieldProblem {
 		v := value(raw)
 		mm, ok := v.(map[string]any)
 		if !ok {
-			ps = append(ps, trace.FieldProblem{Field: k, Want: "an object of numbers", Got: kindName(raw)})
+			ps = append(ps, trace.FieldProblem{Field: k, Want: "an object of numbers", Got: trace.JSONKind(raw)})
 			continue
 		}
 		for name, x := range mm {
@@ -79,13 +58,13 @@ func observationProblems(b []byte) []trace.FieldProblem {
 	for _, k := range []string{"totalCost", "calculatedTotalCost", "promptTokens", "completionTokens", "totalTokens"} {
 		if raw := m[k]; !isNull(raw) {
 			if _, ok := num(value(raw)); !ok {
-				ps = append(ps, trace.FieldProblem{Field: k, Want: "a number", Got: kindName(raw)})
+				ps = append(ps, trace.FieldProblem{Field: k, Want: "a number", Got: trace.JSONKind(raw)})
 			}
 		}
 	}
 	if raw := m["modelParameters"]; !isNull(raw) {
 		if _, ok := value(raw).(map[string]any); !ok {
-			ps = append(ps, trace.FieldProblem{Field: "modelParameters", Want: "an object", Got: kindName(raw)})
+			ps = append(ps, trace.FieldProblem{Field: "modelParameters", Want: "an object", Got: trace.JSONKind(raw)})
 		}
 	}
 	return ps

@@ -255,8 +255,8 @@ func (ix *index) traceField(dec *stdjson.Decoder, key string) error {
 	if err := dec.Decode(&raw); err != nil {
 		return wrapSyntaxAt(dec, err, base)
 	}
-	if want, ok := traceFieldTypes[key]; ok && !isNull(raw) && kindName(raw) != want {
-		ix.badTrace = append(ix.badTrace, badField{trace.FieldProblem{Field: "trace." + key, Want: want, Got: kindName(raw)}, base})
+	if want, ok := traceFieldTypes[key]; ok && !isNull(raw) && trace.JSONKind(raw) != want {
+		ix.badTrace = append(ix.badTrace, badField{trace.FieldProblem{Field: "trace." + key, Want: want, Got: trace.JSONKind(raw)}, base})
 	}
 	t := &ix.trace
 	s := func() string {

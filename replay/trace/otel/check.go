@@ -13,27 +13,6 @@ import (
 // of the wrong type, which the lenient readers would take as absent, is a
 // warning naming the span (its id, else its name), its line and the field.
 
-// kindName names the JSON type of raw as trace.FieldProblem does.
-func kindName(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
-
 // spanMembers are the members of a span object with the JSON types they may
 // hold (any of the letters: s string, n number, o object, a array).
 var spanMembers = []struct{ key, types string }{
@@ -96,7 +75,7 @@ func (s *scanner) checkSpanObject(obj map[string]json.RawMessage, line int) {
 			who = spanWho(obj)
 		}
 		s.warns = append(s.warns, trace.Warning{File: s.name, Line: line, Field: m.key,
-			Message: fmt.Sprintf("%s: expected %s, found %s (read as absent)", who, typesWant(m.types), kindName(raw))})
+			Message: fmt.Sprintf("%s: expected %s, found %s (read as absent)", who, typesWant(m.types), trace.JSONKind(raw))})
 	}
 }
 
