@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/google/shlex"
 	"github.com/spf13/cobra"
@@ -101,26 +100,13 @@ skipped runs): never a pass.`,
 	fl.StringArrayVar(&opts.FailIf, "fail-if", nil, "exit 1 when `COND` holds for a variant: pass_rate<baseline, cost>1.2x, latency>1.5x, tokens>2x, critical_newly_fails (repeatable)")
 	fl.Float64Var(&opts.Alpha, "alpha", 0.05, "significance level")
 	fl.Uint64Var(&opts.Seed, "seed", 1, "seed of the permutation test and the bootstraps (the same seed, the same report)")
-	fl.IntVar(&opts.Parallel, "parallel", 2, "run `N` replays at a time (one sandbox each)")
+	opts.bindBatch(fl)
 	fl.StringVar(&opts.Results, "results", "", "append results to `FILE` (default: compare-results.jsonl in the suite, or in the current directory for traces)")
-	fl.BoolVar(&opts.Resume, "resume", false, "continue the results file: runs already finished are not run again")
-	fl.Float64Var(&opts.MaxCost, "max-cost", 0, "stop before the comparison would cost more than `USD` (estimated before it starts)")
-	fl.DurationVar(&opts.MaxTime, "max-time", 0, "stop before it would take longer than `DURATION`")
 	fl.BoolVar(&opts.JSON, "json", false, "print the comparison as JSON (replay.compare/v1)")
-	fl.StringVar(&opts.Markdown, "md", "", "write a Markdown summary to `FILE` (also appended to $GITHUB_STEP_SUMMARY under GitHub Actions)")
-	fl.IntVar(&opts.MaxSteps, "max-steps", 200, "end a run after `N` model calls")
-	fl.BoolVar(&opts.NoCache, "no-cache", false, "ask the endpoint even when the response cache has the answer")
-	fl.DurationVar(&opts.RequestTimeout, "request-timeout", 0, "let a model request stay silent up to `DURATION`")
-	fl.StringVar(&opts.Image, "image", "", "run tools in image `IMG`")
-	fl.StringVar(&opts.Executor, "executor", "", "use the static replay-executor binary at `PATH`")
-	fl.StringVar(&opts.Disk, "disk", "4GiB", "cap each sandbox's workspace at `SIZE`")
-	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "end one run after `DURATION` (it is then an error)")
 	fl.StringArrayVar(&opts.Policies, "tool-policy", nil, "answer tool `NAME=POLICY` in every run (repeatable)")
-	fl.StringVar(&opts.Decision, "decision", "auto", "where a new run's decision is: auto, final, file:GLOB, tool:NAME")
 	fl.StringArrayVar(&opts.repos, "repo", nil, "for traces: take the repository from `SOURCE` (as replay run --repo)")
 	fl.StringVar(&opts.commit, "commit", "", "for traces: use commit `REV`")
 	fl.StringVar(&opts.fixture, "github-fixture", "", "for traces: read the pull request or issue from `DIR`")
-	fl.BoolVar(&opts.Offline, "offline", false, "use only the cache and the suite's files")
 	fl.StringVar(&opts.HTML, "html", "", "write a self-contained HTML report with the grid of cases × variants to `FILE`")
 	fl.StringVar(&opts.PromptRefs, "prompt-refs", "", "compare every version of --prompt-path between `FROM..TO` (git's range, FROM itself first: the baseline), each a variant whose system prompt is that version")
 	fl.StringVar(&opts.PromptPath, "prompt-path", "", "the prompt file `PATH` in --prompt-repo (with --prompt-refs)")
@@ -141,67 +127,19 @@ func parseVariant(spec string) (scenarios.Variant, error) {
 	}
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(new(bytes.Buffer))
-	v := scenarios.Variant{Name: name}
-	var prompts, contexts, policies []string
-	var temp, topP float64
-	var maxTok, seed int64
-	fs.StringVar(&v.Model, "model", "", "")
-	fs.StringVar(&v.BaseURL, "base-url", "", "")
-	fs.StringVar(&v.SystemFile, "system-file", "", "")
-	fs.StringArrayVar(&prompts, "prompt", nil, "")
-	fs.StringArrayVar(&contexts, "context", nil, "")
-	fs.StringArrayVar(&policies, "tool-policy", nil, "")
-	fs.Float64Var(&temp, "temperature", 0, "")
-	fs.Float64Var(&topP, "top-p", 0, "")
-	fs.Int64Var(&maxTok, "max-tokens", 0, "")
-	fs.Int64Var(&seed, "seed", 0, "")
+	var f variantFlags
+	f.bind(fs, true)
 	if err := fs.Parse(words); err != nil {
-		return v, usage(fmt.Errorf("--variant %s: %v (a variant takes --model, --base-url, --system-file, --prompt NAME=FILE, --context add=FILE, --temperature, --top-p, --max-tokens, --seed, --tool-policy NAME=POLICY)", name, err))
+		return scenarios.Variant{}, usage(fmt.Errorf("--variant %s: %v (a variant takes --model, --base-url, --system-file, --prompt NAME=FILE, --context add=FILE, --temperature, --top-p, --max-tokens, --seed, --tool-policy NAME=POLICY)", name, err))
 	}
 	if fs.NArg() > 0 {
-		return v, usage(fmt.Errorf("--variant %s: unexpected %q", name, fs.Args()))
+		return scenarios.Variant{}, usage(fmt.Errorf("--variant %s: unexpected %q", name, fs.Args()))
 	}
-	for _, p := range prompts {
-		n, f, ok := strings.Cut(p, "=")
-		if !ok || n == "" || f == "" {
-			return v, usage(fmt.Errorf("--variant %s: --prompt %q: want NAME=FILE", name, p))
-		}
-		if v.Prompts == nil {
-			v.Prompts = map[string]string{}
-		}
-		v.Prompts[n] = f
+	v, _, err := f.variant(name, fs.Changed)
+	if err != nil {
+		return v, usage(fmt.Errorf("--variant %s: %w", name, err))
 	}
-	for _, c := range contexts {
-		op, arg, _ := strings.Cut(c, "=")
-		if op != "add" || arg == "" {
-			return v, usage(fmt.Errorf("--variant %s: --context %q: want add=FILE", name, c))
-		}
-		v.Context = append(v.Context, arg)
-	}
-	for _, p := range policies {
-		n, pol, ok := strings.Cut(p, "=")
-		if _, err := replay.ParsePolicy(pol); !ok || n == "" || err != nil {
-			return v, usage(fmt.Errorf("--variant %s: --tool-policy %q: want NAME=exec|recorded|deny", name, p))
-		}
-		if v.ToolPolicy == nil {
-			v.ToolPolicy = map[string]string{}
-		}
-		v.ToolPolicy[n] = pol
-	}
-	if fs.Changed("temperature") {
-		v.Temperature = trace.Float(temp)
-	}
-	if fs.Changed("top-p") {
-		v.TopP = trace.Float(topP)
-	}
-	if fs.Changed("max-tokens") {
-		v.MaxTokens = trace.Int(maxTok)
-	}
-	if fs.Changed("seed") {
-		v.Seed = trace.Int(seed)
-	}
-	wd, _ := os.Getwd()
-	return v.WithDir(wd), nil
+	return v, nil
 }
 
 // compareSuite is the suite the targets make: a suite directory or file

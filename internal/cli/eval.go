@@ -271,6 +271,7 @@ func overridden(fb []trace.Feedback) bool {
 
 type evalRunOptions struct {
 	runOptions
+	variant     variantFlags
 	Suite       string
 	VariantName string
 	Parallel    int
@@ -338,91 +339,37 @@ suite or usage (nothing ran), 3 incomplete (errors, skipped runs, budget).`,
 	}
 	fl := cmd.Flags()
 	// The counterfactual flags of replay run: the variant under test.
-	fl.StringVar(&opts.Model, "model", "", "the variant under test calls model `M`")
-	fl.StringVar(&opts.BaseURL, "base-url", "", "OpenAI-compatible endpoint `URL` (default $OPENAI_BASE_URL, else https://api.openai.com/v1)")
-	fl.StringVar(&opts.SystemFile, "system-file", "", "replace the system prompt with `FILE` (a path, or owner/repo@ref:path)")
-	fl.StringArrayVar(&opts.Prompts, "prompt", nil, "replace sub-agent `NAME=FILE`'s system prompt (repeatable)")
-	fl.StringArrayVar(&opts.Context, "context", nil, "add=FILE adds the file as a user message after the opening ones (repeatable)")
-	fl.Float64Var(&opts.Temperature, "temperature", 0, "sampling temperature")
-	fl.Float64Var(&opts.TopP, "top-p", 0, "nucleus sampling")
-	fl.Int64Var(&opts.MaxTokens, "max-tokens", 0, "cap each answer at `N` tokens")
-	fl.Int64Var(&opts.Seed, "seed", 0, "sampling seed, where the endpoint supports one")
+	opts.variant.bind(fl, false)
 	fl.StringVar(&opts.VariantName, "variant-name", "cli", "the name of the variant the flags above make")
 	fl.IntVar(&opts.Repeat, "repeat", 0, "run every case and variant `N` times (default: the case's, else the suite's, else 1)")
-	fl.IntVar(&opts.MaxSteps, "max-steps", 200, "end a run after `N` model calls (a run that hits it fails)")
-	fl.BoolVar(&opts.NoCache, "no-cache", false, "ask the endpoint even when the response cache has the answer")
-	fl.DurationVar(&opts.RequestTimeout, "request-timeout", 0, "let a model request stay silent up to `DURATION` (default $REPLAY_REQUEST_TIMEOUT, else 2m to start, 1m between bytes)")
-	// The sandbox and the limits of one run.
-	fl.StringVar(&opts.Image, "image", "", "run tools in image `IMG`")
-	fl.StringVar(&opts.Executor, "executor", "", "use the static replay-executor binary at `PATH`")
-	fl.StringVar(&opts.Disk, "disk", "4GiB", "cap each sandbox's workspace at `SIZE`")
-	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Minute, "end one run after `DURATION` (it is then an error)")
 	fl.StringArrayVar(&opts.Policies, "tool-policy", nil, "answer tool `NAME=POLICY` (exec, recorded, deny) in every run (repeatable)")
-	fl.StringVar(&opts.Decision, "decision", "auto", "where a new run's decision is: auto, final, file:GLOB, tool:NAME")
-	fl.BoolVar(&opts.Offline, "offline", false, "use only the cache and the suite's files")
-	// The suite run.
-	fl.IntVar(&opts.Parallel, "parallel", 2, "run `N` cases at a time (one sandbox each)")
+	opts.bindBatch(fl)
 	fl.StringVar(&opts.Shard, "shard", "", "run shard `I/N` of the cases (by a hash of the case id, stable as the suite grows)")
 	fl.StringArrayVar(&opts.Cases, "case", nil, "run only the cases whose id matches `PATTERN` (* matches anything; repeatable)")
 	fl.StringVar(&opts.Results, "results", "", "append results to `FILE` (default results.jsonl in the suite)")
-	fl.BoolVar(&opts.Resume, "resume", false, "continue the results file: runs already finished are not run again")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and its estimate; run nothing")
-	fl.Float64Var(&opts.MaxCost, "max-cost", 0, "stop the suite before it would cost more than `USD` (estimated before it starts)")
-	fl.DurationVar(&opts.MaxTime, "max-time", 0, "stop the suite before it would take longer than `DURATION`")
 	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON (replay.eval/v1)")
 	fl.StringVar(&opts.JUnit, "junit", "", "write a JUnit XML report to `FILE`")
-	fl.StringVar(&opts.Markdown, "md", "", "write a Markdown summary to `FILE`")
 	return cmd
 }
 
 // extraVariant is the variant the command line's counterfactual flags
 // make, nil when none is set.
 func (opts *evalRunOptions) extraVariant() (*scenarios.Variant, error) {
-	set := opts.set
-	if set == nil {
-		set = func(string) bool { return false }
+	changed := opts.set
+	if changed == nil {
+		changed = func(string) bool { return false }
 	}
-	v := scenarios.Variant{Name: opts.VariantName, Model: opts.Model, BaseURL: opts.BaseURL, SystemFile: opts.SystemFile}
-	any := v.Model != "" || v.BaseURL != "" || v.SystemFile != ""
-	for _, pr := range opts.Prompts {
-		name, file, ok := strings.Cut(pr, "=")
-		if !ok || name == "" || file == "" {
-			return nil, usage(fmt.Errorf("--prompt %q: want NAME=FILE", pr))
-		}
-		if v.Prompts == nil {
-			v.Prompts = map[string]string{}
-		}
-		v.Prompts[name] = file
-		any = true
+	v, set, err := opts.variant.variant(opts.VariantName, changed)
+	if err != nil {
+		return nil, usage(err)
 	}
-	for _, c := range opts.Context {
-		op, arg, _ := strings.Cut(c, "=")
-		if op != "add" || arg == "" {
-			return nil, usage(fmt.Errorf("--context %q: want add=FILE (a case forks with fork.from_step in its file)", c))
-		}
-		v.Context = append(v.Context, arg)
-		any = true
-	}
-	if set("temperature") {
-		v.Temperature, any = trace.Float(opts.Temperature), true
-	}
-	if set("top-p") {
-		v.TopP, any = trace.Float(opts.TopP), true
-	}
-	if set("max-tokens") {
-		v.MaxTokens, any = trace.Int(opts.MaxTokens), true
-	}
-	if set("seed") {
-		v.Seed, any = trace.Int(opts.Seed), true
-	}
-	if !any {
+	if !set {
 		return nil, nil
 	}
 	if v.Name == "" || strings.ContainsAny(v.Name, " /\\") {
 		return nil, usage(fmt.Errorf("--variant-name %q: want a name (letters, digits, . _ -)", v.Name))
 	}
-	wd, _ := os.Getwd()
-	v = v.WithDir(wd)
 	return &v, nil
 }
 
