@@ -206,6 +206,18 @@ func hasDecision(r *trace.Run) bool {
 	return r.Outcome != nil && r.Outcome.Decision != nil && len(r.Outcome.Decision.Value) > 0
 }
 
+// CaseOfRun is an unpinned case of a stored run (replay compare over
+// traces): its label from the latest human act as export gives it, else
+// the original's decision.
+func CaseOfRun(id, tracePath, dir string, run *trace.Run) *Case {
+	c := &Case{ID: id, Trace: TraceRef{Path: tracePath}, Dir: dir, Expect: Expect{Decision: ExpectOriginal}}
+	if fb := latest(run.Feedback); fb != nil {
+		c.Feedback = FeedbackOf(*fb)
+		c.Expect = expectFrom(*fb)
+	}
+	return c
+}
+
 // latest is the most recent human act (the last one when undated).
 func latest(fb []trace.Feedback) *trace.Feedback {
 	if len(fb) == 0 {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/agentreplay/replay/replay"
 	"github.com/agentreplay/replay/replay/store"
-	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/scenarios"
 )
 
@@ -179,17 +178,7 @@ func (opts *compareOptions) compareSuite(ctx context.Context) (*scenarios.Suite,
 		if err != nil {
 			return nil, err
 		}
-		c := &scenarios.Case{ID: shortID(e.ID), Trace: scenarios.TraceRef{Path: st.Path(e.ID)}, Dir: wd, Expect: scenarios.Expect{Decision: scenarios.ExpectOriginal}}
-		if n := len(run.Feedback); n > 0 {
-			fb := run.Feedback[n-1]
-			c.Feedback = scenarios.FeedbackOf(fb)
-			if len(fb.Decision) > 0 && fb.Human != trace.HumanConfirm {
-				c.Expect.Decision = scenarios.ExpectHuman
-			} else if fb.Human != trace.HumanConfirm {
-				c.Expect.Decision = scenarios.ExpectNotOriginal
-			}
-		}
-		s.Cases = append(s.Cases, c)
+		s.Cases = append(s.Cases, scenarios.CaseOfRun(shortID(e.ID), st.Path(e.ID), wd, run))
 	}
 	return s, nil
 }
