@@ -257,13 +257,8 @@ func Compare(suite string, p *Plan, recs []Record, o CompareOptions) (*Compariso
 		cmp.Incomplete = append(cmp.Incomplete, "no case has a finished run in every arm: nothing to compare")
 	}
 	rate := func(c *cell) float64 {
-		n := 0
-		for _, b := range c.pass {
-			if b {
-				n++
-			}
-		}
-		return float64(n) / float64(len(c.pass))
+		k, n := stats.Reproduces(c.pass)
+		return float64(k) / float64(n)
 	}
 	for _, a := range arms {
 		s := ArmSummary{Name: a.name, Hash: a.hash, Flags: a.flags, Errors: errs[a.name]}
@@ -280,12 +275,7 @@ func Compare(suite string, p *Plan, recs []Record, o CompareOptions) (*Compariso
 			costs = append(costs, c.cost...)
 			lats = append(lats, c.latency...)
 			toks = append(toks, c.tokens...)
-			k := 0
-			for _, b := range c.pass {
-				if b {
-					k++
-				}
-			}
+			k, _ := stats.Reproduces(c.pass)
 			s.PassAtK += stats.PassAtK(len(c.pass), k, len(c.pass))
 			s.PassHatK += stats.PassHatK(len(c.pass), k, len(c.pass))
 			for _, x := range c.cost {
@@ -386,12 +376,7 @@ func Compare(suite string, p *Plan, recs []Record, o CompareOptions) (*Compariso
 	var flips []float64
 	for _, id := range paired {
 		c := data[o.Baseline][id]
-		k := 0
-		for _, b := range c.pass {
-			if b {
-				k++
-			}
-		}
+		k, _ := stats.Reproduces(c.pass)
 		cmp.Noise.Reproduces = append(cmp.Noise.Reproduces, Repro{Case: id, Passed: k, Runs: len(c.pass)})
 		if f := stats.FlipRate(c.pass); !math.IsNaN(f) { // NaN with one repeat
 			flips = append(flips, f)

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
 
 // ReportSchema versions the JSON report.
@@ -520,9 +519,4 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 func md(s string) string {
 	r := strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "\n", " ", "`", "'", "[", `\[`, "]", `\]`)
 	return r.Replace(s)
-}
-
-// Duration of the report (for a summary line).
-func (rep *Report) Duration() time.Duration {
-	return time.Duration(rep.Totals.DurationMS) * time.Millisecond
 }
