@@ -309,3 +309,31 @@ func TestReportsJUnitAndMarkdown(t *testing.T) {
 		t.Errorf("markdown of 20000 cases: %d bytes", bm.Len())
 	}
 }
+
+func TestPlanOfRecords(t *testing.T) {
+	s := &Suite{Name: "s", Cases: []*Case{{ID: "a", Repeat: 3}, {ID: "b"}}}
+	recs := []Record{
+		{Key: Key{Case: "a", Variant: "h1", Repeat: 0}, VariantName: "v", Status: Pass},
+		{Key: Key{Case: "a", Variant: "h1", Repeat: 1}, VariantName: "v", Status: Pass},
+		{Key: Key{Case: "b", Variant: "h1", Repeat: 0}, VariantName: "v", Status: Fail},
+	}
+	p, err := PlanOfRecords(s, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a planned 3 repeats (its file says so) though 2 ran: the third is
+	// skipped, not forgotten.
+	if len(p.Cells) != 4 || len(p.Cases) != 2 {
+		t.Fatalf("%d cells over %d cases, want 4 over 2", len(p.Cells), len(p.Cases))
+	}
+	rep := NewReport("s", Shard{}, p, recs, nil)
+	if rep.Cases[0].Status != Skipped || rep.Cases[1].Status != Fail {
+		t.Errorf("verdicts %+v", rep.Cases)
+	}
+	if _, err := PlanOfRecords(s, []Record{{Key: Key{Case: "zzz"}}}); err == nil {
+		t.Error("a case the suite lacks")
+	}
+	if _, err := PlanOfRecords(s, nil); err == nil {
+		t.Error("no records is never a pass")
+	}
+}

@@ -760,7 +760,7 @@ func runEvalMerge(ctx context.Context, opts *evalMergeOptions) error {
 	if suite.Name != h.Suite {
 		return usage(fmt.Errorf("eval merge: the results are of suite %q, %s holds %q (--suite)", h.Suite, dir, suite.Name))
 	}
-	plan, perr := planOfRecords(suite, recs)
+	plan, perr := scenarios.PlanOfRecords(suite, recs)
 	if perr != nil {
 		return usage(perr)
 	}
@@ -789,50 +789,4 @@ func runEvalMerge(ctx context.Context, opts *evalMergeOptions) error {
 		return &exitError{code: rep.ExitCode}
 	}
 	return nil
-}
-
-// planOfRecords rebuilds the plan the shards ran: the suite's cases with
-// the variants and repeat counts the records show.
-func planOfRecords(s *scenarios.Suite, recs []scenarios.Record) (*scenarios.Plan, error) {
-	cases := map[string]*scenarios.Case{}
-	for _, c := range s.Cases {
-		cases[c.ID] = c
-	}
-	type vk struct{ c, h string }
-	reps := map[vk]int{}
-	names := map[vk]string{}
-	var order []vk
-	for _, r := range recs {
-		k := vk{r.Case, r.Variant}
-		if _, ok := cases[r.Case]; !ok {
-			return nil, fmt.Errorf("eval merge: the results hold case %q, which the suite does not", r.Case)
-		}
-		if _, ok := reps[k]; !ok {
-			order = append(order, k)
-		}
-		reps[k] = max(reps[k], r.Repeat+1)
-		names[k] = r.VariantName
-	}
-	p := &scenarios.Plan{Suite: s}
-	seen := map[string]bool{}
-	for _, k := range order {
-		c := cases[k.c]
-		if !seen[c.ID] {
-			seen[c.ID] = true
-			p.Cases = append(p.Cases, c)
-		}
-		n := reps[k]
-		if c.Repeat > n {
-			n = c.Repeat
-		} else if s.Repeat > n && c.Repeat == 0 {
-			n = s.Repeat
-		}
-		for i := 0; i < n; i++ {
-			p.Cells = append(p.Cells, scenarios.Cell{Case: c, Variant: scenarios.Variant{Name: names[k]}, VariantHash: k.h, Repeat: i})
-		}
-	}
-	if len(p.Cells) == 0 {
-		return nil, errors.New("eval merge: the results files hold no runs: an empty suite is never a pass")
-	}
-	return p, nil
 }

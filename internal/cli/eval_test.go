@@ -312,3 +312,35 @@ func TestEvalResumeAfterSIGKILL(t *testing.T) {
 		t.Errorf("sandboxes of the killed run left after resume: %v", left)
 	}
 }
+
+// TestEvalMerge: shard files join into one report; a missing shard is
+// incomplete (exit 3), never a pass.
+func TestEvalMerge(t *testing.T) {
+	dir := t.TempDir()
+	const id = "review-widgets-42-5c737df2"
+	write := func(name, shard string, status string) string {
+		p := filepath.Join(dir, name)
+		rf, _, err := scenarios.CreateResults(p, scenarios.Header{Suite: "example-review", Shard: shard, Cases: 1, Cells: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != "" {
+			rf.Append(scenarios.Record{Key: scenarios.Key{Case: id, Variant: "h", Repeat: 0}, VariantName: "cli", Status: status})
+		}
+		rf.Close()
+		return p
+	}
+	a, b := write("a.jsonl", "1/2", "pass"), write("b.jsonl", "2/2", "")
+	junit := filepath.Join(dir, "junit.xml")
+	code, out, errs := runCLI(t, nil, "eval", "merge", a, b, "--suite", exampleSuite, "--junit", junit)
+	if code != ExitOK || !strings.Contains(out, "1 pass, 0 fail") {
+		t.Fatalf("merge: exit %d\n%s\n%s", code, out, errs)
+	}
+	if b, _ := os.ReadFile(junit); !strings.Contains(string(b), `tests="1"`) {
+		t.Errorf("junit:\n%s", b)
+	}
+	code, out, _ = runCLI(t, nil, "eval", "merge", a, "--suite", exampleSuite)
+	if code != ExitIncomplete || !strings.Contains(out, "shard(s) [2/2] missing") {
+		t.Errorf("a missing shard: exit %d\n%s", code, out)
+	}
+}
