@@ -636,6 +636,9 @@ func writePlan(w io.Writer, p *scenarios.Plan, est *scenarios.Estimate, done map
 		fmt.Fprintf(w, "  %d run(s) already in %s (--resume)\n", len(done), results)
 	}
 	took := "about " + est.Duration.Round(time.Second).String()
+	if est.Duration > 0 && est.Duration < time.Second {
+		took = "under a second"
+	}
 	if est.Duration == 0 {
 		took = "time unknown (the originals record no latencies)"
 	}
