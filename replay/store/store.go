@@ -384,6 +384,9 @@ func (s *Store) prepare(ctx context.Context, in Input) (prepared, error) {
 		}
 	}()
 	w := trace.NewWriter(tmp)
+	// A huge record is held once (see trace.Lifted).
+	opts.Lift = trace.NewLifted()
+	w.Lift(opts.Lift)
 	z := &trace.Summarizer{Pricer: s.pricer}
 	e := &stamp{given: path, abs: abs, next: trace.Tee(w, z)}
 	done := make(chan error, 1)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -518,5 +519,47 @@ func TestDamagedFileIsRestored(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(p); !bytes.Equal(got, b) {
 		t.Error("the file was not restored")
+	}
+}
+
+// A record of many megabytes (a model's huge answer, a tool's huge output)
+// is stored whole: the store's import lifts its long strings out of what
+// the importer decodes (trace.Lifted) and the native file has them back,
+// in every place the importer put them, byte for byte.
+func TestImportHugeRecordKeepsItsText(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	huge := strings.Repeat("all \"work\" and\nno play é ", 12<<20/24)
+	quoted, err := json.Marshal(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(t.TempDir(), "huge.jsonl")
+	body := `{"type":"assistant","sessionId":"s","uuid":"a1","timestamp":"2025-01-01T10:00:00Z","message":{"id":"m1","model":"claude-x","usage":{"input_tokens":1,"output_tokens":1},"content":[{"type":"text","text":` + string(quoted) + `}]}}` + "\n" +
+		`{"type":"user","sessionId":"s","uuid":"u1","parentUuid":"a1","timestamp":"2025-01-01T10:00:01Z","message":{"role":"user","content":"thanks"}}` + "\n"
+	if err := os.WriteFile(in, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Import(ctx, in, "", trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.Run(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts int
+	for _, st := range run.Steps {
+		if st.LLM != nil {
+			for _, p := range st.LLM.Output.Parts {
+				if p.Text != huge {
+					t.Fatalf("the stored text is %d bytes (%.40q…), want the record's %d", len(p.Text), p.Text, len(huge))
+				}
+				texts++
+			}
+		}
+	}
+	if texts != 1 || run.Outcome == nil || run.Outcome.Final != huge {
+		t.Fatalf("texts %d; the final message is not the huge text", texts)
 	}
 }

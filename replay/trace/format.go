@@ -19,6 +19,11 @@ type Options struct {
 	// Strict makes any warning an error: the import fails with a
 	// *WarningsError listing them (see importers.ImportSource).
 	Strict bool
+	// Lift, when set, lifts the long strings of huge lines out of what the
+	// importer decodes (see Lifted). Only a consumer that writes the
+	// events through a Writer given the same table (Writer.Lift) may set
+	// it.
+	Lift *Lifted
 }
 
 // Multi is implemented by formats whose one input can hold several

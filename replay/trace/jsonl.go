@@ -67,22 +67,9 @@ func ScanLines(ctx context.Context, r io.Reader, file string, opts Options, warn
 	for {
 		b, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line: gather it, doubling the buffer (append's gentler
-			// growth for large slices copies a 100 MB line many times over).
-			long = append(long[:0], b...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				if len(long) > maxLine {
-					return &LineError{File: file, Line: n + 1, Err: fmt.Errorf("line longer than %d MB: not a JSON Lines trace", maxLine>>20)}
-				}
-				b, err = br.ReadSlice('\n')
-				if len(long)+len(b) > cap(long) {
-					grown := make([]byte, len(long), 2*cap(long)+len(b))
-					copy(grown, long)
-					long = grown
-				}
-				long = append(long, b...)
+			if b, err = readLong(br, b, opts.Lift, &long); errors.Is(err, errLineTooLong) {
+				return &LineError{File: file, Line: n + 1, Err: fmt.Errorf("line longer than %d MB: not a JSON Lines trace", maxLine>>20)}
 			}
-			b = long
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read %s: %w", file, err)
@@ -117,6 +104,9 @@ func ScanLines(ctx context.Context, r io.Reader, file string, opts Options, warn
 				}
 			}
 		}
+		if cap(long) > liftLine {
+			long = nil // a buffer grown for a huge line is not kept
+		}
 		if atEOF {
 			break
 		}
@@ -125,4 +115,53 @@ func ScanLines(ctx context.Context, r io.Reader, file string, opts Options, warn
 		warn(Warning{File: file, Line: firstBad, Message: fmt.Sprintf("skipped %d line(s) of invalid JSON (--lenient), the first here", skipped)})
 	}
 	return nil
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLong reads the rest of a line longer than br's buffer, whose start
+// is first. Up to liftLine bytes it gathers the line in *long, a buffer
+// kept from line to line; a longer line is kept as the pieces it is read
+// in (no buffer doubled and copied over, no line held twice), and then
+// either lifted (see Lifted) or joined once into a buffer of its size.
+func readLong(br *bufio.Reader, first []byte, lift *Lifted, long *[]byte) ([]byte, error) {
+	buf := append((*long)[:0], first...)
+	var (
+		b   []byte
+		err = bufio.ErrBufferFull
+	)
+	for errors.Is(err, bufio.ErrBufferFull) && len(buf) < liftLine {
+		b, err = br.ReadSlice('\n')
+		if len(buf)+len(b) > cap(buf) {
+			grown := make([]byte, len(buf), min(2*cap(buf)+len(b), liftLine+len(b)))
+			copy(grown, buf)
+			buf = grown
+		}
+		buf = append(buf, b...)
+	}
+	*long = buf
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return buf, err
+	}
+	// A huge line: pieces of their own (the reader's buffer is reused).
+	pieces := [][]byte{bytes.Clone(buf)}
+	size := len(buf)
+	*long = nil
+	for errors.Is(err, bufio.ErrBufferFull) {
+		if size > maxLine {
+			return nil, errLineTooLong
+		}
+		b, err = br.ReadSlice('\n')
+		pieces = append(pieces, bytes.Clone(b))
+		size += len(b)
+	}
+	if lift != nil {
+		return lift.lift(pieces, liftString), err
+	}
+	line := make([]byte, 0, size)
+	for i, p := range pieces {
+		line = append(line, p...)
+		pieces[i] = nil
+	}
+	return line, err
 }

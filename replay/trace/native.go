@@ -39,6 +39,18 @@ type Writer struct {
 	w       *bufio.Writer
 	enc     *json.Encoder
 	started bool
+
+	lift    *Lifted       // see Lift
+	scratch bytes.Buffer  // an event encoded before its tokens are expanded
+	senc    *json.Encoder // encodes into scratch
+}
+
+// Lift makes w write, in place of each token of l in an event, the string
+// literal it stands for (see Lifted).
+func (w *Writer) Lift(l *Lifted) {
+	w.lift = l
+	w.senc = json.NewEncoder(&w.scratch)
+	w.senc.SetEscapeHTML(false)
 }
 
 // NewWriter returns a Writer on w.
@@ -69,6 +81,13 @@ func (w *Writer) Emit(ev *Event) error {
 }
 
 func (w *Writer) write(ev *Event) error {
+	if w.lift.Len() > 0 {
+		w.scratch.Reset()
+		if err := w.senc.Encode(ev); err != nil {
+			return fmt.Errorf("encode %s event: %w", ev.Type, err)
+		}
+		return w.lift.expand(w.w, w.scratch.Bytes())
+	}
 	// The encoder writes the line and its newline, reusing its buffers.
 	if err := w.enc.Encode(ev); err != nil {
 		return fmt.Errorf("encode %s event: %w", ev.Type, err)
