@@ -332,3 +332,42 @@ func TestRecordAgentFails(t *testing.T) {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 }
+
+// Interrupted while the agent waits for the model: the agent is told to
+// stop, replay exits 130 and the partial trace is written.
+func TestRecordInterrupted(t *testing.T) {
+	agent := buildRecordAgent(t)
+	t.Chdir(recordRepo(t))
+	out := filepath.Join(t.TempDir(), "run.jsonl")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cancel() // the user presses Ctrl-C while the model thinks
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer up.Close()
+	defer close(stop)
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"OPENAI_API_KEY": "k"}
+	code := Run(ctx, []string{"record", "--out", out, "--base-url", up.URL, "--", agent, "-format", "chat", "-stream"},
+		Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d, want 130: %s", code, stderr.String())
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	run, err := trace.DecodeRun(context.Background(), f, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Outcome.Status != trace.StatusInterrupted || run.Meta.Refs.Commit == nil || len(run.Steps) == 0 {
+		t.Errorf("outcome %+v, %d steps", run.Outcome, len(run.Steps))
+	}
+}
