@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,4 +115,96 @@ func TestTunnelInProcess(t *testing.T) {
 		t.Errorf("%d connections still open", open)
 	}
 	_ = net.ErrClosed
+}
+
+// A tunnel frame that breaks the rules — for a connection never
+// announced, beyond the window the host gave, after its close, an
+// announcement out of order or on a request that is no listener — is a
+// desync: the channel ends with a ProtocolError.
+func TestTunnelFramesAreBound(t *testing.T) {
+	chunk := make([]byte, executor.StreamChunk)
+	listen := func(t *testing.T) (*conn, *fakeExecutor, uint64) {
+		c, f := newFakeConn(t, time.Second)
+		got := make(chan executor.Request, 1)
+		go func() {
+			var req executor.Request
+			f.reqs.Next(&req)
+			got <- req
+			for { // the host's later frames (credit, closes) are read and ignored
+				if f.reqs.Next(&req) != nil {
+					return
+				}
+			}
+		}()
+		id, w, err := c.start(executor.Request{Op: executor.OpListen})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-got
+		go func() {
+			for {
+				if _, err := c.recv(context.Background(), id, w); err != nil {
+					return
+				}
+			}
+		}()
+		return c, f, id
+	}
+	send := func(f *fakeExecutor, rs ...executor.Response) {
+		go func() {
+			for _, r := range rs {
+				executor.WriteFrame(f.out, r)
+			}
+		}()
+	}
+	waitDesync := func(t *testing.T, c *conn, want string) {
+		t.Helper()
+		select {
+		case <-c.done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no desync (want %q)", want)
+		}
+		var pe *ProtocolError
+		if !errors.As(c.failed(), &pe) || !strings.Contains(pe.Detail, want) {
+			t.Fatalf("channel ended with %v, want a desync saying %q", c.failed(), want)
+		}
+	}
+	cases := []struct {
+		name   string
+		frames func(listen uint64) []executor.Response
+		want   string
+	}{
+		{"never announced", func(l uint64) []executor.Response {
+			return []executor.Response{{Conn: 7, Data: []byte("x")}}
+		}, "never announced"},
+		{"out of order", func(l uint64) []executor.Response {
+			return []executor.Response{{ID: l, More: true, Accept: 2}}
+		}, "ids go in order"},
+		{"beyond the window", func(l uint64) []executor.Response {
+			rs := []executor.Response{{ID: l, More: true, Accept: 1}}
+			for range executor.StreamWindow/executor.StreamChunk + 1 {
+				rs = append(rs, executor.Response{Conn: 1, Data: chunk})
+			}
+			return rs
+		}, "beyond the window"},
+		{"oversized chunk", func(l uint64) []executor.Response {
+			return []executor.Response{{ID: l, More: true, Accept: 1}, {Conn: 1, Data: make([]byte, executor.StreamChunk+1)}}
+		}, "at most"},
+		{"after close", func(l uint64) []executor.Response {
+			return []executor.Response{{ID: l, More: true, Accept: 1}, {Conn: 1, Close: true}, {Conn: 1, Data: []byte("x")}}
+		}, "after its close"},
+		{"credit never owed", func(l uint64) []executor.Response {
+			return []executor.Response{{ID: l, More: true, Accept: 1}, {Conn: 1, Window: 10}}
+		}, "never sent"},
+		{"accept on no listener", func(l uint64) []executor.Response {
+			return []executor.Response{{ID: l + 1, More: true, Accept: 1}}
+		}, "never sent"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, f, id := listen(t)
+			send(f, tc.frames(id)...)
+			waitDesync(t, c, tc.want)
+		})
+	}
 }
