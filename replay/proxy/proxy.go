@@ -397,7 +397,7 @@ func writeError(w http.ResponseWriter, f Format, status int, kind, msg string) {
 	} else {
 		body = map[string]any{"error": map[string]any{"message": msg, "type": kind, "code": kind}}
 	}
-	b, _ := json.Marshal(body)
+	b, _ := json.MarshalNoEscape(body)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)

@@ -334,7 +334,7 @@ func (r *request) parseResponses(top map[string]json.RawMessage) error {
 	} else {
 		var items []responsesItem
 		if err := json.Unmarshal(raw, &items); err != nil {
-			return fmt.Errorf(`field "input": want a string or a list of items: %v`, err)
+			return fmt.Errorf(`field "input": want a string or a list of items (%s)`, jsonErr(err))
 		}
 		for i, it := range items {
 			typ := it.Type
@@ -528,4 +528,13 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// jsonErr describes a decoding error without the Go types involved.
+func jsonErr(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, " into Go"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimPrefix(s, "json: ")
 }

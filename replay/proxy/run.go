@@ -40,6 +40,7 @@ func (p *Proxy) Run(meta trace.RunMeta) *trace.Run {
 	var threads []*thread
 	byKey := map[string]*thread{}
 	root := &trace.Run{Meta: meta}
+	rootTaken := false
 	var warnings []trace.Warning
 	for i := range exs {
 		ex := &exs[i]
@@ -57,14 +58,16 @@ func (p *Proxy) Run(meta trace.RunMeta) *trace.Run {
 			}
 		}
 		key := "conv\x00" + normText(ex.req.System) + "\x00" + firstMessage(ex.req.Messages)
-		if p.rec != nil && ex.Produced == ProducedRecorded {
+		sub := ex.Produced == ProducedRecorded && ex.Run != ""
+		if sub {
 			key = "rec\x00" + ex.Run
 		}
 		th := byKey[key]
 		if th == nil {
 			th = &thread{key: key}
-			if len(threads) == 0 {
+			if !rootTaken && !sub {
 				th.run = root
+				rootTaken = true
 			} else {
 				th.run = &trace.Run{Meta: trace.RunMeta{Key: fmt.Sprintf("agent-%d", len(threads)), Format: RunFormat}}
 				if ex.Produced == ProducedRecorded && ex.Run != "" {
@@ -182,7 +185,10 @@ func (p *Proxy) Run(meta trace.RunMeta) *trace.Run {
 		}
 	}
 	// Sub-agents hang under the tool call that holds their first message.
-	for _, th := range threads[min(1, len(threads)):] {
+	for _, th := range threads {
+		if th.run == root {
+			continue
+		}
 		first := ""
 		for _, s := range th.run.Steps {
 			if s.Kind == trace.KindMessage && s.Message.Role == "user" {
