@@ -91,7 +91,7 @@ The new run is stored, linked to the original, and diffed against it: the
 text diff of replay diff is printed (--diff-format for another format on
 stdout, --diff-out FILE to write it; with --repeat the file holds the
 distribution of the samples' decisions).
-`+agentHelp+`
+` + agentHelp + `
 A black-box run forwards the agent's requests with what you changed (--model,
 --system-file, --prompt, --context add=, parameters) to --base-url (OpenAI
 formats; key $OPENAI_API_KEY) or --anthropic-base-url (Anthropic Messages; key
