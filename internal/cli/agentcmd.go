@@ -333,12 +333,9 @@ func writeExchanges(w io.Writer, res *replay.AgentResult) {
 	}
 	tw.Flush()
 	if d := res.Divergence; d != nil {
-		fmt.Fprintf(w, "\nfirst divergence: %s\n", d.String())
+		fmt.Fprintf(w, "\n%s\n", d.String())
 		if d.Diff != "" {
-			fmt.Fprint(w, indent(d.Diff, "  "))
-			if !strings.HasSuffix(d.Diff, "\n") {
-				fmt.Fprintln(w)
-			}
+			fmt.Fprintln(w, "  "+indent(strings.TrimRight(d.Diff, "\n"), "  "))
 		}
 	}
 }
@@ -359,7 +356,7 @@ func writeToolChecks(w io.Writer, res *replay.AgentResult) {
 	tw.Flush()
 	for _, t := range res.Tools {
 		if t.Status == replay.ToolDiffer && t.Different != "" {
-			fmt.Fprintf(w, "\ntool call %d %s differs:\n%s", t.N, t.Tool, indent(t.Different, "  "))
+			fmt.Fprintf(w, "\ntool call %d %s differs:\n  %s\n", t.N, t.Tool, indent(strings.TrimRight(t.Different, "\n"), "  "))
 		}
 	}
 	fmt.Fprintf(w, "\ntool results: %d of %d reproduced\n", countTools(res, replay.Reproduced), len(res.Tools))

@@ -1,0 +1,355 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/agentreplay/replay/sandbox/sandboxtest"
+)
+
+// The black-box path end to end, all of it real: the test agent
+// (testdata/agent, a static Go binary) runs in a Docker sandbox, talks to
+// the proxy through the executor's channel, the proxy forwards to a
+// scripted upstream on the host's loopback (record) or answers from the
+// recording (verify); the runs are stored and diffed.
+
+var (
+	agentOnce sync.Once
+	agentBin  []byte
+	agentErr  error
+)
+
+func testAgent(t *testing.T) []byte {
+	t.Helper()
+	agentOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "replay-agent-")
+		if err != nil {
+			agentErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		out := filepath.Join(dir, "agent")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./testdata/agent")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			agentErr = fmt.Errorf("build the test agent: %v\n%s", err, b)
+			return
+		}
+		agentBin, agentErr = os.ReadFile(out)
+	})
+	if agentErr != nil {
+		t.Fatal(agentErr)
+	}
+	return agentBin
+}
+
+func testExecutor(t *testing.T) string {
+	t.Helper()
+	replayEnv(t) // builds it once (replay_test.go)
+	return execBin
+}
+
+// upstream is a scripted model speaking the three wire formats, streamed
+// and not. Its answer depends on how many tool results the request holds:
+// read README.md, run a command, edit README.md, then the verdict.
+type upstream struct {
+	t        *testing.T
+	mu       sync.Mutex
+	requests []seen
+}
+
+type seen struct {
+	Path, Model, System, Auth, APIKey string
+	Stream                            bool
+}
+
+var script = []struct {
+	tool, args, text string
+}{
+	{tool: "read_file", args: `{"path":"README.md"}`},
+	{tool: "run", args: `{"command":"cat VERSION && ls"}`},
+	{tool: "edit_file", args: `{"path":"README.md","old":"hello","new":"hello, reviewed"}`},
+	{text: `{"action":"approve","body":"version 1.2 is fine"}`},
+}
+
+func (u *upstream) seen() []seen {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]seen(nil), u.requests...)
+}
+
+func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var req map[string]any
+	if err := json.Unmarshal(body, &req); err != nil {
+		http.Error(w, "bad json", 400)
+		return
+	}
+	s := seen{Path: r.URL.Path, Auth: r.Header.Get("Authorization"), APIKey: r.Header.Get("x-api-key")}
+	s.Model, _ = req["model"].(string)
+	s.Stream, _ = req["stream"].(bool)
+	turn := 0
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/chat/completions"):
+		msgs, _ := req["messages"].([]any)
+		for _, m := range msgs {
+			mm, _ := m.(map[string]any)
+			switch mm["role"] {
+			case "tool":
+				turn++
+			case "system":
+				s.System, _ = mm["content"].(string)
+			}
+		}
+	case strings.HasSuffix(r.URL.Path, "/responses"):
+		s.System, _ = req["instructions"].(string)
+		items, _ := req["input"].([]any)
+		for _, it := range items {
+			if m, _ := it.(map[string]any); m["type"] == "function_call_output" {
+				turn++
+			}
+		}
+	case strings.HasSuffix(r.URL.Path, "/v1/messages"):
+		s.System, _ = req["system"].(string)
+		msgs, _ := req["messages"].([]any)
+		for _, m := range msgs {
+			mm, _ := m.(map[string]any)
+			blocks, _ := mm["content"].([]any)
+			for _, b := range blocks {
+				if bm, _ := b.(map[string]any); bm["type"] == "tool_result" {
+					turn++
+				}
+			}
+		}
+	default:
+		http.Error(w, "no such path "+r.URL.Path, 404)
+		return
+	}
+	u.mu.Lock()
+	u.requests = append(u.requests, s)
+	u.mu.Unlock()
+	step := script[min(turn, len(script)-1)]
+	id := fmt.Sprintf("call_%d", turn+1)
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/chat/completions"):
+		writeChat(w, s, step.tool, step.args, step.text, id)
+	case strings.HasSuffix(r.URL.Path, "/responses"):
+		writeResponses(w, s, step.tool, step.args, step.text, id)
+	default:
+		writeMessages(w, s, step.tool, step.args, step.text, id)
+	}
+}
+
+func sse(w io.Writer, event string, v any) {
+	b, _ := json.Marshal(v)
+	if event != "" {
+		fmt.Fprintf(w, "event: %s\n", event)
+	}
+	fmt.Fprintf(w, "data: %s\n\n", b)
+}
+
+func writeChat(w http.ResponseWriter, s seen, tool, args, text, id string) {
+	usage := map[string]any{"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+	finish := "stop"
+	msg := map[string]any{"role": "assistant", "content": text}
+	if tool != "" {
+		finish = "tool_calls"
+		msg["content"] = nil
+		msg["tool_calls"] = []any{map[string]any{"id": id, "type": "function", "function": map[string]any{"name": tool, "arguments": args}}}
+	}
+	if !s.Stream {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"id": "chatcmpl-" + id, "object": "chat.completion", "created": 1700000000, "model": s.Model,
+			"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish}}, "usage": usage})
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	chunk := func(delta map[string]any, finish any) map[string]any {
+		return map[string]any{"id": "chatcmpl-" + id, "object": "chat.completion.chunk", "created": 1700000000, "model": s.Model,
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
+	}
+	sse(w, "", chunk(map[string]any{"role": "assistant", "content": ""}, nil))
+	if tool != "" {
+		sse(w, "", chunk(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "id": id, "type": "function", "function": map[string]any{"name": tool, "arguments": ""}}}}, nil))
+		sse(w, "", chunk(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "function": map[string]any{"arguments": args}}}}, nil))
+	} else {
+		half := len(text) / 2
+		sse(w, "", chunk(map[string]any{"content": text[:half]}, nil))
+		sse(w, "", chunk(map[string]any{"content": text[half:]}, nil))
+	}
+	sse(w, "", chunk(map[string]any{}, finish))
+	last := chunk(map[string]any{}, nil)
+	last["choices"], last["usage"] = []any{}, usage
+	sse(w, "", last)
+	fmt.Fprint(w, "data: [DONE]\n\n")
+}
+
+func writeResponses(w http.ResponseWriter, s seen, tool, args, text, id string) {
+	var item map[string]any
+	if tool != "" {
+		item = map[string]any{"type": "function_call", "id": "fc_" + id, "call_id": id, "name": tool, "arguments": args, "status": "completed"}
+	} else {
+		item = map[string]any{"type": "message", "id": "msg_" + id, "role": "assistant", "status": "completed", "content": []any{map[string]any{"type": "output_text", "text": text, "annotations": []any{}}}}
+	}
+	obj := func(status string, out []any) map[string]any {
+		o := map[string]any{"id": "resp_" + id, "object": "response", "created_at": 1700000000, "status": status, "model": s.Model, "output": out}
+		if status == "completed" {
+			o["usage"] = map[string]any{"input_tokens": 100, "output_tokens": 20, "total_tokens": 120}
+		}
+		return o
+	}
+	if !s.Stream {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(obj("completed", []any{item}))
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	sse(w, "response.created", map[string]any{"type": "response.created", "response": obj("in_progress", []any{})})
+	sse(w, "response.output_item.added", map[string]any{"type": "response.output_item.added", "output_index": 0, "item": item})
+	if tool != "" {
+		sse(w, "response.function_call_arguments.delta", map[string]any{"type": "response.function_call_arguments.delta", "output_index": 0, "item_id": item["id"], "delta": args})
+	} else {
+		sse(w, "response.output_text.delta", map[string]any{"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "item_id": item["id"], "delta": text})
+	}
+	sse(w, "response.output_item.done", map[string]any{"type": "response.output_item.done", "output_index": 0, "item": item})
+	sse(w, "response.completed", map[string]any{"type": "response.completed", "response": obj("completed", []any{item})})
+}
+
+func writeMessages(w http.ResponseWriter, s seen, tool, args, text, id string) {
+	var block map[string]any
+	stop := "end_turn"
+	if tool != "" {
+		stop = "tool_use"
+		block = map[string]any{"type": "tool_use", "id": "toolu_" + id, "name": tool, "input": json.RawMessage(args)}
+	} else {
+		block = map[string]any{"type": "text", "text": text}
+	}
+	msg := func(content []any, stopReason any, out int) map[string]any {
+		return map[string]any{"id": "msg_" + id, "type": "message", "role": "assistant", "model": s.Model, "content": content,
+			"stop_reason": stopReason, "stop_sequence": nil, "usage": map[string]any{"input_tokens": 100, "output_tokens": out}}
+	}
+	if !s.Stream {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(msg([]any{block}, stop, 20))
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	sse(w, "message_start", map[string]any{"type": "message_start", "message": msg([]any{}, nil, 1)})
+	if tool != "" {
+		sse(w, "content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "tool_use", "id": "toolu_" + id, "name": tool, "input": map[string]any{}}})
+		sse(w, "content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "input_json_delta", "partial_json": args}})
+	} else {
+		sse(w, "content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "text", "text": ""}})
+		sse(w, "content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": text}})
+	}
+	sse(w, "content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
+	sse(w, "message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": stop, "stop_sequence": nil}, "usage": map[string]any{"output_tokens": 20}})
+	sse(w, "message_stop", map[string]any{"type": "message_stop"})
+}
+
+// agentEnv is what the black-box tests share: Docker, the executor, the
+// image, a store, and a repository with the agent committed in it.
+type agentEnv struct {
+	home, repo, exec string
+	up               *upstream
+	url              string
+	labels           map[string]string
+}
+
+func newAgentEnv(t *testing.T) *agentEnv {
+	t.Helper()
+	cli := sandboxtest.Docker(t)
+	sandboxtest.EnsureImage(t, cli)
+	e := &agentEnv{home: t.TempDir(), exec: testExecutor(t), up: &upstream{t: t}}
+	srv := httptest.NewServer(e.up)
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	e.repo = filepath.Join(t.TempDir(), "widgets")
+	os.MkdirAll(e.repo, 0o755)
+	for name, body := range map[string]string{"README.md": "# widgets\nhello world\n", "NOTES.md": "internal notes\n", "VERSION": "1.2\n"} {
+		os.WriteFile(filepath.Join(e.repo, name), []byte(body), 0o644)
+	}
+	os.WriteFile(filepath.Join(e.repo, "agent"), testAgent(t), 0o755)
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-C", e.repo, "-c", "user.email=t@example.com", "-c", "user.name=t"}, args...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+	}
+	git("init", "-q", "-b", "main")
+	git("add", ".")
+	git("commit", "-q", "-m", "widgets")
+	return e
+}
+
+// replay runs the CLI in-process with the env's store and keys; it
+// returns stdout, stderr and the exit code.
+func (e *agentEnv) replay(t *testing.T, env map[string]string, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	vars := map[string]string{"REPLAY_HOME": e.home, "REPLAY_CACHE": filepath.Join(e.home, "cache"), "OPENAI_API_KEY": "sk-real-openai", "ANTHROPIC_API_KEY": "sk-ant-real", "HOME": e.home, "PATH": os.Getenv("PATH")}
+	for _, k := range []string{"DOCKER_HOST", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"} {
+		if v := os.Getenv(k); v != "" {
+			vars[k] = v
+		}
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	code := Run(context.Background(), args, Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] }})
+	return stdout.String(), stderr.String(), code
+}
+
+func TestAgentRecordVerifyRun(t *testing.T) {
+	e := newAgentEnv(t)
+	for _, format := range []string{"chat", "responses", "messages"} {
+		for _, stream := range []bool{false, true} {
+			name := format
+			cmdline := "./agent " + format
+			if stream {
+				name += "-stream"
+				cmdline += " -stream"
+			}
+			t.Run(name, func(t *testing.T) {
+				// Record: forward to the scripted upstream.
+				out, errOut, code := e.replay(t, nil, "record", "--sandbox", "--dir", e.repo, "--executor", e.exec,
+					"--base-url", e.url+"/v1", "--anthropic-base-url", e.url, "--no-cache", "--", cmdline)
+				if code != 0 {
+					t.Fatalf("record exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+				}
+				id := strings.TrimSpace(out)
+				if !strings.Contains(errOut, "4 model requests recorded") {
+					t.Errorf("record said:\n%s", errOut)
+				}
+				// Verify: the same program, answered from the recording.
+				out, errOut, code = e.replay(t, nil, "verify", id, "--agent-cmd", cmdline, "--repo", e.repo, "--executor", e.exec)
+				if code != 0 {
+					t.Fatalf("verify exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+				}
+				if !strings.Contains(out, "tool results: 3 of 3 reproduced") || strings.Count(out, "match (answered from the recording)") != 4 {
+					t.Errorf("verify:\n%s", out)
+				}
+				// A changed program is caught at step 2, with the request diff.
+				out, errOut, code = e.replay(t, nil, "verify", id, "--agent-cmd", cmdline+" -other", "--repo", e.repo, "--executor", e.exec)
+				if code != ExitCheckFailed {
+					t.Fatalf("verify of a changed program: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, ExitCheckFailed, out, errOut)
+				}
+				if !strings.Contains(out, "first divergence at model call 2 of the main run") || !strings.Contains(out, "internal notes") {
+					t.Errorf("verify of a changed program:\n%s", out)
+				}
+				t.Logf("changed program:\n%s", out)
+			})
+		}
+	}
+}
