@@ -67,6 +67,9 @@ type upstream struct {
 	t        *testing.T
 	mu       sync.Mutex
 	requests []seen
+	bodies   []string
+	// command, when set, replaces the script's run command.
+	command string
 }
 
 type seen struct {
@@ -138,8 +141,14 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	u.mu.Lock()
 	u.requests = append(u.requests, s)
+	u.bodies = append(u.bodies, string(body))
+	command := u.command
 	u.mu.Unlock()
 	step := script[min(turn, len(script)-1)]
+	if step.tool == "run" && command != "" {
+		b, _ := json.Marshal(map[string]string{"command": command})
+		step.args = string(b)
+	}
 	id := fmt.Sprintf("call_%d", turn+1)
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/chat/completions"):
@@ -351,5 +360,136 @@ func TestAgentRecordVerifyRun(t *testing.T) {
 				t.Logf("changed program:\n%s", out)
 			})
 		}
+	}
+}
+
+func (e *agentEnv) record(t *testing.T, cmdline string) string {
+	t.Helper()
+	out, errOut, code := e.replay(t, nil, "record", "--sandbox", "--dir", e.repo, "--executor", e.exec,
+		"--base-url", e.url+"/v1", "--anthropic-base-url", e.url, "--no-cache", "--", cmdline)
+	if code != 0 {
+		t.Fatalf("record exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+// A counterfactual forwarded to the scripted upstream: the model and the
+// system prompt are replaced, the real key is added on the host side and
+// only there; inside the sandbox neither the environment nor any process
+// holds it.
+func TestAgentCounterfactual(t *testing.T) {
+	e := newAgentEnv(t)
+	for _, format := range []string{"chat", "messages"} {
+		t.Run(format, func(t *testing.T) {
+			cmdline := "./agent " + format + " -stream"
+			id := e.record(t, cmdline)
+			sys := filepath.Join(t.TempDir(), "system.md")
+			os.WriteFile(sys, []byte("You are a strict reviewer. Reject anything without tests."), 0o644)
+			e.up.mu.Lock()
+			e.up.requests, e.up.bodies = nil, nil
+			e.up.command = "env; echo ---; ps -o pid,args; echo ---; for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done 2>/dev/null"
+			e.up.mu.Unlock()
+			defer func() { e.up.mu.Lock(); e.up.command = ""; e.up.mu.Unlock() }()
+			out, errOut, code := e.replay(t, nil, "run", id, "--agent-cmd", cmdline, "--repo", e.repo, "--executor", e.exec,
+				"--model", "model-b", "--system-file", sys, "--base-url", e.url+"/v1", "--anthropic-base-url", e.url, "--no-cache")
+			if code != 0 {
+				t.Fatalf("run exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			seen := e.up.seen()
+			if len(seen) != 4 {
+				t.Fatalf("the upstream got %d requests, want 4", len(seen))
+			}
+			for i, s := range seen {
+				if s.Model != "model-b" {
+					t.Errorf("request %d: model %q, want model-b", i+1, s.Model)
+				}
+				if !strings.HasPrefix(s.System, "You are a strict reviewer.") {
+					t.Errorf("request %d: system prompt %q, want the replaced one", i+1, s.System)
+				}
+				key := s.Auth
+				if format == "messages" {
+					key = s.APIKey
+				}
+				if !strings.Contains(key, "real") || strings.Contains(s.Auth+s.APIKey, "replay-sandbox-no-key") {
+					t.Errorf("request %d: Authorization %q, x-api-key %q: want the real key, never the dummy", i+1, s.Auth, s.APIKey)
+				}
+			}
+			// The agent sent what `env`, `ps` and every /proc/*/environ
+			// showed inside as its run tool's result.
+			e.up.mu.Lock()
+			bodies := strings.Join(e.up.bodies, "\n")
+			e.up.mu.Unlock()
+			if !strings.Contains(bodies, "replay-sandbox-no-key") || !strings.Contains(bodies, "PID") {
+				t.Fatalf("the inside environment was not reported:\n%s", bodies)
+			}
+			for _, secret := range []string{"sk-real-openai", "sk-ant-real"} {
+				if strings.Contains(bodies, secret) {
+					t.Errorf("the real key %q was seen inside the sandbox", secret)
+				}
+			}
+			if !strings.Contains(out, "proxy forward") || !strings.Contains(out, "replay diff") {
+				t.Errorf("run:\n%s", out)
+			}
+		})
+	}
+	t.Run("fork", func(t *testing.T) {
+		id := e.record(t, "./agent responses")
+		e.up.mu.Lock()
+		e.up.requests = nil
+		e.up.mu.Unlock()
+		out, errOut, code := e.replay(t, nil, "run", id, "--agent-cmd", "./agent responses", "--repo", e.repo, "--executor", e.exec,
+			"--from-step", "3", "--model", "model-c", "--base-url", e.url+"/v1", "--no-cache")
+		if code != 0 {
+			t.Fatalf("run exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+		if n := len(e.up.seen()); n != 2 {
+			t.Errorf("the upstream got %d requests, want 2 (calls 1 and 2 from the recording)\n%s", n, out)
+		}
+	})
+}
+
+// What goes wrong with the agent is reported, the partial run kept and
+// the sandbox removed.
+func TestAgentFaults(t *testing.T) {
+	e := newAgentEnv(t)
+	id := e.record(t, "./agent chat")
+	verify := func(t *testing.T, cmdline string, extra ...string) (string, string, int) {
+		t.Helper()
+		args := append([]string{"verify", id, "--agent-cmd", cmdline, "--repo", e.repo, "--executor", e.exec}, extra...)
+		return e.replay(t, nil, args...)
+	}
+	cases := []struct {
+		name, cmd string
+		extra     []string
+		code      int
+		want      []string
+	}{
+		{"exits non-zero", "exit 3", nil, ExitIncomplete, []string{"the agent exited with code 3", "the partial run is stored as"}},
+		{"hangs", "sleep 600", []string{"--agent-timeout", "2s"}, ExitIncomplete, []string{"the agent hung", "the partial run is stored as"}},
+		{"floods its output", "yes flood | head -c 30000000; ./agent chat", nil, 0, []string{"output cut at the limit", "tool results: 3 of 3 reproduced"}},
+		{"unknown path", "wget -q -O- --post-data '{}' http://127.0.0.1:4141/v1/bogus; ./agent chat", nil, 0, []string{"the agent sent /v1/bogus", "tool results: 3 of 3 reproduced"}},
+		{"malformed body", "wget -q -O- --post-data 'not json' http://127.0.0.1:4141/v1/chat/completions; exit 2", nil, ExitIncomplete, []string{"the agent sent /v1/chat/completions", "the agent exited with code 2"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := verify(t, tc.cmd, tc.extra...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			all := out + errOut
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("%q missing from\nstdout:\n%s\nstderr:\n%s", w, out, errOut)
+				}
+			}
+			if len(all) > 1_200_000 { // the output limit (1 MiB) and the report
+				t.Errorf("the agent's flood reached the output: %d bytes", len(all))
+			}
+		})
+	}
+	// Every sandbox is gone.
+	cli := sandboxtest.Docker(t)
+	if left := sandboxtest.Leftovers(t, cli, map[string]string{"io.replay.original": id}); len(left) > 0 {
+		t.Errorf("sandboxes left behind: %v", left)
 	}
 }
