@@ -208,3 +208,17 @@ func TestTunnelFramesAreBound(t *testing.T) {
 		})
 	}
 }
+
+// A program through the in-process executor: output streamed, exit code.
+func TestProgramInProcess(t *testing.T) {
+	c := inProcess(t)
+	var out bytes.Buffer
+	p, err := c.StartProgram(context.Background(), Program{Argv: []string{"sh", "-c", "echo out; echo err >&2; exit 5"}, Stdout: &out, Stderr: &out, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait()
+	if err != nil || res.ExitCode != 5 || out.String() != "out\nerr\n" && out.String() != "err\nout\n" {
+		t.Errorf("%+v, %v, output %q", res, err, out.String())
+	}
+}
