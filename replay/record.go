@@ -2,7 +2,6 @@ package replay
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,8 +30,9 @@ type RecordRequest struct {
 	// Dir is the host directory the agent works in: copied into the
 	// sandbox at the same path, which is the recorded cwd.
 	Dir string
-	// Agent names the agent in the trace (RunMeta.Agent).
-	Agent string
+	// Meta is the trace's metadata: the agent, the git state of Dir at the
+	// start (the CLI reads it with world.Local); Cwd is set to Dir.
+	Meta trace.RunMeta
 	// Image is the sandbox image (one with the agent installed).
 	Image        string
 	ExecutorPath string
@@ -43,46 +43,6 @@ type RecordRequest struct {
 	Proxy          proxy.Config
 	Stdout, Stderr io.Writer
 	OutputLimit    int64
-}
-
-// GitState is a directory's git state at the start of a recording.
-type GitState struct {
-	Repo, Commit, Branch string
-	Dirty                []string // files changed or added since the commit (git status)
-	Diff                 string   // git diff HEAD of the tracked changes
-}
-
-// ReadGitState reads dir's git state with the git program; ok is false
-// when dir is not in a git work tree.
-func ReadGitState(ctx context.Context, dir string) (GitState, bool) {
-	git := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
-		var out bytes.Buffer
-		cmd.Stdout = &out
-		err := cmd.Run()
-		return strings.TrimSpace(out.String()), err
-	}
-	top, err := git("rev-parse", "--show-toplevel")
-	if err != nil || top == "" {
-		return GitState{}, false
-	}
-	var g GitState
-	g.Commit, _ = git("rev-parse", "HEAD")
-	g.Branch, _ = git("rev-parse", "--abbrev-ref", "HEAD")
-	if u, err := git("remote", "get-url", "origin"); err == nil && u != "" {
-		g.Repo = u
-	} else {
-		g.Repo = top
-	}
-	if st, err := git("status", "--porcelain", "--untracked-files=all"); err == nil {
-		for _, l := range strings.Split(st, "\n") {
-			if len(l) > 3 {
-				g.Dirty = append(g.Dirty, strings.TrimSpace(l[3:]))
-			}
-		}
-	}
-	g.Diff, _ = git("diff", "HEAD")
-	return g, true
 }
 
 // RecordAgent runs the program and stores the trace; the result's Run is
@@ -102,7 +62,7 @@ func (s *Session) RecordAgent(ctx context.Context, rr RecordRequest) (*AgentResu
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("record --sandbox: %q is not a directory", rr.Dir)
 	}
-	gs, isGit := ReadGitState(ctx, dir)
+	isGit := rr.Meta.Refs.Repo != nil
 	cfg := rr.Proxy
 	cfg.Mode, cfg.Recording = proxy.ModeForward, nil
 	px, err := proxy.New(cfg)
@@ -146,21 +106,16 @@ func (s *Session) RecordAgent(ctx context.Context, rr RecordRequest) (*AgentResu
 	res.Program = run
 	res.Exchanges = px.Exchanges()
 
-	meta := trace.RunMeta{Agent: rr.Agent, Format: trace.NativeName, Generator: "replay record --sandbox", StartedAt: start.UTC()}
-	meta.Refs.Cwd = &trace.Ref{Value: dir, Provenance: trace.Recorded, From: "record --sandbox"}
-	if isGit {
-		meta.Refs.Repo = &trace.Ref{Value: gs.Repo, Provenance: trace.Recorded, From: "git"}
-		if gs.Commit != "" {
-			meta.Refs.Commit = &trace.Ref{Value: gs.Commit, Provenance: trace.Recorded, From: "git"}
-		}
-		if gs.Branch != "" && gs.Branch != "HEAD" {
-			meta.Refs.Branch = &trace.Ref{Value: gs.Branch, Provenance: trace.Recorded, From: "git"}
-		}
+	meta := rr.Meta
+	if meta.StartedAt.IsZero() {
+		meta.StartedAt = start.UTC()
 	}
+	if meta.Generator == "" {
+		meta.Generator = "replay record --sandbox"
+	}
+	meta.Refs.Cwd = &trace.Ref{Value: dir, Provenance: trace.Recorded, From: "replay record --sandbox"}
+	meta.EndedAt = time.Now().UTC()
 	nr := px.Run(meta)
-	if len(gs.Dirty) > 0 {
-		nr.Warnings = append(nr.Warnings, trace.Warning{Message: "uncommitted at the start of the recording: " + strings.Join(gs.Dirty, ", ")})
-	}
 	why := run.Failed()
 	if runErr != nil {
 		why = runErr.Error()
@@ -192,6 +147,9 @@ func workFiles(ctx context.Context, dir string, isGit bool) ([]string, error) {
 	if isGit {
 		cmd := exec.CommandContext(ctx, "git", "-C", dir, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
 		out, err := cmd.Output()
+		if errors.Is(err, exec.ErrNotFound) {
+			return workFiles(ctx, dir, false) // no git program: every file
+		}
 		if err != nil {
 			return nil, fmt.Errorf("record: list the files of %q: %w", dir, err)
 		}

@@ -267,20 +267,20 @@ func writeMessages(w http.ResponseWriter, s seen, tool, args, text, id string) {
 	sse(w, "message_stop", map[string]any{"type": "message_stop"})
 }
 
-// agentEnv is what the black-box tests share: Docker, the executor, the
+// boxEnv is what the black-box tests share: Docker, the executor, the
 // image, a store, and a repository with the agent committed in it.
-type agentEnv struct {
+type boxEnv struct {
 	home, repo, exec string
 	up               *upstream
 	url              string
 	labels           map[string]string
 }
 
-func newAgentEnv(t *testing.T) *agentEnv {
+func newBoxEnv(t *testing.T) *boxEnv {
 	t.Helper()
 	cli := sandboxtest.Docker(t)
 	sandboxtest.EnsureImage(t, cli)
-	e := &agentEnv{home: t.TempDir(), exec: testExecutor(t), up: &upstream{t: t}}
+	e := &boxEnv{home: t.TempDir(), exec: testExecutor(t), up: &upstream{t: t}}
 	srv := httptest.NewServer(e.up)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -304,7 +304,7 @@ func newAgentEnv(t *testing.T) *agentEnv {
 
 // replay runs the CLI in-process with the env's store and keys; it
 // returns stdout, stderr and the exit code.
-func (e *agentEnv) replay(t *testing.T, env map[string]string, args ...string) (string, string, int) {
+func (e *boxEnv) replay(t *testing.T, env map[string]string, args ...string) (string, string, int) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	vars := map[string]string{"REPLAY_HOME": e.home, "REPLAY_CACHE": filepath.Join(e.home, "cache"), "OPENAI_API_KEY": "sk-real-openai", "ANTHROPIC_API_KEY": "sk-ant-real", "HOME": e.home, "PATH": os.Getenv("PATH")}
@@ -321,7 +321,7 @@ func (e *agentEnv) replay(t *testing.T, env map[string]string, args ...string) (
 }
 
 func TestAgentRecordVerifyRun(t *testing.T) {
-	e := newAgentEnv(t)
+	e := newBoxEnv(t)
 	for _, format := range []string{"chat", "responses", "messages"} {
 		for _, stream := range []bool{false, true} {
 			name := format
@@ -333,7 +333,7 @@ func TestAgentRecordVerifyRun(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				// Record: forward to the scripted upstream.
 				out, errOut, code := e.replay(t, nil, "record", "--sandbox", "--dir", e.repo, "--executor", e.exec,
-					"--base-url", e.url+"/v1", "--anthropic-base-url", e.url, "--no-cache", "--", cmdline)
+					"--base-url", e.url+"/v1", "--anthropic-base-url", e.url, "--", cmdline)
 				if code != 0 {
 					t.Fatalf("record exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 				}
@@ -363,10 +363,10 @@ func TestAgentRecordVerifyRun(t *testing.T) {
 	}
 }
 
-func (e *agentEnv) record(t *testing.T, cmdline string) string {
+func (e *boxEnv) record(t *testing.T, cmdline string) string {
 	t.Helper()
 	out, errOut, code := e.replay(t, nil, "record", "--sandbox", "--dir", e.repo, "--executor", e.exec,
-		"--base-url", e.url+"/v1", "--anthropic-base-url", e.url, "--no-cache", "--", cmdline)
+		"--base-url", e.url+"/v1", "--anthropic-base-url", e.url, "--", cmdline)
 	if code != 0 {
 		t.Fatalf("record exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -378,7 +378,7 @@ func (e *agentEnv) record(t *testing.T, cmdline string) string {
 // only there; inside the sandbox neither the environment nor any process
 // holds it.
 func TestAgentCounterfactual(t *testing.T) {
-	e := newAgentEnv(t)
+	e := newBoxEnv(t)
 	for _, format := range []string{"chat", "messages"} {
 		t.Run(format, func(t *testing.T) {
 			cmdline := "./agent " + format + " -stream"
@@ -451,7 +451,7 @@ func TestAgentCounterfactual(t *testing.T) {
 // What goes wrong with the agent is reported, the partial run kept and
 // the sandbox removed.
 func TestAgentFaults(t *testing.T) {
-	e := newAgentEnv(t)
+	e := newBoxEnv(t)
 	id := e.record(t, "./agent chat")
 	verify := func(t *testing.T, cmdline string, extra ...string) (string, string, int) {
 		t.Helper()

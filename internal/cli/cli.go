@@ -202,7 +202,7 @@ Data goes to stdout, status and warnings to stderr.`,
 	})
 	root.AddCommand(newImportCmd(g, nil), newLsCmd(g, nil), newInspectCmd(g, nil), newRmCmd(g, nil), newGcCmd(g, nil),
 		newSandboxCmd(g), newVerifyCmd(g, nil), newRunCmd(g, nil), newWorldCmd(g), newExportCmd(g, nil), newDiffCmd(g, nil),
-		newEvalCmd(g), newFeedbackCmd(g), newCompareCmd(g, nil), newRecordCmd(g))
+		newEvalCmd(g), newFeedbackCmd(g), newCompareCmd(g, nil), newRecordCmd(g, nil))
 	for _, c := range root.Commands() {
 		args := c.Args
 		c.Args = func(c *cobra.Command, a []string) error {
