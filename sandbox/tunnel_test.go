@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -332,4 +333,42 @@ func TestProgram(t *testing.T) {
 			t.Errorf("%+v, %v", res, err)
 		}
 	})
+}
+
+// A program running beside a live tunnel cannot inject frames into it: it
+// writes forged stream frames (data for the open connection, a close, an
+// announcement) to every descriptor it can reach; none lands, the
+// connection carries only what the program sent through it, and the
+// channel stays in step.
+func TestProgramCannotForgeTunnelFrames(t *testing.T) {
+	sb, ln := programSandbox(t, sandbox.Options{})
+	tunnelServer(t, ln)
+	var forged []string
+	for conn := 1; conn < 4; conn++ {
+		for _, f := range []map[string]any{{"conn": conn, "data": "Zm9yZ2Vk"}, {"conn": conn, "close": true}, {"id": 1, "more": true, "accept": conn + 1}} {
+			b, _ := json.Marshal(f)
+			forged = append(forged, frameOctal(string(b), -1))
+		}
+	}
+	var out bytes.Buffer
+	// A connection held open (a request in flight), then the forgery from a
+	// second process, then more requests.
+	p, err := sb.StartProgram(context.Background(), sandbox.Program{
+		Command: fmt.Sprintf("TUNNEL_URL=http://127.0.0.1:%d ./tunnelclient concurrent 4 & sleep 0.2; %s; wait; TUNNEL_URL=http://127.0.0.1:%d ./tunnelclient concurrent 4", port(ln), everyFD(strings.Join(forged, "")), port(ln)),
+		Timeout: time.Minute, Stdout: &out, Stderr: &out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait()
+	if err != nil {
+		t.Fatalf("the sandbox failed: %v (output %q)", err, out.String())
+	}
+	if res.ExitCode != 0 || strings.Count(out.String(), "OK concurrent 4") != 2 || !strings.Contains(out.String(), "real-output") {
+		t.Fatalf("exit %d, output %q", res.ExitCode, out.String())
+	}
+	if strings.Contains(out.String(), "wrote ") {
+		t.Errorf("a program could write to another process's descriptors: %q", out.String())
+	}
+	healthy(t, sb)
 }
