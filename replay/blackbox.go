@@ -196,6 +196,13 @@ func (s *Session) ReplayAgent(ctx context.Context, ar AgentRequest) (*AgentResul
 	res.Run = nr
 	if req.Mode == ModeVerify {
 		res.Tools = CompareTools(orig, nr)
+		if d := res.Divergence; d != nil {
+			for i := range res.Tools {
+				if res.Tools[i].Status == ToolMissed {
+					res.Tools[i].Reason = fmt.Sprintf("not checked: the agent diverged at model call %d (what it sent instead is in the divergence's request diff)", d.Step)
+				}
+			}
+		}
 	}
 	if err := s.storeRun(ctx, nr, p.id, res); err != nil {
 		return res, errors.Join(runErr, err)

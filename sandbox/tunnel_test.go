@@ -372,3 +372,63 @@ func TestProgramCannotForgeTunnelFrames(t *testing.T) {
 	}
 	healthy(t, sb)
 }
+
+// BenchmarkTunnel measures the program channel from inside a container:
+// the round trip of a small HTTP request to a server on the host (p50,
+// p99) and the throughput of one connection each way (an 8 MB body up, 8
+// MB down).
+func BenchmarkTunnel(b *testing.B) {
+	e := setup(b)
+	o := sandbox.Options{Workspace: sandboxtest.Tar(b, sandboxtest.File{Name: "tunnelclient", Body: string(tunnelClient(b)), Mode: 0o755})}
+	sb := e.start(b, o)
+	ln, err := sb.ListenInside(context.Background(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		io.WriteString(w, sum(body))
+	})
+	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		body := make([]byte, n)
+		rand.Read(body)
+		w.Header().Set("X-Sum", sum(body))
+		w.Write(body)
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	client := func(b *testing.B, args string) string {
+		var out bytes.Buffer
+		p, err := sb.StartProgram(context.Background(), sandbox.Program{Command: "./tunnelclient " + args, Env: []string{"TUNNEL_URL=http://127.0.0.1:" + strconv.Itoa(port(ln))}, Timeout: 5 * time.Minute, Stdout: &out, Stderr: &out})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res, err := p.Wait(); err != nil || res.ExitCode != 0 {
+			b.Fatalf("%v exit %d: %s", err, res.ExitCode, out.String())
+		}
+		return out.String()
+	}
+	b.Run("request", func(b *testing.B) {
+		out := client(b, "latency "+strconv.Itoa(max(b.N, 100)))
+		var p50s, p99s string
+		fmt.Sscanf(strings.TrimSpace(out), "OK latency p50 %s p99 %s", &p50s, &p99s)
+		d50, _ := time.ParseDuration(p50s)
+		d99, _ := time.ParseDuration(p99s)
+		b.ReportMetric(float64(d50)/float64(time.Millisecond), "ms/req-p50")
+		b.ReportMetric(float64(d99)/float64(time.Millisecond), "ms/req-p99")
+	})
+	b.Run("8MB", func(b *testing.B) {
+		var up, down float64
+		for range b.N {
+			out := client(b, "big 8")
+			var mb int
+			fmt.Sscanf(strings.TrimSpace(out), "OK big %d MB up %f MB/s down %f MB/s", &mb, &up, &down)
+		}
+		b.ReportMetric(up, "MB/s-up")
+		b.ReportMetric(down, "MB/s-down")
+	})
+}

@@ -430,6 +430,21 @@ func TestAgentCounterfactual(t *testing.T) {
 			if !strings.Contains(out, "proxy forward") || !strings.Contains(out, "replay diff") {
 				t.Errorf("run:\n%s", out)
 			}
+			// The new run is stored as a replay of the original: replay diff
+			// compares them like any two runs.
+			var newID string
+			for _, l := range strings.Split(out, "\n") {
+				if f := strings.Fields(l); len(f) >= 8 && f[0] == "black-box" {
+					newID = f[7]
+				}
+			}
+			dout, derr, dcode := e.replay(t, nil, "diff", id, newID, "--format", "json")
+			if dcode != 0 && dcode != ExitCheckFailed {
+				t.Fatalf("diff %s %s: exit %d\n%s%s", id, newID, dcode, dout, derr)
+			}
+			if !strings.Contains(dout, "model-b") {
+				t.Errorf("the diff does not show the new model:\n%s", dout)
+			}
 		})
 	}
 	t.Run("fork", func(t *testing.T) {
