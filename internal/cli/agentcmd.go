@@ -132,6 +132,9 @@ func runAgentRun(ctx context.Context, opts *runOptions) error {
 	if req.Repeat > 1 {
 		return usage(errors.New("--repeat goes with the white-box replay; run --agent-cmd once per sample"))
 	}
+	if len(req.Variant.DropSteps) > 0 {
+		return usage(errors.New("--context drop=STEP: a black-box run cannot drop a step of the agent's own program (add=FILE works)"))
+	}
 	pcfg, err := opts.proxyConfig()
 	if err != nil {
 		return err
@@ -386,6 +389,11 @@ type agentProgramJSON struct {
 }
 
 type agentRequestJSON struct {
+	// Verdict: match (answered from the recording), diverged (the first
+	// request the recording does not have), refused (after the divergence),
+	// forwarded or cached (run), fault (a bad path or body, an upstream
+	// failure).
+	Verdict  string `json:"verdict"`
 	Format   string `json:"format,omitempty"`
 	Path     string `json:"path"`
 	Stream   bool   `json:"stream,omitempty"`
@@ -401,8 +409,22 @@ func (out *agentJSON) fill(res *replay.AgentResult, runErr error) {
 	p := res.Program
 	out.Agent = agentProgramJSON{ExitCode: p.ExitCode, Fault: p.Fault, DurationMS: p.Duration.Milliseconds(), Dropped: p.Dropped, Failed: p.Failed()}
 	out.Requests = []agentRequestJSON{}
-	for _, ex := range res.Exchanges {
-		out.Requests = append(out.Requests, agentRequestJSON{Format: string(ex.Format), Path: ex.Path, Stream: ex.Stream, Status: ex.Status, Step: ex.Step, Produced: ex.Produced, Model: ex.Model, Fault: ex.Fault, Error: ex.Error})
+	for i, ex := range res.Exchanges {
+		verdict := "fault"
+		switch {
+		case ex.Fault == proxy.FaultDiverged && res.Divergence != nil && res.Divergence.Exchange == i:
+			verdict = "diverged"
+		case ex.Fault == proxy.FaultDiverged:
+			verdict = "refused"
+		case ex.Fault != "":
+		case ex.Produced == proxy.ProducedRecorded:
+			verdict = "match"
+		case ex.Produced == proxy.ProducedCache:
+			verdict = "cached"
+		case ex.Produced == proxy.ProducedModel:
+			verdict = "forwarded"
+		}
+		out.Requests = append(out.Requests, agentRequestJSON{Verdict: verdict, Format: string(ex.Format), Path: ex.Path, Stream: ex.Stream, Status: ex.Status, Step: ex.Step, Produced: ex.Produced, Model: ex.Model, Fault: ex.Fault, Error: ex.Error})
 	}
 	out.Divergence = res.Divergence
 	out.Tools = res.Tools
