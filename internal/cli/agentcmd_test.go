@@ -358,6 +358,25 @@ func TestAgentRecordVerifyRun(t *testing.T) {
 					t.Errorf("verify of a changed program:\n%s", out)
 				}
 				t.Logf("changed program:\n%s", out)
+				if format != "chat" || stream {
+					return
+				}
+				out, _, code = e.replay(t, nil, "verify", id, "--agent-cmd", cmdline+" -other", "--repo", e.repo, "--executor", e.exec, "--json")
+				var v struct {
+					Requests []struct {
+						Verdict string `json:"verdict"`
+					} `json:"requests"`
+					Divergence struct {
+						Step int    `json:"step"`
+						Diff string `json:"diff"`
+					} `json:"divergence"`
+				}
+				if err := json.Unmarshal([]byte(out), &v); err != nil || code != ExitCheckFailed {
+					t.Fatalf("verify --json: exit %d, %v\n%s", code, err, out)
+				}
+				if len(v.Requests) < 2 || v.Requests[0].Verdict != "match" || v.Requests[1].Verdict != "diverged" || v.Divergence.Step != 2 || !strings.Contains(v.Divergence.Diff, "+  internal notes") {
+					t.Errorf("verify --json of a changed program:\n%s", out)
+				}
 			})
 		}
 	}
