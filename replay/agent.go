@@ -94,8 +94,16 @@ func RunAgent(ctx context.Context, sb sandbox.ProgramSandbox, h http.Handler, o 
 		port = AgentPort
 	}
 	ln, err := sb.ListenInside(ctx, port)
+	if err != nil && o.Port == 0 && !errors.Is(err, sandbox.ErrFault) && ctx.Err() == nil {
+		// The image has something of its own on the default port: any
+		// free one will do, the program is told which.
+		ln, err = sb.ListenInside(ctx, 0)
+	}
 	if err != nil {
 		return AgentRun{}, fmt.Errorf("run the agent: %w", err)
+	}
+	if a, ok := ln.Addr().(sandbox.TunnelAddr); ok {
+		port = a.Port
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: time.Minute, BaseContext: func(net.Listener) context.Context { return ctx }}
 	served := make(chan error, 1)
