@@ -521,6 +521,19 @@ func TestAgentFaults(t *testing.T) {
 			}
 		})
 	}
+	// After the divergence the requests may go on to the real model: the
+	// changed program then finishes, the divergence is still reported.
+	t.Run("after-divergence forward", func(t *testing.T) {
+		before := len(e.up.seen())
+		out, errOut, code := e.replay(t, map[string]string{"OPENAI_BASE_URL": e.url + "/v1"}, "verify", id, "--agent-cmd", "./agent chat -other",
+			"--repo", e.repo, "--executor", e.exec, "--after-divergence", "forward")
+		if code != ExitCheckFailed || !strings.Contains(out, "first divergence at model call 2") || !strings.Contains(out, "agent: exit 0") {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+		if n := len(e.up.seen()) - before; n != 3 {
+			t.Errorf("the upstream got %d requests, want 3 (calls 2 to 4)", n)
+		}
+	})
 	// Every sandbox is gone.
 	cli := sandboxtest.Docker(t)
 	if left := sandboxtest.Leftovers(t, cli, map[string]string{"io.replay.original": id}); len(left) > 0 {
