@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/agentreplay/replay/sandbox"
 	"github.com/agentreplay/replay/sandbox/sandboxtest"
+	"github.com/docker/docker/api/types/image"
 )
 
 var (
@@ -431,4 +433,41 @@ func BenchmarkTunnel(b *testing.B) {
 		b.ReportMetric(up, "MB/s-up")
 		b.ReportMetric(down, "MB/s-down")
 	})
+}
+
+// An image without a shell: the command line is split into words, and
+// ./program is the working directory's.
+func TestProgramWithoutShell(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	const tag = "replay-test-noshell:1"
+	var rootfs bytes.Buffer
+	tw := tar.NewWriter(&rootfs)
+	tw.WriteHeader(&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.Close()
+	rc, err := e.cli.ImageImport(ctx, image.ImportSource{Source: &rootfs, SourceName: "-"}, tag, image.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, rc)
+	rc.Close()
+	t.Cleanup(func() { e.cli.ImageRemove(context.Background(), tag, image.RemoveOptions{Force: true}) })
+	sb := e.start(t, sandbox.Options{Image: tag, WorkDir: "/sandbox/workspace", Cwd: "/sandbox/workspace/sub", Workspace: sandboxtest.Tar(t,
+		sandboxtest.File{Name: "sub/", Dir: true},
+		sandboxtest.File{Name: "sub/tunnelclient", Body: string(tunnelClient(t)), Mode: 0o755})})
+	ln, err := sb.ListenInside(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tunnelServer(t, ln)
+	var out bytes.Buffer
+	p, err := sb.StartProgram(ctx, sandbox.Program{Command: `./tunnelclient "latency" 20`, Env: []string{"TUNNEL_URL=http://127.0.0.1:" + strconv.Itoa(port(ln))}, Timeout: time.Minute, Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait()
+	if err != nil || res.ExitCode != 0 || !strings.Contains(out.String(), "OK latency") {
+		t.Fatalf("%+v %v: %s", res, err, out.String())
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,7 +80,13 @@ func (s *Server) spawn(ctx context.Context, r Request) {
 	}
 	out := &spawnOutput{s: s, id: r.ID, left: limit}
 
-	cmd := exec.Command(a.Argv[0], a.Argv[1:]...)
+	prog := a.Argv[0]
+	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
+		// ./agent is the working directory's, not the executor's.
+		prog = filepath.Join(dir, prog)
+	}
+	cmd := exec.Command(prog, a.Argv[1:]...)
+	cmd.Args[0] = a.Argv[0]
 	cmd.Dir = dir
 	env := s.cfg.Env
 	if env == nil {
