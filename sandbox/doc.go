@@ -36,7 +36,9 @@
 // through a Backend; Docker (backend.go) is the Docker backend, whose
 // containers are *Container (start.go: how one starts; containerSpec: the
 // hardening, unit-tested without a daemon). sandboxtest.Run is the
-// conformance suite any other backend must pass. The tools are one list,
+// conformance suite any other backend must pass; a backend whose
+// sandboxes also run programs (ProgramSandbox: ListenInside,
+// StartProgram) passes sandboxtest.RunProgram too. The tools are one list,
 // executor.Tools (executor/registry.go).
 //
 // # The executor and how replay gets it
