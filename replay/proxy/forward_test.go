@@ -351,7 +351,8 @@ func TestProxyForwardCache(t *testing.T) {
 
 // Bad input gets a clear error in the wire format, kept as a fault.
 func TestProxyBadInput(t *testing.T) {
-	p := newProxy(t, Config{Mode: ModeForward, Upstream: "http://127.0.0.1:1"})
+	// Recorded mode parses every request in full before answering.
+	p := newProxy(t, Config{Mode: ModeRecorded, Recording: testRecording()})
 	base := serve(t, p)
 	cases := []struct {
 		path, body string
@@ -388,6 +389,21 @@ func TestProxyBadInput(t *testing.T) {
 	run := p.Run(trace.RunMeta{})
 	if len(run.Warnings) != len(cases) {
 		t.Errorf("run warnings: %v", run.Warnings)
+	}
+
+	// Forward mode checks what it needs before sending a request on (the
+	// rest is the upstream's to judge).
+	up, upURL := newUpstream(t, jsonAnswer(chatAnswer))
+	fp := newProxy(t, Config{Mode: ModeForward, Upstream: upURL, AnthropicUpstream: upURL})
+	fbase := serve(t, fp)
+	for _, c := range cases[:5] {
+		resp, body := post(t, fbase+c.path, c.body, nil)
+		if resp.StatusCode != c.status || !strings.Contains(errMessage(body), c.want[0]) {
+			t.Errorf("forward %s %s: status %d: %s", c.path, c.body, resp.StatusCode, body)
+		}
+	}
+	if up.hits.Load() != 0 {
+		t.Errorf("%d bad requests reached the upstream", up.hits.Load())
 	}
 }
 

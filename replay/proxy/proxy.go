@@ -203,6 +203,7 @@ type Proxy struct {
 	upstream string
 	anthro   string
 
+	parsing   sync.WaitGroup // full parses of forwarded requests in flight
 	mu        sync.Mutex
 	exchanges []*Exchange
 	rec       *recording // nil without a recording
@@ -271,6 +272,7 @@ func baseURL(s, def, what string) (string, error) {
 
 // Exchanges returns the exchanges so far, in the order the requests came.
 func (p *Proxy) Exchanges() []Exchange {
+	p.parsing.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]Exchange, len(p.exchanges))
@@ -345,7 +347,28 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	ex.Request = body
 	p.mu.Unlock()
-	req, err := parseRequest(f, body)
+	var req *request
+	peeked := p.cfg.Mode == ModeForward && !p.counterfactual()
+	if peeked {
+		// The full parse runs beside the upstream call.
+		req, err = peekRequest(f, body)
+		if err == nil {
+			p.parsing.Add(1)
+			go func() {
+				defer p.parsing.Done()
+				full, err := parseRequest(f, body)
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				if err != nil {
+					ex.Error = joinNonEmpty(ex.Error, fmt.Sprintf("replay proxy: %s request: %v (forwarded as it was)", f, err))
+					return
+				}
+				ex.req = full
+			}()
+		}
+	} else {
+		req, err = parseRequest(f, body)
+	}
 	if err != nil {
 		msg := fmt.Sprintf("replay proxy: %s request: %v", f, err)
 		p.fault(ex, FaultRequest, http.StatusBadRequest, msg)
@@ -353,7 +376,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
-	ex.req, ex.Stream = req, req.Stream
+	if !peeked {
+		ex.req = req
+	}
+	ex.Stream = req.Stream
 	p.mu.Unlock()
 
 	if p.cfg.Mode == ModeForward {

@@ -28,6 +28,64 @@ type request struct {
 	includeUsage bool
 }
 
+// peekRequest reads what forwarding a request needs: the model, whether it
+// streams, and that the body is an object with the fields its format
+// requires. It is what forward mode checks before sending a request on;
+// the full parse runs beside the upstream call (parseRequest's 1 ms for
+// a 200 KB request would be most of the proxy's overhead).
+func peekRequest(f Format, body []byte) (*request, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, errors.New("empty body: want a JSON object")
+	}
+	if body[0] != '{' {
+		return nil, errors.New("the body is not a JSON object")
+	}
+	var v struct {
+		Model         json.RawMessage `json:"model"`
+		Stream        json.RawMessage `json:"stream"`
+		StreamOptions *struct {
+			IncludeUsage bool `json:"include_usage"`
+		} `json:"stream_options"`
+		Messages json.RawMessage `json:"messages"`
+		Input    json.RawMessage `json:"input"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, fmt.Errorf("the body is not valid JSON: %v", err)
+	}
+	r := &request{Format: f}
+	if !isNull(v.Model) && json.Unmarshal(v.Model, &r.Model) != nil {
+		return nil, fmt.Errorf("field \"model\": want a string, got %s", clip(string(v.Model), 40))
+	}
+	if strings.TrimSpace(r.Model) == "" {
+		return nil, errors.New(`field "model": missing: the request must name a model`)
+	}
+	if !isNull(v.Stream) && json.Unmarshal(v.Stream, &r.Stream) != nil {
+		return nil, fmt.Errorf(`field "stream": want true or false, got %s`, clip(string(v.Stream), 40))
+	}
+	if v.StreamOptions != nil {
+		r.includeUsage = v.StreamOptions.IncludeUsage
+	}
+	r.Params.Model = r.Model
+	switch f {
+	case FormatChat, FormatMessages:
+		if isNull(v.Messages) {
+			return nil, errors.New(`field "messages": missing: the request needs its messages`)
+		}
+		if v.Messages[0] != '[' {
+			return nil, errors.New(`field "messages": want a list of {role, content} objects`)
+		}
+	case FormatResponses:
+		if isNull(v.Input) {
+			return nil, errors.New(`field "input": missing: a Responses request needs its input`)
+		}
+		if v.Input[0] != '[' && v.Input[0] != '"' {
+			return nil, errors.New(`field "input": want a string or a list of items`)
+		}
+	}
+	return r, nil
+}
+
 // parseRequest reads a request body of format f. Errors name the field.
 func parseRequest(f Format, body []byte) (*request, error) {
 	body = bytes.TrimSpace(body)
@@ -196,20 +254,20 @@ func (r *request) parseChat(top map[string]json.RawMessage) error {
 			return fmt.Errorf(`field "messages[%d].role": missing`, i)
 		}
 		if (role == "system" || role == "developer") && leading {
-			system = append(system, trace.ContentText(m.Content))
+			system = append(system, contentText(m.Content))
 			continue
 		}
 		leading = false
 		switch role {
 		case "tool":
 			r.Messages = append(r.Messages, trace.Message{Role: "tool", Parts: []trace.Part{{
-				Type: trace.PartToolResult, ID: m.ToolCallID, Text: trace.ContentText(m.Content)}}})
+				Type: trace.PartToolResult, ID: m.ToolCallID, Text: contentText(m.Content)}}})
 		case "assistant":
 			msg := trace.Message{Role: "assistant", Name: m.Name}
 			if m.Reasoning != "" {
 				msg.Parts = append(msg.Parts, trace.Part{Type: trace.PartReasoning, Text: m.Reasoning})
 			}
-			if t := trace.ContentText(m.Content); t != "" {
+			if t := contentText(m.Content); t != "" {
 				msg.Parts = append(msg.Parts, trace.Part{Type: trace.PartText, Text: t})
 			}
 			for _, c := range m.ToolCalls {
@@ -348,7 +406,7 @@ func (r *request) parseResponses(top map[string]json.RawMessage) error {
 					return fmt.Errorf(`field "input[%d].role": missing`, i)
 				}
 				if (role == "system" || role == "developer") && len(r.Messages) == 0 {
-					r.System = joinNonEmpty(r.System, trace.ContentText(it.Content))
+					r.System = joinNonEmpty(r.System, contentText(it.Content))
 					continue
 				}
 				r.appendMsg(role, contentParts(it.Content)...)
@@ -415,7 +473,7 @@ func outputText(raw json.RawMessage) string {
 	if isNull(raw) {
 		return ""
 	}
-	return trace.ContentText(raw)
+	return contentText(raw)
 }
 
 // --- Anthropic Messages
@@ -493,7 +551,7 @@ func (r *request) parseMessages(top map[string]json.RawMessage) error {
 					}
 					msg.Parts = append(msg.Parts, trace.Part{Type: trace.PartToolCall, ID: b.ID, Name: b.Name, Arguments: args})
 				case "tool_result":
-					msg.Parts = append(msg.Parts, trace.Part{Type: trace.PartToolResult, ID: b.ToolUseID, Text: trace.ContentText(b.Content), IsError: b.IsError})
+					msg.Parts = append(msg.Parts, trace.Part{Type: trace.PartToolResult, ID: b.ToolUseID, Text: contentText(b.Content), IsError: b.IsError})
 				case "image":
 					msg.Parts = append(msg.Parts, trace.Part{Type: trace.PartImage, Raw: compact(braw)})
 				default:
@@ -537,4 +595,35 @@ func jsonErr(err error) string {
 		s = s[:i]
 	}
 	return strings.TrimPrefix(s, "json: ")
+}
+
+// contentText is trace.ContentText decoded with go-json (a 200 KB request's
+// contents are most of its parse time): a string, or the texts of a list of
+// parts joined by newlines.
+func contentText(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		json.Unmarshal(raw, &s)
+		return s
+	case '[':
+		var parts []struct {
+			Text string `json:"text"`
+		}
+		if json.Unmarshal(raw, &parts) != nil {
+			return ""
+		}
+		var texts []string
+		for _, p := range parts {
+			if p.Text != "" {
+				texts = append(texts, p.Text)
+			}
+		}
+		return strings.Join(texts, "\n")
+	}
+	return ""
 }

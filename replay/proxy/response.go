@@ -139,7 +139,7 @@ func parseResponse(f Format, body []byte) (*trace.LLMCall, error) {
 		if c.Message.Reasoning != "" {
 			call.Output.Parts = append(call.Output.Parts, trace.Part{Type: trace.PartReasoning, Text: c.Message.Reasoning})
 		}
-		if t := trace.ContentText(c.Message.Content); t != "" {
+		if t := contentText(c.Message.Content); t != "" {
 			call.Output.Parts = append(call.Output.Parts, trace.Part{Type: trace.PartText, Text: t})
 		}
 		for _, tc := range c.Message.ToolCalls {
