@@ -21,14 +21,17 @@ type conn struct {
 	mu      sync.Mutex
 	next    uint64
 	pending map[uint64]*waiter
-	gone    map[uint64]bool // requests whose caller stopped listening: late answers are dropped
-	err     error           // set once the stream ended
+	gone    map[uint64]string // requests whose caller stopped listening (by op): late answers are dropped
+	err     error             // set once the stream ended
 	done    chan struct{}
 
 	// frameTime bounds how long a frame may take once its header has
 	// arrived; stall closes the stream when it is exceeded.
 	frameTime time.Duration
 	stall     func()
+
+	// tun holds the tunnelled connections (tunnel.go).
+	tun *tunnels
 }
 
 // DefaultFrameTime is how long a frame may take once its header arrived:
@@ -49,6 +52,7 @@ func (e *ProtocolError) Error() string { return "protocol desync: " + e.Detail }
 // waiter receives the responses to one request; gone is closed when the
 // caller stops listening, so the reader never blocks on it.
 type waiter struct {
+	op   string
 	ch   chan executor.Response
 	gone chan struct{}
 	once sync.Once
@@ -63,7 +67,8 @@ func newConn(w io.Writer, r io.Reader, frameTime time.Duration, stall func()) *c
 	if frameTime <= 0 {
 		frameTime = DefaultFrameTime
 	}
-	c := &conn{w: w, pending: map[uint64]*waiter{}, gone: map[uint64]bool{}, done: make(chan struct{}), frameTime: frameTime, stall: stall}
+	c := &conn{w: w, pending: map[uint64]*waiter{}, gone: map[uint64]string{}, done: make(chan struct{}), frameTime: frameTime, stall: stall}
+	c.tun = newTunnels(c)
 	go c.readLoop(r)
 	return c
 }
@@ -91,12 +96,44 @@ func (c *conn) readLoop(r io.Reader) {
 			c.fail(err)
 			return
 		}
+		if resp.ID == 0 && resp.Conn != 0 {
+			// A frame of a tunnelled connection: bound to that
+			// connection's state and window, never blocking.
+			if err := c.tun.deliver(resp); err != nil {
+				c.desync(err.Error())
+				return
+			}
+			continue
+		}
 		c.mu.Lock()
 		w := c.pending[resp.ID]
+		op, gone := c.gone[resp.ID]
+		if w != nil {
+			op = w.op
+		}
+		if resp.Accept != 0 && (w != nil || gone) {
+			// A connection announced on a listen request: registered
+			// now, before any of its data; closed at once when its
+			// listener is gone.
+			if op != executor.OpListen || !resp.More {
+				c.mu.Unlock()
+				c.desync(fmt.Sprintf("a connection announced on request %d, which is no listener", resp.ID))
+				return
+			}
+			tc, err := c.tun.accepted(resp.Accept)
+			if err != nil {
+				c.mu.Unlock()
+				c.desync(err.Error())
+				return
+			}
+			if w == nil {
+				go tc.Close()
+			}
+		}
 		switch {
 		case w != nil && !resp.More:
 			delete(c.pending, resp.ID)
-		case w == nil && c.gone[resp.ID]:
+		case w == nil && gone:
 			// A late answer to a call whose caller gave up: dropped.
 			if !resp.More {
 				delete(c.gone, resp.ID)
@@ -109,10 +146,7 @@ func (c *conn) readLoop(r io.Reader) {
 				what = "an answer to request %d, which was never sent"
 			}
 			c.mu.Unlock()
-			c.fail(&ProtocolError{Detail: fmt.Sprintf(what, resp.ID)})
-			if c.stall != nil {
-				c.stall()
-			}
+			c.desync(fmt.Sprintf(what, resp.ID))
 			return
 		}
 		c.mu.Unlock()
@@ -127,15 +161,26 @@ func (c *conn) readLoop(r io.Reader) {
 	}
 }
 
-// fail ends the connection: every pending and later call gets err.
+// desync ends the connection with a ProtocolError and stops the stream.
+func (c *conn) desync(detail string) {
+	c.fail(&ProtocolError{Detail: detail})
+	if c.stall != nil {
+		c.stall()
+	}
+}
+
+// fail ends the connection: every pending and later call gets err, every
+// tunnelled connection too.
 func (c *conn) fail(err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.err != nil {
+		c.mu.Unlock()
 		return
 	}
 	c.err = err
 	close(c.done)
+	c.mu.Unlock()
+	c.tun.failAll(err)
 }
 
 func (c *conn) failed() error {
@@ -154,7 +199,7 @@ func (c *conn) start(req executor.Request) (uint64, *waiter, error) {
 	}
 	c.next++
 	req.ID = c.next
-	w := &waiter{ch: make(chan executor.Response, 4), gone: make(chan struct{})}
+	w := &waiter{op: req.Op, ch: make(chan executor.Response, 4), gone: make(chan struct{})}
 	c.pending[req.ID] = w
 	c.mu.Unlock()
 	if err := c.send(req); err != nil {
@@ -175,7 +220,7 @@ func (c *conn) forget(id uint64) {
 	w := c.pending[id]
 	if w != nil {
 		delete(c.pending, id)
-		c.gone[id] = true
+		c.gone[id] = w.op
 	}
 	c.mu.Unlock()
 	if w != nil {

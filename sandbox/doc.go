@@ -20,11 +20,25 @@
 // exits and the stopped container waits for Prune (`replay sandbox prune`),
 // which removes containers and volumes by the label io.replay.managed=true.
 //
+// A black-box re-run (the agent's own program in the sandbox) uses the
+// program channel (below):
+//
+//	ln, err := sb.ListenInside(ctx, 4141)   // 127.0.0.1:4141 inside, a net.Listener here
+//	go (&http.Server{Handler: modelProxy}).Serve(ln)
+//	p, err := sb.StartProgram(ctx, sandbox.Program{
+//		Command: "python -m reviewer",
+//		Env:     []string{"OPENAI_BASE_URL=http://127.0.0.1:4141/v1"},
+//		Timeout: 15 * time.Minute, Stdout: os.Stderr, Stderr: os.Stderr,
+//	})
+//	res, err := p.Wait() // exit code, Fault "timeout", output dropped
+//
 // The replay engine consumes the Sandbox interface and starts sandboxes
 // through a Backend; Docker (backend.go) is the Docker backend, whose
 // containers are *Container (start.go: how one starts; containerSpec: the
 // hardening, unit-tested without a daemon). sandboxtest.Run is the
-// conformance suite any other backend must pass. The tools are one list,
+// conformance suite any other backend must pass; a backend whose
+// sandboxes also run programs (ProgramSandbox: ListenInside,
+// StartProgram) passes sandboxtest.RunProgram too. The tools are one list,
 // executor.Tools (executor/registry.go).
 //
 // # The executor and how replay gets it
@@ -87,6 +101,60 @@
 //     ends the sandbox at once with a FaultError of kind "protocol" naming
 //     the call, never at the run's timeout. A call's own deadline is
 //     enforced on the host too (its limit plus a grace period).
+//
+// # The program channel
+//
+// An agent's own program (Claude Code, a team's Python agent) runs in the
+// sandbox while replay serves its model calls on the host (replay/proxy).
+// The sandbox has no network, and none is added for this: no published
+// port, no bridge. The program reaches replay over the executor's own
+// channel instead:
+//
+//   - OpListen makes the executor listen on the container's loopback
+//     (127.0.0.1:PORT; lo is the one interface of network mode none). Each
+//     connection it accepts gets an id (1, 2, 3, … in order), announced on
+//     the listen request before any of its bytes; on the host ListenInside
+//     returns a net.Listener whose Accept yields a net.Conn per
+//     connection (deadlines, half-close), so http.Server serves the proxy
+//     on it unchanged.
+//   - A connection's bytes travel as stream frames (OpData, OpWindow,
+//     OpEOF, OpClose one way; Response frames with Conn the other), with
+//     no request id and no answer, multiplexed with the tool calls on the
+//     same stdin/stdout. Flow control is by credit: each side may have at
+//     most StreamWindow (256 KiB) of a connection unacknowledged, in
+//     frames of at most StreamChunk (32 KiB), and at most MaxStreams (128)
+//     connections are open (the executor refuses more). So the host's
+//     reader never waits on a connection's consumer — a program that
+//     floods a connection, or stops reading one, stalls that connection
+//     only — and each side buffers at most MaxStreams × StreamWindow.
+//   - A connection ends with one Close from each side; the host's is
+//     graceful (what it wrote is delivered first, within closeGrace), and
+//     the id is free once both were sent.
+//   - OpSpawn runs the program (sh -c when the image has a shell, else
+//     the command split into words) in the workspace with the environment
+//     the host names (the proxy's base URLs and dummy keys: the real key
+//     never enters the container). Its output streams back as it comes,
+//     up to a limit (1 MiB by default); beyond it the rest is counted and
+//     dropped inside, so a flood costs the host nothing. It ends at its
+//     time limit (Fault "timeout"), by cancel (Process.Kill, ctx), or by
+//     itself, with its exit code. While it runs it counts as a call in
+//     flight, so the sweep between tool calls spares it; when it ends,
+//     everything it started ends too.
+//
+// The integrity rules hold for the channel: the listener and the
+// connections are the executor's descriptors (close-on-exec, never
+// inherited; the executor stays non-dumpable, so a program cannot reach
+// them through /proc), and the program's own output goes through pipes of
+// its own, never the protocol's stdout. On the host every stream frame is
+// bound to a connection the executor announced, to that connection's
+// state (nothing after its EOF or Close) and to the window the host gave
+// it: data for a connection never announced, beyond its window, larger
+// than a chunk or after its close, credit for bytes never sent, an
+// announcement out of order or on a request that is no listener — each is
+// a desync that ends the sandbox with a FaultError of kind "protocol", as
+// for tool calls. Measured on a 2-core machine through Docker's attach
+// stream: ~30-60 MB/s for one connection, a small HTTP request and answer
+// in ~0.5 ms at p50.
 //
 // Resources hold for every write path: memory, pids and CPU are cgroup
 // limits; /tmp is a capped tmpfs; the workspace volume (Docker's local

@@ -80,6 +80,11 @@ func TestConformance(t *testing.T) {
 	sandboxtest.Run(t, func(t *testing.T, ws io.Reader, workDir string) sandbox.Sandbox {
 		return e.start(t, sandbox.Options{Workspace: ws, WorkDir: workDir})
 	})
+	t.Run("Program", func(t *testing.T) {
+		sandboxtest.RunProgram(t, func(t *testing.T, ws io.Reader, workDir string) sandbox.Sandbox {
+			return e.start(t, sandbox.Options{Workspace: ws, WorkDir: workDir})
+		})
+	})
 }
 
 func TestHardening(t *testing.T) {

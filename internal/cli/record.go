@@ -34,6 +34,9 @@ type recordOptions struct {
 	RequestTimeout   time.Duration
 	JSON             bool
 	set              func(string) bool
+	// Sandbox: the agent runs in a sandbox (recordsandbox.go).
+	Sandbox bool
+	sandbox recordSandboxFlags
 }
 
 func newRecordCmd(g *globals, runF func(context.Context, *recordOptions) error) *cobra.Command {
@@ -70,12 +73,23 @@ The agent's stdout and stderr pass through (with --json its stdout goes to
 stderr, so that stdout is the JSON result). When it exits, the trace goes to
 --out FILE, else into the store, whose id is printed. The exit code is the
 agent's; the trace, with what it holds so far, is written also when the agent
-fails or replay is interrupted (exit 130).`,
+fails or replay is interrupted (exit 130).
+
+With --sandbox the agent runs in a sandbox instead of on this machine: its
+workspace is the working directory's tree (--dir; tracked and untracked files
+git does not ignore, uncommitted changes included) at the same path, in
+--agent-image (default: replay's busybox image), with no network. The proxy
+stays on the host and is reached over the executor's channel (a port on the
+container's loopback); the real keys never enter the container. Such a trace
+is what replay verify --agent-cmd re-runs against. See docs/agent-image.md.`,
 		Example: `  # Record a Claude Code review in this repository
   replay record -- claude -p "review the last commit" --output-format stream-json
 
   # Record a team's own Python agent into a file, against a local model server
   replay record --out run.jsonl --base-url http://localhost:11434/v1 -- python agent.py --task 42
+
+  # In a sandbox: the workspace is this directory's tree, the agent has no network
+  replay record --sandbox --agent-image acme/reviewer:1.4 -- python -m reviewer --pr 42
 
   # Then look at it and replay it with another prompt
   replay inspect run.jsonl
@@ -95,6 +109,8 @@ fails or replay is interrupted (exit 130).`,
 	fl.StringVar(&opts.AnthropicBaseURL, "anthropic-base-url", "", "send Anthropic requests to `URL` (default $ANTHROPIC_BASE_URL, else "+proxy.DefaultAnthropicUpstream+")")
 	fl.DurationVar(&opts.RequestTimeout, "request-timeout", 0, "let the upstream stay silent up to `DURATION` before an answer starts and between its bytes (default $REPLAY_REQUEST_TIMEOUT, else 2m to start, 1m between bytes)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the result as JSON (the agent's stdout then goes to stderr)")
+	fl.BoolVar(&opts.Sandbox, "sandbox", false, "run the agent in a sandbox whose workspace is the working directory's tree (no network; the proxy is reached over the executor's channel)")
+	opts.sandbox.bind(cmd)
 	return cmd
 }
 
@@ -226,6 +242,12 @@ func recordMeta(opts *recordOptions, dir string, start time.Time, warn func(stri
 }
 
 func runRecord(ctx context.Context, opts *recordOptions) error {
+	if opts.Sandbox {
+		return runRecordSandbox(ctx, opts)
+	}
+	if err := opts.sandbox.check(opts.set); err != nil {
+		return err
+	}
 	cfg, err := opts.proxyConfig()
 	if err != nil {
 		return err

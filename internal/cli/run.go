@@ -50,6 +50,7 @@ type runOptions struct {
 	DiffFormat string
 	DiffOut    string
 	export     runExportFlag // --export (export.go)
+	agent      agentFlags    // --agent-cmd (agentcmd.go)
 	set        func(string) bool
 }
 
@@ -89,7 +90,13 @@ owner/repo@ref:path (any --repo source works for the repository).
 The new run is stored, linked to the original, and diffed against it: the
 text diff of replay diff is printed (--diff-format for another format on
 stdout, --diff-out FILE to write it; with --repeat the file holds the
-distribution of the samples' decisions).`,
+distribution of the samples' decisions).
+` + agentHelp + `
+A black-box run forwards the agent's requests with what you changed (--model,
+--system-file, --prompt, --context add=, parameters) to --base-url (OpenAI
+formats; key $OPENAI_API_KEY) or --anthropic-base-url (Anthropic Messages; key
+$ANTHROPIC_API_KEY); with --from-step K the first K-1 model calls are answered
+from the recording.`,
 		Example: `  replay 5ef49dd6 --model gpt-4o-mini
   replay run session.jsonl --model qwen2.5-coder --base-url http://localhost:11434/v1
   replay run 5ef49dd6 --system-file prompts/review.md --prompt security=prompts/security.md
@@ -97,7 +104,12 @@ distribution of the samples' decisions).`,
   replay run 5ef49dd6 --from-step 12 --context add=STYLE.md --temperature 0
 
   # A slow local model: let it think up to 10 minutes per answer
-  replay run 5ef49dd6 --model qwen2.5-coder:32b --base-url http://localhost:11434/v1 --request-timeout 10m`,
+  replay run 5ef49dd6 --model qwen2.5-coder:32b --base-url http://localhost:11434/v1 --request-timeout 10m
+
+  # The agent's own program, with another model and system prompt
+  replay run 5ef49dd6 --agent-cmd 'python -m reviewer --pr 42' --agent-image acme/reviewer:1.4 \
+      --model gpt-4o-mini --system-file prompts/review.md
+  replay run 5ef49dd6 --agent-cmd 'claude -p "$(cat task.md)"' --agent-image replay-claude:latest --from-step 3`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
@@ -122,6 +134,7 @@ distribution of the samples' decisions).`,
 	fl.Float64Var(&opts.MaxCost, "max-cost", 0, "end the run once it has cost `USD` (priced; 0: no limit)")
 	fl.BoolVar(&opts.NoCache, "no-cache", false, "ask the endpoint even when the response cache has the answer")
 	opts.export.bind(cmd)
+	opts.agent.bind(cmd, false)
 	fl.StringVar(&opts.DiffFormat, "diff-format", "", "the diff against the original as `FORMAT`: text, json, md or html (default text, or what --diff-out's extension says)")
 	fl.StringVar(&opts.DiffOut, "diff-out", "", "write the diff against the original to `FILE` (with --repeat: all the samples)")
 	fl.DurationVar(&opts.RequestTimeout, "request-timeout", 0, "let a model request stay silent up to `DURATION`, both before its answer starts and between its bytes (default $REPLAY_REQUEST_TIMEOUT, else 2m to start, 1m between bytes)")
@@ -255,6 +268,12 @@ func (opts *runOptions) models() (func(string) (model.Model, error), error) {
 }
 
 func runRun(ctx context.Context, opts *runOptions) error {
+	if opts.agent.Cmd != "" || (opts.set != nil && opts.set("agent-cmd")) {
+		return runAgentRun(ctx, opts)
+	}
+	if err := opts.agent.check(opts.set); err != nil {
+		return err
+	}
 	req, err := opts.request()
 	if err != nil {
 		return err

@@ -27,6 +27,8 @@ type verifyOptions struct {
 	*globals
 	replayFlags
 	Target string
+	agent  agentFlags // --agent-cmd (agentcmd.go)
+	set    func(string) bool
 }
 
 func newVerifyCmd(g *globals, runF func(context.Context, *verifyOptions) error) *cobra.Command {
@@ -61,17 +63,28 @@ in an empty workspace: pass --repo) or did not reach the end of the recording
 A text-only answer does not end a verify while the recording goes on: a later
 user turn recorded only in the next request (Langfuse, OTel) is fed as recorded.
 
-` + verifyJSONHelp(),
+` + verifyJSONHelp() + agentHelp + `
+A black-box verify answers every model request from the recording. Each
+request is reported as a match or the agent's first divergence (with a diff
+of the two requests: the agent no longer asks what it asked); every tool
+result the agent sends in its next request is compared with the recorded one.
+Exit code 1 when the agent diverged or a tool result differs; 3 when the agent
+failed (exit code, timeout) or made no request.`,
 		Example: `  replay verify testdata/example/run --repo testdata/example/widgets.bundle --github-fixture testdata/example/github
   replay verify 5ef49dd6 --offline
-  replay verify session.jsonl --json | jq '.calls[] | select(.fidelity.status=="differs")'`,
+  replay verify session.jsonl --json | jq '.calls[] | select(.fidelity.status=="differs")'
+
+  # The agent's own program, answered from a recording made with replay record
+  replay verify 5ef49dd6 --agent-cmd './review-agent --pr 42' --agent-image acme/reviewer:1.4`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
+			opts.set = func(name string) bool { return cmd.Flags().Changed(name) }
 			return runF(cmd.Context(), opts)
 		},
 	}
 	opts.replayFlags.bind(cmd)
+	opts.agent.bind(cmd, true)
 	return cmd
 }
 
@@ -160,6 +173,12 @@ func (opts *verifyOptions) request() (replay.Request, error) {
 }
 
 func runVerify(ctx context.Context, opts *verifyOptions) error {
+	if opts.agent.Cmd != "" || (opts.set != nil && opts.set("agent-cmd")) {
+		return runAgentVerify(ctx, opts)
+	}
+	if err := opts.agent.check(opts.set); err != nil {
+		return err
+	}
 	req, err := opts.request()
 	if err != nil {
 		return err

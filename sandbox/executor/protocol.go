@@ -27,6 +27,14 @@ const (
 	OpChanges  = "changes"  // list what changed since init
 	OpTar      = "tar"      // stream a tar of Paths in chunks
 	OpShutdown = "shutdown" // stop after answering
+
+	// The program channel (tunnel.go, spawn.go).
+	OpListen = "listen" // listen on the container's loopback at Port; answered with Port, then one Accept per connection, until cancelled
+	OpSpawn  = "spawn"  // run a long-running program (SpawnArgs in Args); its output streams back, then its Result
+	OpData   = "data"   // Data for connection Conn (no answer; within the executor's window)
+	OpWindow = "window" // the host read Window more bytes of Conn: the executor may send that much more
+	OpEOF    = "eof"    // the host will write no more to Conn
+	OpClose  = "close"  // the host closed Conn
 )
 
 // Request is a frame from the host to the executor.
@@ -42,6 +50,13 @@ type Request struct {
 	Target uint64          `json:"target,omitempty"`
 	// TimeoutMS caps a tool call; 0 means the executor's default.
 	TimeoutMS int64 `json:"timeout_ms,omitempty"`
+	// Port is OpListen's port on 127.0.0.1 (0: any free one).
+	Port int `json:"port,omitempty"`
+	// Conn names the tunnelled connection of OpData, OpWindow, OpEOF and
+	// OpClose (these carry no ID and get no answer); Window is OpWindow's
+	// credit in bytes.
+	Conn   uint64 `json:"conn,omitempty"`
+	Window int    `json:"window,omitempty"`
 }
 
 // Response is a frame from the executor to the host. A tar stream is sent as
@@ -57,7 +72,61 @@ type Response struct {
 	// is a Result with IsError).
 	Err     string `json:"err,omitempty"`
 	ErrKind string `json:"err_kind,omitempty"` // one of the ErrKind constants
+
+	// OpListen's answers (More set): first Port, where it listens; then
+	// Accept, the id of each new connection (1, 2, 3, … in order).
+	Port   int    `json:"port,omitempty"`
+	Accept uint64 `json:"accept,omitempty"`
+	// Stream frames of a tunnelled connection have ID 0 and name Conn:
+	// Data (at most StreamChunk bytes, within the host's window), Window
+	// (credit for the host), EOF (the program will write no more) or Close
+	// (the connection is gone; sent once).
+	Conn   uint64 `json:"conn,omitempty"`
+	Window int    `json:"window,omitempty"`
+	EOF    bool   `json:"eof,omitempty"`
+	Close  bool   `json:"close,omitempty"`
+	// Stream names the output an OpSpawn frame's Data is ("stdout",
+	// "stderr").
+	Stream string `json:"stream,omitempty"`
+	// Dropped is how many bytes of a spawned program's output were
+	// dropped past its output limit (in its final answer).
+	Dropped int64 `json:"dropped,omitempty"`
 }
+
+// Flow control of tunnelled connections: each side may have at most
+// StreamWindow unacknowledged bytes in flight per connection, in frames of
+// at most StreamChunk; at most MaxStreams connections are open at once
+// (the executor refuses more). So a program that floods a connection, or
+// opens thousands, costs each side at most MaxStreams × StreamWindow of
+// buffer, and the channel never waits on a connection's reader.
+const (
+	StreamWindow = 256 << 10
+	StreamChunk  = 32 << 10
+	MaxStreams   = 128
+)
+
+// SpawnArgs is what OpSpawn runs.
+type SpawnArgs struct {
+	// Argv is the program and its arguments (Argv[0] is looked up in
+	// PATH).
+	Argv []string `json:"argv,omitempty"`
+	// Command, when Argv is empty, is a command line: run by the shell
+	// when the image has one, else split into words (quotes '…' and "…"
+	// group, nothing else is interpreted).
+	Command string `json:"command,omitempty"`
+	// Dir is where it runs ("": the working directory of commands).
+	Dir string `json:"dir,omitempty"`
+	// Env is added to the commands' environment (KEY=VALUE).
+	Env []string `json:"env,omitempty"`
+	// OutputLimit is how many bytes of output (stdout and stderr
+	// together) stream back; the rest is counted and dropped (0:
+	// DefaultSpawnOutput).
+	OutputLimit int64 `json:"output_limit,omitempty"`
+}
+
+// DefaultSpawnOutput is how much of a spawned program's output streams
+// back by default.
+const DefaultSpawnOutput = 1 << 20
 
 // Error kinds of a Response.
 const (

@@ -43,6 +43,7 @@ type Server struct {
 	running map[uint64]context.CancelFunc
 	tools   map[string]Tool
 	pid1    *initRole // the container's init duties; nil in-process
+	tun     *tunnels  // tunnelled connections (OpListen)
 	calls   int       // tool calls in flight
 	shell   string
 	tmpDir  string
@@ -64,6 +65,8 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, log io.Writer, env 
 func serve(ctx context.Context, in io.Reader, out io.Writer, log io.Writer, env []string, role *initRole) error {
 	fr := NewFrameReader(in)
 	s := &Server{w: out, reads: map[string]time.Time{}, running: map[uint64]context.CancelFunc{}, tools: toolIndex(), pid1: role}
+	s.tun = newTunnels(s, log)
+	defer s.tun.closeAll()
 
 	var req Request
 	if err := fr.Next(&req); err != nil {
@@ -148,6 +151,11 @@ func serve(ctx context.Context, in io.Reader, out io.Writer, log io.Writer, env 
 			case OpShutdown:
 				s.send(Response{ID: r.ID})
 				return nil
+			case OpData, OpWindow, OpEOF, OpClose:
+				// Stream frames carry no id and get no answer; they
+				// never block the loop.
+				s.tun.handle(r)
+				continue
 			case OpCancel:
 				s.mu.Lock()
 				if c := s.running[r.Target]; c != nil {
@@ -202,6 +210,7 @@ func (s *Server) cancelAll() {
 // (tests, a local backend); it writes nothing until used through Serve.
 func NewServer(cfg Config) (*Server, error) {
 	s := &Server{reads: map[string]time.Time{}, running: map[uint64]context.CancelFunc{}, w: io.Discard, tools: toolIndex()}
+	s.tun = newTunnels(s, io.Discard)
 	if _, err := s.init(cfg); err != nil {
 		return nil, err
 	}
@@ -291,6 +300,10 @@ func (s *Server) handle(ctx context.Context, r Request) {
 			return
 		}
 		s.send(Response{ID: r.ID, Changes: ch})
+	case OpListen:
+		s.tun.listen(ctx, r)
+	case OpSpawn:
+		s.spawn(ctx, r)
 	case OpTar:
 		cw := &chunkWriter{send: func(b []byte) error {
 			return s.send(Response{ID: r.ID, Data: b, More: true})
