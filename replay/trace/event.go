@@ -34,6 +34,7 @@ type Event struct {
 	Outcome  *Outcome  `json:"outcome,omitempty"`
 	Warning  *Warning  `json:"warning,omitempty"`
 	Feedback *Feedback `json:"feedback,omitempty"`
+	Effect   *Effect   `json:"effect,omitempty"`
 }
 
 // Emitter receives a run's events in order. Importers hand each event over
@@ -234,6 +235,11 @@ func (c *Collector) Emit(ev *Event) error {
 		if ev.Feedback != nil {
 			c.feedback = append(c.feedback, *ev.Feedback)
 		}
+	case EvEffect:
+		if ev.Effect != nil {
+			r := c.run(ev.Run)
+			r.Effects = append(r.Effects, *ev.Effect)
+		}
 	default:
 		return fmt.Errorf("unknown event type %q", ev.Type)
 	}
@@ -317,6 +323,11 @@ func (r *Run) emit(e Emitter) error {
 	}
 	for _, s := range r.Steps {
 		if err := e.Emit(StepEvent(key, s)); err != nil {
+			return err
+		}
+	}
+	for i := range r.Effects {
+		if err := e.Emit(&Event{Type: EvEffect, Run: key, Effect: &r.Effects[i]}); err != nil {
 			return err
 		}
 	}

@@ -51,6 +51,9 @@ type Run struct {
 	// feedback events in the trace, a feedback file or GitHub, oldest
 	// first.
 	Feedback []Feedback `json:"feedback,omitempty"`
+	// Effects are the GitHub writes the run made, in order (EvEffect
+	// events; traces of native version 1 and other formats have none).
+	Effects []Effect `json:"effects,omitempty"`
 }
 
 // RunMeta is everything about a run that is not a step or its outcome. In an
