@@ -30,6 +30,9 @@ func TestEffectsArePartOfTheDecision(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := "label-add acme/widgets"
+		if f == diff.FormatMarkdown {
+			want = `label\-add acme/widgets`
+		}
 		if f == diff.FormatJSON {
 			want = `"kind": "label-add"`
 		}
