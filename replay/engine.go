@@ -53,6 +53,9 @@ type Config struct {
 	Prompts map[string]string
 	// Params override the recorded request parameters (set fields win).
 	Params trace.Params
+	// SubagentModel, when set, is the model of every sub-agent (the main
+	// run keeps Params.Model).
+	SubagentModel string
 	// Tools are offered to the model when the trace recorded no tool
 	// definitions (Claude Code transcripts record none).
 	Tools []trace.ToolDef
@@ -857,6 +860,9 @@ func (e *engine) subAgent(ctx context.Context, a *agent, c trace.Part, t *trace.
 		sub.tools = a.tools
 	}
 	sub.tools = slices.DeleteFunc(slices.Clone(sub.tools), func(d trace.ToolDef) bool { return slices.Contains(agentTools, d.Name) })
+	if e.cfg.SubagentModel != "" && e.cfg.Mode == ModeRun {
+		sub.params.Model = e.cfg.SubagentModel
+	}
 	switch {
 	case e.cfg.Mode == ModeVerify && a.rec != nil:
 		rec, err := a.rec.Sub(c.ID)

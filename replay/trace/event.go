@@ -181,6 +181,9 @@ func (p *Params) Merge(o Params) {
 	if len(o.Stop) > 0 {
 		p.Stop = o.Stop
 	}
+	if o.Effort != "" {
+		p.Effort = o.Effort
+	}
 }
 
 // Collector builds Runs from an event stream. The zero value is ready to use.

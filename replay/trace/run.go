@@ -145,6 +145,9 @@ type Params struct {
 	MaxTokens   *int64   `json:"max_tokens,omitempty"`
 	Seed        *int64   `json:"seed,omitempty"`
 	Stop        []string `json:"stop,omitempty"`
+	// Effort is the reasoning effort asked for (low, medium, high), when
+	// one was.
+	Effort string `json:"reasoning_effort,omitempty"`
 }
 
 // Step is one entry of a run, in order. Exactly one of Message, LLM and Tool
