@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,7 +21,9 @@ import (
 	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
 	"github.com/agentreplay/replay/sandbox"
+	"github.com/agentreplay/replay/replay/trace/importers"
 	"github.com/agentreplay/replay/scenarios"
+	"github.com/agentreplay/replay/scenarios/harness"
 )
 
 func newEvalCmd(g *globals) *cobra.Command {
@@ -83,7 +86,12 @@ type evalExportOptions struct {
 	Repeat     int
 	Name       string
 	Feedback   []string
-	Now        func() time.Time
+	// OutFormat is what is written: a replay suite or an
+	// agent-eval-harness eval (--format); the trace format of paths is
+	// --trace-format here.
+	OutFormat   string
+	TraceFormat string
+	Now         func() time.Time
 }
 
 func newEvalExportCmd(g *globals, runF func(context.Context, *evalExportOptions) error) *cobra.Command {
@@ -119,6 +127,13 @@ again rewrites its case (its id is stable); edit the expectations freely.`,
 	}
 	opts.worldFlags.bind(cmd, true)
 	fl := cmd.Flags()
+	// --format is the output's format here (the spelling the harness's
+	// docs use); a trace path's format is --trace-format.
+	if f := fl.Lookup("format"); f != nil {
+		f.Usage = "write `FORMAT`: replay (a suite: suite.yaml, cases/*.yaml) or agent-eval-harness (eval.yaml and a directory per case for the harness's CLI runner; implies --bundle)"
+		f.DefValue = ""
+	}
+	fl.StringVar(&opts.TraceFormat, "trace-format", "", "read a trace path as `FORMAT` instead of detecting it")
 	fl.StringVarP(&opts.Out, "output", "o", "", "write the suite to `DIR` (created, or added to)")
 	fl.StringVar(&opts.Agent, "agent", "", "select the stored originals of agent `NAME`")
 	fl.StringVar(&opts.Repo, "repo-filter", "", "select the stored originals of repository `REPO` (owner/name)")
@@ -137,6 +152,19 @@ func runEvalExport(ctx context.Context, opts *evalExportOptions) error {
 	if opts.Out == "" {
 		return usage(errors.New("eval export: give the suite's directory with -o DIR"))
 	}
+	switch opts.Format {
+	case "", scenarios.FormatNative, scenarios.FormatHarness:
+		opts.OutFormat = opts.Format
+	default:
+		// A trace format, as --format meant here before it named the
+		// output's.
+		if !slices.Contains(importers.Names(), opts.Format) {
+			return usage(fmt.Errorf("eval export --format %q: want %s or %s (a trace path's format is --trace-format)", opts.Format, scenarios.FormatNative, scenarios.FormatHarness))
+		}
+		fmt.Fprintf(opts.env.Stderr, "eval export: --format %s reads the traces as %s; --trace-format says so (--format names the output's format)\n", opts.Format, opts.Format)
+		opts.TraceFormat = opts.Format
+	}
+	opts.Format = opts.TraceFormat
 	query := opts.Agent != "" || opts.Repo != "" || opts.Since != "" || opts.Overridden
 	if len(opts.Targets) == 0 && !query && len(opts.Feedback) == 0 {
 		return usage(errors.New("eval export: name traces (paths or stored ids), select stored runs with --agent, --repo-filter, --since or --overridden, or give --feedback FILE (the runs it names)"))
@@ -243,13 +271,22 @@ func runEvalExport(ctx context.Context, opts *evalExportOptions) error {
 		return err
 	}
 	x := &scenarios.Exporter{World: w, Fetch: fetch, Bundle: opts.Bundle, Unlabeled: opts.Unlabeled, Critical: opts.Critical,
-		Repeat: opts.Repeat, Name: opts.Name, Now: opts.Now, Log: opts.env.Stderr}
+		Repeat: opts.Repeat, Name: opts.Name, Now: opts.Now, Log: opts.env.Stderr, Format: opts.OutFormat, Pricer: pricing}
 	rep, err := x.Export(ctx, opts.Out, inputs)
-	for _, s := range rep.Skipped {
-		fmt.Fprintf(opts.env.Stderr, "skipped %s\n", s)
+	if rep != nil {
+		for _, s := range rep.Skipped {
+			fmt.Fprintf(opts.env.Stderr, "skipped %s\n", s)
+		}
 	}
 	if err != nil {
 		return &exitError{code: ExitIncomplete, msg: err.Error()}
+	}
+	if opts.OutFormat == scenarios.FormatHarness {
+		for _, c := range rep.Cases {
+			fmt.Fprintln(opts.env.Stdout, filepath.Join(opts.Out, c))
+		}
+		fmt.Fprintf(opts.env.Stderr, "%d case(s) and %s in %s; run them with the harness (its runner is replay eval runner), or with: replay eval run %s\n", len(rep.Cases), harness.EvalFile, opts.Out, opts.Out)
+		return nil
 	}
 	for _, c := range rep.Cases {
 		fmt.Fprintln(opts.env.Stdout, filepath.Join(opts.Out, scenarios.CasesDir, c+".yaml"))
