@@ -53,7 +53,7 @@ the JSON Schema: replay eval schema.`,
   replay eval run evals/review --shard 2/4 --results out/shard-2.jsonl
   replay eval merge out/shard-*.jsonl --junit junit.xml --md summary.md`,
 	}
-	cmd.AddCommand(newEvalExportCmd(g, nil), newEvalRunCmd(g, nil), newEvalMergeCmd(g, nil), newEvalSchemaCmd(g))
+	cmd.AddCommand(newEvalExportCmd(g, nil), newEvalRunCmd(g, nil), newEvalMergeCmd(g, nil), newEvalSchemaCmd(g), newEvalRunnerCmd(g, nil))
 	return cmd
 }
 

@@ -2,6 +2,8 @@ package harness
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -347,3 +349,16 @@ type Failure struct {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', 4, 64) }
+
+// DirFiles is a GitHub snapshot saved as a directory of REST responses
+// (a case's github/): the files are read when asked for.
+type DirFiles string
+
+// File implements replay.GitHubFiles.
+func (d DirFiles) File(name string) ([]byte, bool) {
+	if strings.ContainsAny(name, `/\`) || name == "" {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(string(d), name))
+	return b, err == nil
+}
