@@ -264,7 +264,7 @@ func runEvalRunner(ctx context.Context, opts *evalRunnerOptions) error {
 	}
 	// The run ends early enough to write its artifacts before the
 	// harness's deadline kills the process.
-	margin := min(max(timeout/10, 2*time.Second), 30*time.Second)
+	margin := min(max(timeout/10, 5*time.Second), time.Minute)
 	if timeout <= 2*margin {
 		margin = timeout / 3
 	}

@@ -24,9 +24,9 @@ type FixtureState struct {
 	Milestone   *string   `json:"milestone"`
 	Comments    []Comment `json:"comments"`
 	// Pull requests only.
-	Mergeable      *string  `json:"mergeable,omitempty"`
-	ReviewDecision *string  `json:"review_decision,omitempty"`
-	Reviews        []Review `json:"reviews,omitempty"`
+	Mergeable      *string   `json:"mergeable,omitempty"`
+	ReviewDecision *string   `json:"review_decision,omitempty"`
+	Reviews        *[]Review `json:"reviews,omitempty"`
 }
 
 // Comment is a comment on the item.
@@ -166,11 +166,12 @@ func FixtureStateOf(st *replay.GitHubState) FixtureState {
 	if b, ok := st.File("reviews.json"); ok {
 		json.Unmarshal(b, &comments)
 	}
-	fs.Reviews = []Review{}
+	reviews := []Review{}
+	fs.Reviews = &reviews
 	latest := map[string]string{}
 	var order []string
 	for _, r := range comments {
-		fs.Reviews = append(fs.Reviews, Review{Author: r.User.Login, State: r.State, Body: r.Body})
+		reviews = append(reviews, Review{Author: r.User.Login, State: r.State, Body: r.Body})
 		if r.State == "APPROVED" || r.State == "CHANGES_REQUESTED" || r.State == "DISMISSED" {
 			if _, seen := latest[r.User.Login]; !seen {
 				order = append(order, r.User.Login)
