@@ -20,8 +20,8 @@ import (
 	"github.com/agentreplay/replay/replay/feedback"
 	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
-	"github.com/agentreplay/replay/sandbox"
 	"github.com/agentreplay/replay/replay/trace/importers"
+	"github.com/agentreplay/replay/sandbox"
 	"github.com/agentreplay/replay/scenarios"
 	"github.com/agentreplay/replay/scenarios/harness"
 )
