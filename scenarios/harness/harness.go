@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -314,7 +315,8 @@ func parse(name string, b []byte, root string, v any) (map[string]any, error) {
 	return m, nil
 }
 
-func compiled(root string) (*jsonschema.Schema, error) {
+// schemas compiles the schema's roots once: the schema is a constant.
+var schemas = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema))
 	if err != nil {
 		return nil, fmt.Errorf("the harness schema: %w", err)
@@ -323,7 +325,27 @@ func compiled(root string) (*jsonschema.Schema, error) {
 	if err := c.AddResource("harness.schema.json", doc); err != nil {
 		return nil, fmt.Errorf("the harness schema: %w", err)
 	}
-	return c.Compile("harness.schema.json#/$defs/" + root)
+	out := map[string]*jsonschema.Schema{}
+	for _, root := range []string{"input", "annotations", "eval", "metrics", "fixture_state"} {
+		sch, err := c.Compile("harness.schema.json#/$defs/" + root)
+		if err != nil {
+			return nil, fmt.Errorf("the harness schema: %w", err)
+		}
+		out[root] = sch
+	}
+	return out, nil
+})
+
+func compiled(root string) (*jsonschema.Schema, error) {
+	all, err := schemas()
+	if err != nil {
+		return nil, err
+	}
+	sch, ok := all[root]
+	if !ok {
+		return nil, fmt.Errorf("the harness schema has no %q", root)
+	}
+	return sch, nil
 }
 
 // Validate checks a JSON document (metrics.json, fixture-state.json)

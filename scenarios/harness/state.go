@@ -78,19 +78,23 @@ func ApplyDecision(st *replay.GitHubState, d *trace.Decision, effs []trace.Effec
 	return out
 }
 
-// labelNames reads a decision's labels: ["bug"] or [{"name": "bug"}].
+// labelNames reads a decision's labels: ["bug"], [{"name": "bug"}], or
+// both.
 func labelNames(raw json.RawMessage) []string {
+	var list []any
+	if json.Unmarshal(raw, &list) != nil {
+		return nil
+	}
 	var names []string
-	if json.Unmarshal(raw, &names) == nil {
-		return names
-	}
-	var objs []struct {
-		Name string `json:"name"`
-	}
-	if json.Unmarshal(raw, &objs) == nil {
-		for _, o := range objs {
-			if o.Name != "" {
-				names = append(names, o.Name)
+	for _, x := range list {
+		switch v := x.(type) {
+		case string:
+			if v != "" {
+				names = append(names, v)
+			}
+		case map[string]any:
+			if n, ok := v["name"].(string); ok && n != "" {
+				names = append(names, n)
 			}
 		}
 	}
