@@ -321,6 +321,9 @@ func (s *GitHubState) ghWrite(command string) (effs []trace.Effect, api bool, ok
 	if !ok {
 		return nil, false, false
 	}
+	if kind == "pr" && s.mine(target) && s.itemName() == "issue.json" {
+		return nil, false, false // the item is an issue: gh finds no pull request
+	}
 	mk := func(k string) trace.Effect { return trace.Effect{Kind: k, Target: target} }
 	body := flags.one("body", "b")
 	switch verb {
