@@ -41,6 +41,7 @@ stay under a number of steps or a cost.
   replay eval export <traces>… -o suite/     traces with feedback become cases
   replay eval run suite/ --model gpt-4o-mini   every case, with that model
   replay eval merge results-shard-*.jsonl      join a sharded run
+  replay eval runner --workspace {workspace} …  agent-eval-harness's CLI runner
 
 Suite layout: suite.yaml (name, default repeat, gate, variants), cases/*.yaml
 (one case each), traces/ and worlds/ (what export pinned). Every field is in
@@ -116,10 +117,19 @@ decision the expectation). The world is pinned now: the commit resolved to a
 full SHA, the pull request or issue saved as GitHub REST files under
 worlds/ID/github, and with --bundle the commit packed into worlds/ID.bundle,
 so that the suite replays the same way next month, offline. Exporting a run
-again rewrites its case (its id is stable); edit the expectations freely.`,
+again rewrites its case (its id is stable); edit the expectations freely.
+
+--format agent-eval-harness writes the suite as an agent-eval-harness eval
+instead: eval.yaml (its runner is replay eval runner) and cases/ID/ with
+input.yaml (the fixture and the trace's hash), annotations.yaml (the human's
+decision as the expected state, labels and review decision; the original's
+turns and cost with headroom), repo/repo.bundle, trace.jsonl and github/.`,
 		Example: `  replay eval export 5ef49dd6 -o evals/review
   replay eval export --agent review --since 30d --overridden --bundle -o evals/review
-  replay eval export run.jsonl --repo acme/widgets --unlabeled original -o evals/smoke`,
+  replay eval export run.jsonl --repo acme/widgets --unlabeled original -o evals/smoke
+
+  # An agent-eval-harness eval whose runner is replay eval runner
+  replay eval export --feedback overrides.jsonl --format agent-eval-harness -o eval/review-replays`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Targets = args
 			return runF(cmd.Context(), opts)
