@@ -35,6 +35,57 @@ type DecisionDiff struct {
 	Patch *PatchDiff `json:"patch,omitempty"`
 	// JSON: a structural diff.
 	Changes []Change `json:"changes,omitempty"`
+	// Effects compares the runs' GitHub writes (labels, comments, reviews,
+	// state), which are part of the decision; nil when neither run has
+	// any.
+	Effects *EffectsDiff `json:"effects,omitempty"`
+}
+
+// EffectsDiff is the GitHub writes of two runs, matched by what they do
+// (kind, target, what was written), in order.
+type EffectsDiff struct {
+	Same    int            `json:"same"`
+	Added   []trace.Effect `json:"added"`   // in B only
+	Removed []trace.Effect `json:"removed"` // in A only
+}
+
+// effectsOf is a run's effects: those it records, else (a trace that
+// records none) what opts.Effects reads from its tool calls.
+func effectsOf(r *trace.Run, opts Options) []trace.Effect {
+	if effs := r.AllEffects(); len(effs) > 0 || r.Meta.Replay != nil || opts.Effects == nil {
+		return effs
+	}
+	return opts.Effects(r)
+}
+
+func diffEffects(a, b []trace.Effect) *EffectsDiff {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	d := &EffectsDiff{Added: []trace.Effect{}, Removed: []trace.Effect{}}
+	left := map[string]int{}
+	for _, e := range a {
+		left[e.Key()]++
+	}
+	for _, e := range b {
+		if left[e.Key()] > 0 {
+			left[e.Key()]--
+			d.Same++
+		} else {
+			d.Added = append(d.Added, e)
+		}
+	}
+	for _, e := range a {
+		if left[e.Key()] > 0 {
+			left[e.Key()]--
+			d.Removed = append(d.Removed, e)
+		}
+	}
+	return d
+}
+
+func effectsSummary(e *EffectsDiff) string {
+	return fmt.Sprintf("%d same, %d added, %d removed", e.Same, len(e.Added), len(e.Removed))
 }
 
 // Finding is one finding of a review.
@@ -92,7 +143,7 @@ func patchOf(r *trace.Run) string {
 	return ""
 }
 
-func diffDecision(a, b *trace.Run) DecisionDiff {
+func diffDecision(a, b *trace.Run, opts Options) DecisionDiff {
 	da, db := decisionOf(a), decisionOf(b)
 	d := DecisionDiff{Label: [2]string{label(da), label(db)}}
 	if da != nil {
@@ -131,6 +182,9 @@ func diffDecision(a, b *trace.Run) DecisionDiff {
 		}
 	default:
 		d.Kind, d.Agree = DecisionNone, true
+	}
+	if d.Effects = diffEffects(effectsOf(a, opts), effectsOf(b, opts)); d.Effects != nil && (len(d.Effects.Added) > 0 || len(d.Effects.Removed) > 0) {
+		d.Agree = false
 	}
 	return d
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// verify normalizations: replay.CompareResults). Such pairs count as
 	// equal, marked Normalized. Nil: results compare byte for byte.
 	SameResult func(tool, a string, aErr bool, b string, bErr bool) bool
+	// Effects, when set, reads the GitHub writes of a run that records no
+	// effects (an original of another format: replay.WriteEffects), so
+	// that a faithful replay's recorded writes match the original's.
+	Effects func(*trace.Run) []trace.Effect
 }
 
 // Report is the difference between run A (usually the original) and run B.
@@ -192,7 +196,7 @@ func Runs(a, b *trace.Run, opts Options) *Report {
 	} else {
 		r.Verdict.Recovery = recovery(r.Steps, firstIdx)
 	}
-	r.Decision = diffDecision(a, b)
+	r.Decision = diffDecision(a, b, opts)
 	r.Tools = diffTools(a, b, r.Steps)
 	r.Files = diffFiles(a, b)
 	r.Cost = diffCost(a, b, r.Steps, opts.Pricer)

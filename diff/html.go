@@ -244,6 +244,15 @@ func WriteHTML(w io.Writer, r *Report, o RenderOptions) error {
 			d.Findings = append(d.Findings, "changed: "+findingChangeText(c))
 		}
 	}
+	if e := dd.Effects; e != nil {
+		d.Decision = append(d.Decision, "github effects: "+effectsSummary(e))
+		for _, x := range e.Added {
+			d.Findings = append(d.Findings, "effect added: "+x.String())
+		}
+		for _, x := range e.Removed {
+			d.Findings = append(d.Findings, "effect removed: "+x.String())
+		}
+	}
 	if p := dd.Patch; p != nil {
 		for _, f := range p.Files {
 			d.Findings = append(d.Findings, patchFileText(f))

@@ -135,6 +135,18 @@ func (m *mdWriter) report(r *Report) {
 		}
 		m.printf("\n")
 	}
+	if e := d.Effects; e != nil {
+		m.printf("GitHub effects: %s\n\n", effectsSummary(e))
+		for _, x := range e.Added {
+			m.printf("- ➕ %s\n", mdEscape(x.String()))
+		}
+		for _, x := range e.Removed {
+			m.printf("- ➖ %s\n", mdEscape(x.String()))
+		}
+		if len(e.Added)+len(e.Removed) > 0 {
+			m.printf("\n")
+		}
+	}
 	if p := d.Patch; p != nil {
 		for _, f := range p.Files {
 			m.printf("- %s\n", mdEscape(patchFileText(f)))

@@ -159,6 +159,15 @@ func (t *textWriter) decision(d DecisionDiff) {
 	for _, c := range d.Changes {
 		t.printf("  %s\n", sanitize(changeText(c)))
 	}
+	if e := d.Effects; e != nil {
+		t.printf("  github effects: %s\n", effectsSummary(e))
+		for _, x := range e.Added {
+			t.printf("  %s\n", t.color(ansiGreen, "+ "+sanitize(x.String())))
+		}
+		for _, x := range e.Removed {
+			t.printf("  %s\n", t.color(ansiRed, "- "+sanitize(x.String())))
+		}
+	}
 }
 
 func (t *textWriter) steps(ps []StepPair, first *Divergence, rec *Recovery) {

@@ -135,10 +135,18 @@ func TestCounterfactualInSandbox(t *testing.T) {
 			byCmd[a.Command] = s.Tool
 		}
 	}
-	for _, cmd := range []string{"echo pushed > pushed.txt; git push origin HEAD", "curl -s https://api.github.com", "gh pr comment 42 --body LGTM"} {
+	for _, cmd := range []string{"echo pushed > pushed.txt; git push origin HEAD", "curl -s https://api.github.com"} {
 		if c := byCmd[cmd]; c == nil || c.Produced != replay.ProducedDenied {
 			t.Errorf("%q must be denied, got %+v", cmd, c)
 		}
+	}
+	// A GitHub write is answered as GitHub would and becomes an effect of
+	// the run; it is never sent.
+	if c := byCmd["gh pr comment 42 --body LGTM"]; c == nil || c.Produced != replay.ProducedEffect || c.Output != "https://github.com/acme/widgets/pull/42#issuecomment-9000000001" {
+		t.Errorf("gh pr comment must be answered as an effect, got %+v", c)
+	}
+	if effs := rep.Run.Effects; len(effs) != 1 || effs[0].Kind != trace.EffectComment || effs[0].Target != "acme/widgets#42" || effs[0].Body != "LGTM" || effs[0].Answer != trace.EffectSimulated {
+		t.Errorf("effects %+v", effs)
 	}
 	if _, err := sb.ReadFile(ctx, "pushed.txt"); err == nil {
 		t.Error("a denied command ran: pushed.txt exists")

@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agentreplay/replay/replay/model"
@@ -51,6 +53,9 @@ type Config struct {
 	Prompts map[string]string
 	// Params override the recorded request parameters (set fields win).
 	Params trace.Params
+	// SubagentModel, when set, is the model of every sub-agent (the main
+	// run keeps Params.Model).
+	SubagentModel string
 	// Tools are offered to the model when the trace recorded no tool
 	// definitions (Claude Code transcripts record none).
 	Tools []trace.ToolDef
@@ -106,6 +111,9 @@ type Report struct {
 	// LLMCalls counts the model calls made, CostUSD their priced cost.
 	LLMCalls int
 	CostUSD  float64
+	// GitHub is the run's copy of the GitHub snapshot at the end, the
+	// run's effects applied.
+	GitHub *GitHubState `json:"-"`
 	// Unreplayed, in ModeVerify, lists the recorded runs whose model calls
 	// the replay did not all reach (it stopped, or the agent ended before
 	// the original did): what the verify could not check.
@@ -194,6 +202,9 @@ type engine struct {
 	recs     []*model.Recorded
 	llmCalls int
 	cost     float64
+	// gh is the in-run copy of the GitHub snapshot: reads are answered
+	// from it, writes applied to it (effects).
+	gh *GitHubState
 }
 
 // agent is one agent loop: the main run or a sub-agent.
@@ -235,6 +246,9 @@ func Run(ctx context.Context, orig *trace.Run, cfg Config) (*Report, error) {
 	}
 	cfg.Policies = cfg.Policies.WithRecording(orig)
 	e := &engine{cfg: cfg}
+	repo, num := RunTarget(orig)
+	e.gh = NewGitHubState(cfg.GitHub, repo, num, cfg.Now)
+	e.gh.PR = orig.Meta.Refs.PR != nil
 	e.out = &e.col
 	if cfg.Emit != nil {
 		e.out = trace.Tee(cfg.Emit, &e.col)
@@ -256,7 +270,7 @@ func Run(ctx context.Context, orig *trace.Run, cfg Config) (*Report, error) {
 	}
 
 	final, err := e.start(ctx, main)
-	rep := &Report{Calls: e.calls, LLMCalls: e.llmCalls, CostUSD: e.cost}
+	rep := &Report{Calls: e.calls, LLMCalls: e.llmCalls, CostUSD: e.cost, GitHub: e.gh}
 	for _, r := range e.recs {
 		rep.Divergences = append(rep.Divergences, r.Divergences()...)
 		if n, k := r.Len(), r.Answered(); k < n {
@@ -649,6 +663,7 @@ func (e *engine) tool(ctx context.Context, a *agent, c trace.Part) (*trace.ToolC
 			rep.Fidelity = e.compare(a, t)
 		}
 	case Recorded:
+		shell := c.Name == "Bash" || c.Name == "shell"
 		if r := a.recordedFor(c); r != nil {
 			t.Produced, t.Output, t.OutputRaw, t.Status, t.ExitCode = ProducedRecorded, r.Output, r.OutputRaw, r.Status, r.ExitCode
 			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "answered from the recording: " + why}
@@ -657,9 +672,24 @@ func (e *engine) tool(ctx context.Context, a *agent, c trace.Part) (*trace.ToolC
 					rep.Fidelity = cmp
 				}
 			}
-		} else if out, ok := ghAnswer(e.cfg.GitHub, commandOf(c.Arguments)); ok && (c.Name == "Bash" || c.Name == "shell") {
+			// A recorded write keeps its recorded answer (a faithful
+			// verify) and is still an effect of the run.
+			if shell && r.Status == trace.ToolOK {
+				if effs, _, ok := e.gh.ApplyWrite(commandOf(c.Arguments)); ok {
+					if err := e.effects(a, c, effs, trace.EffectRecorded); err != nil {
+						return nil, err
+					}
+				}
+			}
+		} else if out, ok := ghAnswer(e.gh, commandOf(c.Arguments)); ok && shell {
 			t.Produced, t.Output = ProducedSnapshot, out
 			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "a gh read answered from the GitHub snapshot"}
+		} else if effs, out, ok := e.gh.ApplyWrite(commandOf(c.Arguments)); ok && shell {
+			t.Produced, t.Output = ProducedEffect, out
+			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "a GitHub write answered as GitHub would and applied to the run's copy of the snapshot; never sent"}
+			if err := e.effects(a, c, effs, trace.EffectSimulated); err != nil {
+				return nil, err
+			}
 		} else {
 			deny(t, fmt.Sprintf("replay: %s was not run: %s, and the original run made no identical call to answer it with", c.Name, why))
 			rep.Fidelity = Comparison{Status: NotReexecuted, Reason: "not in the recording, denied: " + why}
@@ -693,6 +723,53 @@ func (e *engine) record(a *agent, t *trace.ToolCall, rep CallReport, start time.
 		return nil, err
 	}
 	return t, nil
+}
+
+// effects records the GitHub writes of a tool call as effect events of its
+// run.
+func (e *engine) effects(a *agent, c trace.Part, effs []trace.Effect, answer string) error {
+	for i := range effs {
+		eff := effs[i]
+		eff.Call, eff.Tool, eff.Answer = c.ID, c.Name, answer
+		if err := e.emit(&trace.Event{Type: trace.EvEffect, Run: a.key, Effect: &eff}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunTarget is the repository (owner/name) and the issue or pull request
+// number a run's refs name.
+func RunTarget(r *trace.Run) (string, int) {
+	refs := r.Meta.Refs
+	repo := ""
+	if refs.Repo != nil {
+		repo = refs.Repo.Value
+		if u := repoOfURL(repo); u != "" && strings.Contains(repo, "://") {
+			repo = u
+		}
+		repo = strings.TrimSuffix(repo, ".git")
+	}
+	n := 0
+	for _, ref := range []*trace.Ref{refs.PR, refs.Issue} {
+		if ref != nil {
+			if x, err := strconv.Atoi(strings.TrimPrefix(ref.Value, "#")); err == nil {
+				n = x
+				break
+			}
+		}
+	}
+	if refs.WorkItem != nil {
+		if rp, num, ok := strings.Cut(refs.WorkItem.Value, "#"); ok {
+			if repo == "" {
+				repo = rp
+			}
+			if x, err := strconv.Atoi(num); err == nil && n == 0 {
+				n = x
+			}
+		}
+	}
+	return repo, n
 }
 
 func deny(t *trace.ToolCall, msg string) {
@@ -783,6 +860,9 @@ func (e *engine) subAgent(ctx context.Context, a *agent, c trace.Part, t *trace.
 		sub.tools = a.tools
 	}
 	sub.tools = slices.DeleteFunc(slices.Clone(sub.tools), func(d trace.ToolDef) bool { return slices.Contains(agentTools, d.Name) })
+	if e.cfg.SubagentModel != "" && e.cfg.Mode == ModeRun {
+		sub.params.Model = e.cfg.SubagentModel
+	}
 	switch {
 	case e.cfg.Mode == ModeVerify && a.rec != nil:
 		rec, err := a.rec.Sub(c.ID)

@@ -246,6 +246,42 @@ func ghJSON(gh GitHubFiles, b []byte, fields string) (string, bool) {
 			out[f] = it.CreatedAt
 		case "updatedAt":
 			out[f] = it.UpdatedAt
+		case "assignees":
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			as := []map[string]any{}
+			for _, a := range namesOf(m["assignees"], "login") {
+				as = append(as, map[string]any{"login": a})
+			}
+			out[f] = as
+		case "comments", "reviews":
+			name := "comments.json"
+			if f == "reviews" {
+				name = "reviews.json"
+			}
+			var list []struct {
+				User struct {
+					Login string `json:"login"`
+				} `json:"user"`
+				Body        string `json:"body"`
+				State       string `json:"state"`
+				CreatedAt   string `json:"created_at"`
+				SubmittedAt string `json:"submitted_at"`
+			}
+			if raw, ok := gh.File(name); ok && json.Unmarshal(raw, &list) != nil {
+				return "", false
+			}
+			cs := []map[string]any{}
+			for _, x := range list {
+				c := map[string]any{"author": map[string]any{"login": x.User.Login}, "body": x.Body}
+				if f == "reviews" {
+					c["state"], c["submittedAt"] = x.State, x.SubmittedAt
+				} else {
+					c["createdAt"] = x.CreatedAt
+				}
+				cs = append(cs, c)
+			}
+			out[f] = cs
 		case "files":
 			raw, ok := gh.File("files.json")
 			if !ok {

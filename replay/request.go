@@ -60,6 +60,8 @@ type Variant struct {
 	// endpoint ("" is the session's default).
 	Model   string
 	BaseURL string
+	// SubagentModel replaces the model of every sub-agent.
+	SubagentModel string
 	// SystemFile replaces the main run's system prompt: a file path, or a
 	// file in git named owner/repo@ref:path.
 	SystemFile string
@@ -88,6 +90,8 @@ func (v Variant) Record() map[string]string {
 	}
 	set("model", v.Model)
 	set("base-url", v.BaseURL)
+	set("subagent-model", v.SubagentModel)
+	set("effort", v.Params.Effort)
 	set("system-file", v.SystemFile)
 	for name, file := range v.Prompts {
 		set("prompt."+name, file)
@@ -119,7 +123,7 @@ func (v Variant) Record() map[string]string {
 
 // IsZero reports whether the variant changes nothing.
 func (v Variant) IsZero() bool {
-	return v.Model == "" && v.BaseURL == "" && v.SystemFile == "" && len(v.Prompts) == 0 && len(v.AddContext) == 0 &&
+	return v.Model == "" && v.BaseURL == "" && v.SubagentModel == "" && v.Params.Effort == "" && v.SystemFile == "" && len(v.Prompts) == 0 && len(v.AddContext) == 0 &&
 		len(v.DropSteps) == 0 && v.FromStep == 0 && v.Params.Temperature == nil && v.Params.TopP == nil &&
 		v.Params.MaxTokens == nil && v.Params.Seed == nil && v.Params.Model == "" && len(v.Params.Stop) == 0 && v.Params.TopK == nil
 }

@@ -265,6 +265,7 @@ func (s *Session) config(ctx context.Context, p *prepared) (Config, error) {
 	if v.Model != "" {
 		cfg.Params.Model = v.Model
 	}
+	cfg.SubagentModel = v.SubagentModel
 	cfg.FromStep, cfg.DropSteps = v.FromStep, v.DropSteps
 	if v.SystemFile != "" {
 		sys, err := s.ReadPrompt(ctx, v.SystemFile)

@@ -74,6 +74,9 @@ type Case struct {
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`
 	Dir  string `yaml:"-"`
+	// Harness is set on a case read from an agent-eval-harness case
+	// directory: its annotations on the item's state.
+	Harness *HarnessCase `yaml:"-"`
 
 	preds []*predicate
 }
@@ -204,6 +207,15 @@ func Load(path string) (*Suite, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("load suite: %w", err)
+	}
+	if st.IsDir() {
+		dirs, name, ok, err := harnessDirs(path)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return loadHarness(path, dirs, name)
+		}
 	}
 	l := &loader{}
 	s := &Suite{}

@@ -194,6 +194,9 @@ func (c *Case) Check(newRun, orig *trace.Run, pricer trace.Pricer) []Failure {
 	if e.MaxCostUSD > 0 && o.CostUSD > e.MaxCostUSD {
 		fail("max_cost_usd", "cost $%.4f, more than $%.4f", o.CostUSD, e.MaxCostUSD)
 	}
+	if c.Harness != nil && newRun != nil {
+		fails = append(fails, c.checkHarness(newRun)...)
+	}
 	if e.NoDeniedCalls && len(o.Denied) > 0 {
 		fail("no_denied_calls", "%d call(s) denied by policy: %s", len(o.Denied), strings.Join(uniq(o.Denied), ", "))
 	}

@@ -44,6 +44,13 @@ type Exporter struct {
 	Name      string // the suite's name (default: the directory's)
 	Now       func() time.Time
 	Log       io.Writer
+	// Format is what Export writes: FormatNative ("" too), a replay
+	// suite; FormatHarness, an agent-eval-harness eval (eval.yaml and a
+	// directory per case, its world always bundled).
+	Format string
+	// Pricer prices the originals' calls for a harness case's cost budget
+	// when they record no cost.
+	Pricer trace.Pricer
 }
 
 // ExportReport says what Export wrote and what it left out.
@@ -60,6 +67,13 @@ type ExportReport struct {
 // world is resolved now (the commit as a full SHA, the GitHub snapshot
 // saved), so that the suite replays the same way later.
 func (x *Exporter) Export(ctx context.Context, dir string, runs []ExportInput) (*ExportReport, error) {
+	switch x.Format {
+	case FormatHarness:
+		return x.exportHarness(ctx, dir, runs)
+	case "", FormatNative:
+	default:
+		return nil, fmt.Errorf("export: format %q: want %s or %s", x.Format, FormatNative, FormatHarness)
+	}
 	rep := &ExportReport{Dir: dir}
 	for _, d := range []string{CasesDir, "traces", "worlds"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {

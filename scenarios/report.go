@@ -54,15 +54,18 @@ type CaseResult struct {
 	Critical   bool      `json:"critical,omitempty"`
 	Quarantine string    `json:"quarantine,omitempty"`
 	Failures   []Failure `json:"failures,omitempty"` // of the first failing repeat
-	Errors     []string  `json:"errors,omitempty"`
-	Divergence string    `json:"first_divergence,omitempty"`
-	Decisions  []string  `json:"decisions"` // per repeat
-	CostUSD    float64   `json:"cost_usd"`
-	DurationMS int64     `json:"duration_ms"`
-	RunIDs     []string  `json:"run_ids"`
-	File       string    `json:"file,omitempty"`
-	Feedback   string    `json:"feedback,omitempty"` // the human act the label came from
-	Original   string    `json:"original,omitempty"` // the case's trace in the store
+	// NotChecked are the case's expectations replay does not check (an
+	// agent-eval-harness case's free text for the LLM judge).
+	NotChecked []string `json:"not_checked,omitempty"`
+	Errors     []string `json:"errors,omitempty"`
+	Divergence string   `json:"first_divergence,omitempty"`
+	Decisions  []string `json:"decisions"` // per repeat
+	CostUSD    float64  `json:"cost_usd"`
+	DurationMS int64    `json:"duration_ms"`
+	RunIDs     []string `json:"run_ids"`
+	File       string   `json:"file,omitempty"`
+	Feedback   string   `json:"feedback,omitempty"` // the human act the label came from
+	Original   string   `json:"original,omitempty"` // the case's trace in the store
 	errored    int
 }
 
@@ -115,7 +118,7 @@ func NewReport(suite string, shard Shard, p *Plan, recs []Record, incomplete []s
 		c := cases[k.c]
 		rs := byKey[k]
 		sort.Slice(rs, func(i, j int) bool { return rs[i].Repeat < rs[j].Repeat })
-		cr := CaseResult{Case: c.ID, Title: c.Title, Variant: names[k.v], Repeats: planned[k], Critical: c.Critical, Quarantine: c.Quarantine, File: c.File}
+		cr := CaseResult{Case: c.ID, Title: c.Title, Variant: names[k.v], Repeats: planned[k], Critical: c.Critical, Quarantine: c.Quarantine, File: c.File, NotChecked: c.NotChecked()}
 		cr.Gate = c.Gate
 		if cr.Gate == 0 {
 			cr.Gate = p.Suite.Gate
@@ -279,6 +282,11 @@ func (rep *Report) WriteText(w io.Writer) error {
 	t := rep.Totals
 	fmt.Fprintf(w, "\n%d case(s): %d pass, %d fail, %d flaky, %d error, %d skipped, %d quarantined; cost $%.4f\n",
 		t.Cases, t.Pass, t.Fail, t.Flaky, t.Error, t.Skipped, t.Quarantined, t.CostUSD)
+	for _, c := range rep.Cases {
+		if len(c.NotChecked) > 0 {
+			fmt.Fprintf(w, "not checked: %s: %s (free text for a judge: neither passed nor failed here)\n", c.Case, strings.Join(c.NotChecked, ", "))
+		}
+	}
 	for _, s := range rep.Incomplete {
 		fmt.Fprintf(w, "incomplete: %s\n", s)
 	}

@@ -38,19 +38,22 @@ type Header struct {
 // Record is one finished cell.
 type Record struct {
 	Key
-	VariantName string      `json:"variant"`
-	Status      string      `json:"status"` // pass, fail, error (skipped cells are not written)
-	Failures    []Failure   `json:"failures,omitempty"`
-	Error       string      `json:"error,omitempty"`
-	Run         string      `json:"run,omitempty"`      // the new run in the store
-	Original    string      `json:"original,omitempty"` // the case's trace in the store
-	Decision    string      `json:"decision,omitempty"` // the new decision in a word or two
-	Divergence  string      `json:"first_divergence,omitempty"`
-	Steps       int         `json:"steps"`
-	CostUSD     float64     `json:"cost_usd"`
-	Tokens      trace.Usage `json:"tokens"`
-	DurationMS  int64       `json:"duration_ms"`
-	At          time.Time   `json:"at"`
+	VariantName string    `json:"variant"`
+	Status      string    `json:"status"` // pass, fail, error (skipped cells are not written)
+	Failures    []Failure `json:"failures,omitempty"`
+	// NotChecked are expectations replay does not check (free text for an
+	// LLM judge): never a pass.
+	NotChecked []string    `json:"not_checked,omitempty"`
+	Error      string      `json:"error,omitempty"`
+	Run        string      `json:"run,omitempty"`      // the new run in the store
+	Original   string      `json:"original,omitempty"` // the case's trace in the store
+	Decision   string      `json:"decision,omitempty"` // the new decision in a word or two
+	Divergence string      `json:"first_divergence,omitempty"`
+	Steps      int         `json:"steps"`
+	CostUSD    float64     `json:"cost_usd"`
+	Tokens     trace.Usage `json:"tokens"`
+	DurationMS int64       `json:"duration_ms"`
+	At         time.Time   `json:"at"`
 }
 
 // ResultsFile is the append-only file of a suite run: a header, then one

@@ -389,6 +389,7 @@ func (r *Runner) runCell(ctx context.Context, c Cell, now func() time.Time) (Rec
 		}
 	})
 	rec.Failures = c.Case.Check(newRun, res.Orig, r.Pricer)
+	rec.NotChecked = c.Case.NotChecked()
 	if limit {
 		rec.Failures = append([]Failure{{Expect: "limit", Msg: "the run " + stop.Error()}}, rec.Failures...)
 	}

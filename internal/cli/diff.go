@@ -205,7 +205,7 @@ func runDiff(ctx context.Context, opts *diffOptions) error {
 func diffOpts(pricing trace.Pricer) diff.Options {
 	return diff.Options{Pricer: pricing, SameResult: func(tool, a string, aErr bool, b string, bErr bool) bool {
 		return replay.CompareResults(tool, a, aErr, b, bErr).Status == replay.Match
-	}}
+	}, Effects: replay.WriteEffects}
 }
 
 // writeReport writes a report to stdout, or to the file out (whole, or not

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,8 +20,10 @@ import (
 	"github.com/agentreplay/replay/replay/feedback"
 	"github.com/agentreplay/replay/replay/store"
 	"github.com/agentreplay/replay/replay/trace"
+	"github.com/agentreplay/replay/replay/trace/importers"
 	"github.com/agentreplay/replay/sandbox"
 	"github.com/agentreplay/replay/scenarios"
+	"github.com/agentreplay/replay/scenarios/harness"
 )
 
 func newEvalCmd(g *globals) *cobra.Command {
@@ -38,6 +41,7 @@ stay under a number of steps or a cost.
   replay eval export <traces>… -o suite/     traces with feedback become cases
   replay eval run suite/ --model gpt-4o-mini   every case, with that model
   replay eval merge results-shard-*.jsonl      join a sharded run
+  replay eval runner --workspace {workspace} …  agent-eval-harness's CLI runner
 
 Suite layout: suite.yaml (name, default repeat, gate, variants), cases/*.yaml
 (one case each), traces/ and worlds/ (what export pinned). Every field is in
@@ -50,7 +54,7 @@ the JSON Schema: replay eval schema.`,
   replay eval run evals/review --shard 2/4 --results out/shard-2.jsonl
   replay eval merge out/shard-*.jsonl --junit junit.xml --md summary.md`,
 	}
-	cmd.AddCommand(newEvalExportCmd(g, nil), newEvalRunCmd(g, nil), newEvalMergeCmd(g, nil), newEvalSchemaCmd(g))
+	cmd.AddCommand(newEvalExportCmd(g, nil), newEvalRunCmd(g, nil), newEvalMergeCmd(g, nil), newEvalSchemaCmd(g), newEvalRunnerCmd(g, nil))
 	return cmd
 }
 
@@ -83,7 +87,12 @@ type evalExportOptions struct {
 	Repeat     int
 	Name       string
 	Feedback   []string
-	Now        func() time.Time
+	// OutFormat is what is written: a replay suite or an
+	// agent-eval-harness eval (--format); the trace format of paths is
+	// --trace-format here.
+	OutFormat   string
+	TraceFormat string
+	Now         func() time.Time
 }
 
 func newEvalExportCmd(g *globals, runF func(context.Context, *evalExportOptions) error) *cobra.Command {
@@ -108,10 +117,19 @@ decision the expectation). The world is pinned now: the commit resolved to a
 full SHA, the pull request or issue saved as GitHub REST files under
 worlds/ID/github, and with --bundle the commit packed into worlds/ID.bundle,
 so that the suite replays the same way next month, offline. Exporting a run
-again rewrites its case (its id is stable); edit the expectations freely.`,
+again rewrites its case (its id is stable); edit the expectations freely.
+
+--format agent-eval-harness writes the suite as an agent-eval-harness eval
+instead: eval.yaml (its runner is replay eval runner) and cases/ID/ with
+input.yaml (the fixture and the trace's hash), annotations.yaml (the human's
+decision as the expected state, labels and review decision; the original's
+turns and cost with headroom), repo/repo.bundle, trace.jsonl and github/.`,
 		Example: `  replay eval export 5ef49dd6 -o evals/review
   replay eval export --agent review --since 30d --overridden --bundle -o evals/review
-  replay eval export run.jsonl --repo acme/widgets --unlabeled original -o evals/smoke`,
+  replay eval export run.jsonl --repo acme/widgets --unlabeled original -o evals/smoke
+
+  # An agent-eval-harness eval whose runner is replay eval runner
+  replay eval export --feedback overrides.jsonl --format agent-eval-harness -o eval/review-replays`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Targets = args
 			return runF(cmd.Context(), opts)
@@ -119,6 +137,13 @@ again rewrites its case (its id is stable); edit the expectations freely.`,
 	}
 	opts.worldFlags.bind(cmd, true)
 	fl := cmd.Flags()
+	// --format is the output's format here (the spelling the harness's
+	// docs use); a trace path's format is --trace-format.
+	if f := fl.Lookup("format"); f != nil {
+		f.Usage = "write `FORMAT`: replay (a suite: suite.yaml, cases/*.yaml) or agent-eval-harness (eval.yaml and a directory per case for the harness's CLI runner; implies --bundle)"
+		f.DefValue = ""
+	}
+	fl.StringVar(&opts.TraceFormat, "trace-format", "", "read a trace path as `FORMAT` instead of detecting it")
 	fl.StringVarP(&opts.Out, "output", "o", "", "write the suite to `DIR` (created, or added to)")
 	fl.StringVar(&opts.Agent, "agent", "", "select the stored originals of agent `NAME`")
 	fl.StringVar(&opts.Repo, "repo-filter", "", "select the stored originals of repository `REPO` (owner/name)")
@@ -137,6 +162,19 @@ func runEvalExport(ctx context.Context, opts *evalExportOptions) error {
 	if opts.Out == "" {
 		return usage(errors.New("eval export: give the suite's directory with -o DIR"))
 	}
+	switch opts.Format {
+	case "", scenarios.FormatNative, scenarios.FormatHarness:
+		opts.OutFormat = opts.Format
+	default:
+		// A trace format, as --format meant here before it named the
+		// output's.
+		if !slices.Contains(importers.Names(), opts.Format) {
+			return usage(fmt.Errorf("eval export --format %q: want %s or %s (a trace path's format is --trace-format)", opts.Format, scenarios.FormatNative, scenarios.FormatHarness))
+		}
+		fmt.Fprintf(opts.env.Stderr, "eval export: --format %s reads the traces as %s; --trace-format says so (--format names the output's format)\n", opts.Format, opts.Format)
+		opts.TraceFormat = opts.Format
+	}
+	opts.Format = opts.TraceFormat
 	query := opts.Agent != "" || opts.Repo != "" || opts.Since != "" || opts.Overridden
 	if len(opts.Targets) == 0 && !query && len(opts.Feedback) == 0 {
 		return usage(errors.New("eval export: name traces (paths or stored ids), select stored runs with --agent, --repo-filter, --since or --overridden, or give --feedback FILE (the runs it names)"))
@@ -243,13 +281,22 @@ func runEvalExport(ctx context.Context, opts *evalExportOptions) error {
 		return err
 	}
 	x := &scenarios.Exporter{World: w, Fetch: fetch, Bundle: opts.Bundle, Unlabeled: opts.Unlabeled, Critical: opts.Critical,
-		Repeat: opts.Repeat, Name: opts.Name, Now: opts.Now, Log: opts.env.Stderr}
+		Repeat: opts.Repeat, Name: opts.Name, Now: opts.Now, Log: opts.env.Stderr, Format: opts.OutFormat, Pricer: pricing}
 	rep, err := x.Export(ctx, opts.Out, inputs)
-	for _, s := range rep.Skipped {
-		fmt.Fprintf(opts.env.Stderr, "skipped %s\n", s)
+	if rep != nil {
+		for _, s := range rep.Skipped {
+			fmt.Fprintf(opts.env.Stderr, "skipped %s\n", s)
+		}
 	}
 	if err != nil {
 		return &exitError{code: ExitIncomplete, msg: err.Error()}
+	}
+	if opts.OutFormat == scenarios.FormatHarness {
+		for _, c := range rep.Cases {
+			fmt.Fprintln(opts.env.Stdout, filepath.Join(opts.Out, c))
+		}
+		fmt.Fprintf(opts.env.Stderr, "%d case(s) and %s in %s; run them with the harness (its runner is replay eval runner), or with: replay eval run %s\n", len(rep.Cases), harness.EvalFile, opts.Out, opts.Out)
+		return nil
 	}
 	for _, c := range rep.Cases {
 		fmt.Fprintln(opts.env.Stdout, filepath.Join(opts.Out, scenarios.CasesDir, c+".yaml"))

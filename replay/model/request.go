@@ -102,6 +102,7 @@ func chatRequest(req Request) (openai.ChatCompletionRequest, error) {
 		s := int(*p.Seed)
 		r.Seed = &s
 	}
+	r.ReasoningEffort = p.Effort
 	if p.MaxTokens != nil && *p.MaxTokens > 0 {
 		r.MaxTokens = int(*p.MaxTokens)
 		// Reasoning models (o1, o3, o4, gpt-5…) refuse max_tokens and take

@@ -34,6 +34,7 @@ type Event struct {
 	Outcome  *Outcome  `json:"outcome,omitempty"`
 	Warning  *Warning  `json:"warning,omitempty"`
 	Feedback *Feedback `json:"feedback,omitempty"`
+	Effect   *Effect   `json:"effect,omitempty"`
 }
 
 // Emitter receives a run's events in order. Importers hand each event over
@@ -180,6 +181,9 @@ func (p *Params) Merge(o Params) {
 	if len(o.Stop) > 0 {
 		p.Stop = o.Stop
 	}
+	if o.Effort != "" {
+		p.Effort = o.Effort
+	}
 }
 
 // Collector builds Runs from an event stream. The zero value is ready to use.
@@ -233,6 +237,11 @@ func (c *Collector) Emit(ev *Event) error {
 	case EvFeedback:
 		if ev.Feedback != nil {
 			c.feedback = append(c.feedback, *ev.Feedback)
+		}
+	case EvEffect:
+		if ev.Effect != nil {
+			r := c.run(ev.Run)
+			r.Effects = append(r.Effects, *ev.Effect)
 		}
 	default:
 		return fmt.Errorf("unknown event type %q", ev.Type)
@@ -317,6 +326,11 @@ func (r *Run) emit(e Emitter) error {
 	}
 	for _, s := range r.Steps {
 		if err := e.Emit(StepEvent(key, s)); err != nil {
+			return err
+		}
+	}
+	for i := range r.Effects {
+		if err := e.Emit(&Event{Type: EvEffect, Run: key, Effect: &r.Effects[i]}); err != nil {
 			return err
 		}
 	}

@@ -20,10 +20,14 @@ import (
 //	{"type":"tool","tool":{…}}
 //	{"type":"run","run":"agent-1","meta":{"parent":"",…}}
 //	…
+//	{"type":"effect","effect":{"kind":"label-add",…}}
 //	{"type":"outcome","outcome":{…}}
+//
+// Version 2 added effect events (a run's GitHub writes); a version 1 file
+// reads as it always did, a run without effects.
 const (
 	NativeFormat  = "replay-run"
-	NativeVersion = 1
+	NativeVersion = 2
 	NativeName    = "native"
 )
 
@@ -198,6 +202,8 @@ func checkEvent(ev *Event) error {
 		ok = ev.Outcome != nil
 	case EvWarning:
 		ok = ev.Warning != nil
+	case EvEffect:
+		ok = ev.Effect != nil && ev.Effect.Kind != ""
 	case EvFeedback:
 		ok = ev.Feedback != nil && IsHumanAct(ev.Feedback.Human)
 		if ev.Feedback != nil && !ok {

@@ -54,7 +54,7 @@ func TestNativeRoundTrip(t *testing.T) {
 	if err := trace.Encode(&buf, want); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(buf.String(), `{"type":"header","header":{"format":"replay-run","version":1}}`+"\n") {
+	if !strings.HasPrefix(buf.String(), `{"type":"header","header":{"format":"replay-run","version":2}}`+"\n") {
 		t.Fatalf("native file must open with its versioned header, got %.80q", buf.String())
 	}
 	got, err := trace.DecodeRun(context.Background(), &buf, "x.jsonl")

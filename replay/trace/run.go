@@ -51,6 +51,9 @@ type Run struct {
 	// feedback events in the trace, a feedback file or GitHub, oldest
 	// first.
 	Feedback []Feedback `json:"feedback,omitempty"`
+	// Effects are the GitHub writes the run made, in order (EvEffect
+	// events; traces of native version 1 and other formats have none).
+	Effects []Effect `json:"effects,omitempty"`
 }
 
 // RunMeta is everything about a run that is not a step or its outcome. In an
@@ -142,6 +145,9 @@ type Params struct {
 	MaxTokens   *int64   `json:"max_tokens,omitempty"`
 	Seed        *int64   `json:"seed,omitempty"`
 	Stop        []string `json:"stop,omitempty"`
+	// Effort is the reasoning effort asked for (low, medium, high), when
+	// one was.
+	Effort string `json:"reasoning_effort,omitempty"`
 }
 
 // Step is one entry of a run, in order. Exactly one of Message, LLM and Tool
