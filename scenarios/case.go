@@ -25,6 +25,8 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/agentreplay/replay/replay/trace"
+
+	"github.com/agentreplay/replay/scenarios/internal/yamlpos"
 )
 
 // Schema is the JSON Schema of suite and case files (case.schema.json in
@@ -305,12 +307,12 @@ func (l *loader) file(s *Suite, name string, inDir bool) {
 	}
 	astf, err := parser.ParseBytes(b, 0)
 	if err != nil {
-		ferr(yamlErrLine(err), "", "not YAML: %s", firstLine(err.Error()))
+		ferr(yamlpos.ErrLine(err), "", "not YAML: %s", yamlpos.FirstLine(err.Error()))
 		return
 	}
 	js, err := yaml.YAMLToJSON(b)
 	if err != nil {
-		ferr(yamlErrLine(err), "", "not YAML: %s", firstLine(err.Error()))
+		ferr(yamlpos.ErrLine(err), "", "not YAML: %s", yamlpos.FirstLine(err.Error()))
 		return
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
@@ -339,16 +341,16 @@ func (l *loader) file(s *Suite, name string, inDir bool) {
 			return
 		}
 		p := message.NewPrinter(language.English)
-		for _, leaf := range leaves(ve) {
+		for _, leaf := range yamlpos.Leaves(ve) {
 			loc := leaf.InstanceLocation
 			if ap, ok := leaf.ErrorKind.(*kind.AdditionalProperties); ok && len(ap.Properties) > 0 {
 				for _, prop := range ap.Properties {
 					at := append(append([]string{}, loc...), prop)
-					ferr(locate(astf, at), fieldName(at), "unknown field (the schema: replay eval schema)")
+					ferr(yamlpos.Line(astf, at), yamlpos.Field(at), "unknown field (the schema: replay eval schema)")
 				}
 				continue
 			}
-			ferr(locate(astf, loc), fieldName(loc), "%s", leaf.ErrorKind.LocalizedString(p))
+			ferr(yamlpos.Line(astf, loc), yamlpos.Field(loc), "%s", leaf.ErrorKind.LocalizedString(p))
 		}
 		return
 	}
@@ -364,7 +366,7 @@ func (l *loader) file(s *Suite, name string, inDir bool) {
 			Cases       []*Case   `yaml:"cases"`
 		}
 		if err := yaml.UnmarshalWithOptions(b, &sf, yaml.DisallowUnknownField()); err != nil {
-			ferr(yamlErrLine(err), "", "%s", firstLine(err.Error()))
+			ferr(yamlpos.ErrLine(err), "", "%s", yamlpos.FirstLine(err.Error()))
 			return
 		}
 		s.Name, s.Description, s.Repeat, s.Gate = sf.Suite, sf.Description, sf.Repeat, sf.Gate
@@ -380,7 +382,7 @@ func (l *loader) file(s *Suite, name string, inDir bool) {
 	}
 	var c Case
 	if err := yaml.UnmarshalWithOptions(b, &c, yaml.DisallowUnknownField()); err != nil {
-		ferr(yamlErrLine(err), "", "%s", firstLine(err.Error()))
+		ferr(yamlpos.ErrLine(err), "", "%s", yamlpos.FirstLine(err.Error()))
 		return
 	}
 	l.caseRead(s, &c, name, astf, nil, dir)
@@ -389,10 +391,10 @@ func (l *loader) file(s *Suite, name string, inDir bool) {
 // caseRead checks what the schema cannot (the trace, the predicates, the
 // variants' names) and adds the case.
 func (l *loader) caseRead(s *Suite, c *Case, file string, astf *ast.File, at []string, dir string) {
-	c.File, c.Dir, c.Line = file, dir, max(locate(astf, at), 1)
+	c.File, c.Dir, c.Line = file, dir, max(yamlpos.Line(astf, at), 1)
 	ferr := func(field []string, format string, args ...any) {
 		loc := append(append([]string{}, at...), field...)
-		l.add(&FileError{File: file, Line: locate(astf, loc), Field: fieldName(loc), Msg: fmt.Sprintf(format, args...)})
+		l.add(&FileError{File: file, Line: yamlpos.Line(astf, loc), Field: yamlpos.Field(loc), Msg: fmt.Sprintf(format, args...)})
 	}
 	for i := range c.Variants {
 		c.Variants[i].dir = dir
@@ -438,7 +440,7 @@ func (l *loader) checkVariants(file string, astf *ast.File, at []string, vs []Va
 	for i, v := range vs {
 		if seen[v.Name] {
 			loc := append(append([]string{}, at...), strconv.Itoa(i), "name")
-			l.add(&FileError{File: file, Line: locate(astf, loc), Field: fieldName(loc), Msg: fmt.Sprintf("variant %q is named twice", v.Name)})
+			l.add(&FileError{File: file, Line: yamlpos.Line(astf, loc), Field: yamlpos.Field(loc), Msg: fmt.Sprintf("variant %q is named twice", v.Name)})
 		}
 		seen[v.Name] = true
 	}
@@ -488,77 +490,4 @@ func resolvePath(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
-}
-
-// leaves are the validation errors without causes.
-func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
-	if len(e.Causes) == 0 {
-		return []*jsonschema.ValidationError{e}
-	}
-	var out []*jsonschema.ValidationError
-	for _, c := range e.Causes {
-		out = append(out, leaves(c)...)
-	}
-	return out
-}
-
-// fieldName renders an instance location: expect.predicates[0].
-func fieldName(loc []string) string {
-	var b strings.Builder
-	for _, p := range loc {
-		if _, err := strconv.Atoi(p); err == nil {
-			b.WriteString("[" + p + "]")
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(p)
-	}
-	return b.String()
-}
-
-// locate finds the line of an instance location in the YAML, or of its
-// nearest ancestor that exists.
-func locate(f *ast.File, loc []string) int {
-	for n := len(loc); n >= 0; n-- {
-		b := (&yaml.PathBuilder{}).Root()
-		for _, p := range loc[:n] {
-			if i, err := strconv.Atoi(p); err == nil && i >= 0 {
-				b = b.Index(uint(i))
-			} else {
-				b = b.Child(p)
-			}
-		}
-		node, err := b.Build().FilterFile(f)
-		if err == nil && node != nil && node.GetToken() != nil {
-			return node.GetToken().Position.Line
-		}
-	}
-	return 0
-}
-
-func yamlErrLine(err error) int {
-	msg := err.Error()
-	// goccy/go-yaml's errors start with "[line:col] ".
-	if strings.HasPrefix(msg, "[") {
-		if end := strings.Index(msg, "]"); end > 0 {
-			if line, _, ok := strings.Cut(msg[1:end], ":"); ok {
-				if n, err := strconv.Atoi(line); err == nil {
-					return n
-				}
-			}
-		}
-	}
-	return 0
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if strings.HasPrefix(s, "[") {
-		if end := strings.Index(s, "] "); end > 0 {
-			s = s[end+2:]
-		}
-	}
-	return s
 }

@@ -23,11 +23,12 @@ import (
 	"sync"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/agentreplay/replay/scenarios/internal/yamlpos"
 )
 
 // Schema is the JSON Schema of the harness files ($defs input,
@@ -272,11 +273,11 @@ func contains(list []string, s string) bool {
 func parse(name string, b []byte, root string, v any) (map[string]any, error) {
 	f, err := parser.ParseBytes(b, 0)
 	if err != nil {
-		return nil, &Error{File: name, Line: yamlErrLine(err), Msg: "not valid YAML: " + firstLine(err.Error())}
+		return nil, &Error{File: name, Line: yamlpos.ErrLine(err), Msg: "not valid YAML: " + yamlpos.FirstLine(err.Error())}
 	}
 	var doc any
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, &Error{File: name, Line: yamlErrLine(err), Msg: "not valid YAML: " + firstLine(err.Error())}
+		return nil, &Error{File: name, Line: yamlpos.ErrLine(err), Msg: "not valid YAML: " + yamlpos.FirstLine(err.Error())}
 	}
 	if doc == nil {
 		return nil, &Error{File: name, Msg: "empty file"}
@@ -302,9 +303,9 @@ func parse(name string, b []byte, root string, v any) (map[string]any, error) {
 		}
 		var errs []error
 		printer := message.NewPrinter(language.English)
-		for _, l := range leaves(ve) {
+		for _, l := range yamlpos.Leaves(ve) {
 			msg := l.ErrorKind.LocalizedString(printer)
-			errs = append(errs, &Error{File: name, Line: locate(f, l.InstanceLocation), Field: fieldName(l.InstanceLocation), Msg: msg})
+			errs = append(errs, &Error{File: name, Line: yamlpos.Line(f, l.InstanceLocation), Field: yamlpos.Field(l.InstanceLocation), Msg: msg})
 		}
 		return nil, errors.Join(errs...)
 	}
@@ -360,72 +361,4 @@ func Validate(root string, b []byte) error {
 		return err
 	}
 	return sch.Validate(inst)
-}
-
-func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
-	if len(e.Causes) == 0 {
-		return []*jsonschema.ValidationError{e}
-	}
-	var out []*jsonschema.ValidationError
-	for _, c := range e.Causes {
-		out = append(out, leaves(c)...)
-	}
-	return out
-}
-
-func fieldName(loc []string) string {
-	var b strings.Builder
-	for _, p := range loc {
-		if _, err := strconv.Atoi(p); err == nil {
-			b.WriteString("[" + p + "]")
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(p)
-	}
-	return b.String()
-}
-
-func locate(f *ast.File, loc []string) int {
-	for n := len(loc); n >= 0; n-- {
-		b := (&yaml.PathBuilder{}).Root()
-		for _, p := range loc[:n] {
-			if i, err := strconv.Atoi(p); err == nil && i >= 0 {
-				b = b.Index(uint(i))
-			} else {
-				b = b.Child(p)
-			}
-		}
-		node, err := b.Build().FilterFile(f)
-		if err == nil && node != nil && node.GetToken() != nil {
-			return node.GetToken().Position.Line
-		}
-	}
-	return 0
-}
-
-func yamlErrLine(err error) int {
-	msg := err.Error()
-	if strings.HasPrefix(msg, "[") {
-		if end := strings.Index(msg, "]"); end > 0 {
-			if line, _, ok := strings.Cut(msg[1:end], ":"); ok {
-				if n, err := strconv.Atoi(line); err == nil {
-					return n
-				}
-			}
-		}
-	}
-	return 0
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if strings.HasPrefix(s, "[") {
-		if end := strings.Index(s, "] "); end > 0 {
-			s = s[end+2:]
-		}
-	}
-	return s
 }
