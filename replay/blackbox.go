@@ -255,30 +255,11 @@ func (s *Session) proxyConfig(ctx context.Context, ar AgentRequest, p *prepared)
 	cfg.Model = v.Model
 	cfg.Params = proxy.Overrides{Temperature: v.Params.Temperature, TopP: v.Params.TopP, MaxTokens: v.Params.MaxTokens, Seed: v.Params.Seed}
 	cfg.Sample = p.req.Sample
-	if v.SystemFile != "" {
-		sys, err := s.ReadPrompt(ctx, v.SystemFile)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.System = &sys
+	vt, err := s.variantTexts(ctx, v)
+	if err != nil {
+		return cfg, err
 	}
-	for name, file := range v.Prompts {
-		pr, err := s.ReadPrompt(ctx, file)
-		if err != nil {
-			return cfg, err
-		}
-		if cfg.Prompts == nil {
-			cfg.Prompts = map[string]string{}
-		}
-		cfg.Prompts[name] = pr
-	}
-	for _, f := range v.AddContext {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return cfg, fmt.Errorf("--context add=%s: %w", f, err)
-		}
-		cfg.ContextAdd = append(cfg.ContextAdd, string(b))
-	}
+	cfg.System, cfg.Prompts, cfg.ContextAdd = vt.system, vt.prompts, vt.context
 	if len(v.DropSteps) > 0 {
 		return cfg, errors.New("--context drop=STEP: a black-box run cannot drop a step of the agent's own program")
 	}

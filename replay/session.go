@@ -267,29 +267,13 @@ func (s *Session) config(ctx context.Context, p *prepared) (Config, error) {
 	}
 	cfg.SubagentModel = v.SubagentModel
 	cfg.FromStep, cfg.DropSteps = v.FromStep, v.DropSteps
-	if v.SystemFile != "" {
-		sys, err := s.ReadPrompt(ctx, v.SystemFile)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.System = &sys
+	vt, err := s.variantTexts(ctx, v)
+	if err != nil {
+		return cfg, err
 	}
-	for name, file := range v.Prompts {
-		pr, err := s.ReadPrompt(ctx, file)
-		if err != nil {
-			return cfg, err
-		}
-		if cfg.Prompts == nil {
-			cfg.Prompts = map[string]string{}
-		}
-		cfg.Prompts[name] = pr
-	}
-	for _, f := range v.AddContext {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return cfg, fmt.Errorf("--context add=%s: %w", f, err)
-		}
-		cfg.AddContext = append(cfg.AddContext, trace.Message{Role: "user", Parts: []trace.Part{{Type: trace.PartText, Text: string(b)}}})
+	cfg.System, cfg.Prompts = vt.system, vt.prompts
+	for _, text := range vt.context {
+		cfg.AddContext = append(cfg.AddContext, trace.Message{Role: "user", Parts: []trace.Part{{Type: trace.PartText, Text: text}}})
 	}
 	if s.Models == nil {
 		return cfg, errors.New("replay: no model client to answer the counterfactual's calls")
@@ -771,4 +755,43 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// variantTexts are the texts a variant's files give, read once for the
+// white-box engine and the black-box proxy alike: the system prompt
+// (--system-file, a path or a git ref), the sub-agents' prompts (--prompt)
+// and the added context (--context add=FILE).
+type variantTexts struct {
+	system  *string
+	prompts map[string]string
+	context []string
+}
+
+func (s *Session) variantTexts(ctx context.Context, v Variant) (variantTexts, error) {
+	var vt variantTexts
+	if v.SystemFile != "" {
+		sys, err := s.ReadPrompt(ctx, v.SystemFile)
+		if err != nil {
+			return vt, err
+		}
+		vt.system = &sys
+	}
+	for name, file := range v.Prompts {
+		pr, err := s.ReadPrompt(ctx, file)
+		if err != nil {
+			return vt, err
+		}
+		if vt.prompts == nil {
+			vt.prompts = map[string]string{}
+		}
+		vt.prompts[name] = pr
+	}
+	for _, f := range v.AddContext {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return vt, fmt.Errorf("--context add=%s: %w", f, err)
+		}
+		vt.context = append(vt.context, string(b))
+	}
+	return vt, nil
 }
